@@ -1,0 +1,123 @@
+// GPT-2 (gpt2, distilgpt2, ...): learned positions, pre-LayerNorm blocks, fused c_attn, Conv1D
+// weights stored [in, out], LM head tied to wte.
+import * as tf from '@tensorflow/tfjs-core';
+import type { WeightStore } from '../io/checkpoint.ts';
+import type { CausalLM, ForwardOptions, ForwardOutput, ModelConfig } from './model.ts';
+import {
+  ModelConfigError, WeightLoader, activation, attention, causalBias, checkMask, extendKV, layerNorm, linear, nextCache,
+  numberField, optionalId, positiveInt, splitHeads, tokenIds,
+} from './layers.ts';
+
+interface Block {
+  ln1: [tf.Tensor1D, tf.Tensor1D];
+  attnW: tf.Tensor2D;
+  attnB: tf.Tensor1D;
+  projW: tf.Tensor2D;
+  projB: tf.Tensor1D;
+  ln2: [tf.Tensor1D, tf.Tensor1D];
+  fcW: tf.Tensor2D;
+  fcB: tf.Tensor1D;
+  outW: tf.Tensor2D;
+  outB: tf.Tensor1D;
+}
+
+const WHAT = 'gpt2';
+
+export function gpt2Config(raw: Record<string, unknown>): ModelConfig {
+  const hidden = positiveInt(raw, ['n_embd', 'hidden_size'], WHAT);
+  const heads = positiveInt(raw, ['n_head', 'num_attention_heads'], WHAT);
+  if (hidden % heads) throw new ModelConfigError(`${WHAT}: n_embd ${hidden} is not divisible by n_head ${heads}`);
+  return {
+    family: 'gpt2',
+    modelType: String(raw.model_type),
+    hiddenSize: hidden,
+    numLayers: positiveInt(raw, ['n_layer', 'num_hidden_layers'], WHAT),
+    numHeads: heads,
+    numKvHeads: heads,
+    headDim: hidden / heads,
+    intermediateSize: positiveInt(raw, ['n_inner'], WHAT, 4 * hidden),
+    vocabSize: positiveInt(raw, ['vocab_size'], WHAT),
+    contextLength: positiveInt(raw, ['n_positions', 'n_ctx', 'max_position_embeddings'], WHAT),
+    bosTokenId: optionalId(raw.bos_token_id),
+    eosTokenIds: tokenIds(raw.eos_token_id),
+    padTokenId: optionalId(raw.pad_token_id),
+    tieWordEmbeddings: raw.tie_word_embeddings !== false,
+  };
+}
+
+export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): CausalLM {
+  const config = gpt2Config(raw);
+  const { hiddenSize: H, numLayers, numHeads, headDim, intermediateSize: F, vocabSize, contextLength } = config;
+  const eps = numberField(raw, ['layer_norm_epsilon'], WHAT, 1e-5);
+  const act = activation(String(raw.activation_function ?? 'gelu_new'), WHAT);
+  const scaleWeights = raw.scale_attn_weights !== false;
+  const inverseLayerIdx = raw.scale_attn_by_inverse_layer_idx === true;
+  // Hub gpt2 checkpoints have no "transformer." prefix; save_pretrained writes it.
+  const prefix = store.has('transformer.wte.weight') ? 'transformer.' : store.has('wte.weight') ? '' : null;
+  if (prefix === null) throw new ModelConfigError(`${WHAT}: checkpoint has neither "transformer.wte.weight" nor "wte.weight"`);
+  const w = new WeightLoader(store, WHAT);
+  const v1 = (name: string, n: number) => w.load(prefix + name, [n]) as tf.Tensor1D;
+  const m2 = (name: string, r: number, c: number) => w.load(prefix + name, [r, c]) as tf.Tensor2D;
+  try {
+    const wte = m2('wte.weight', vocabSize, H);
+    const wpe = m2('wpe.weight', contextLength, H);
+    const blocks: Block[] = [];
+    for (let i = 0; i < numLayers; i++) {
+      const p = `h.${i}.`;
+      blocks.push({
+        ln1: [v1(p + 'ln_1.weight', H), v1(p + 'ln_1.bias', H)],
+        attnW: m2(p + 'attn.c_attn.weight', H, 3 * H),
+        attnB: v1(p + 'attn.c_attn.bias', 3 * H),
+        projW: m2(p + 'attn.c_proj.weight', H, H),
+        projB: v1(p + 'attn.c_proj.bias', H),
+        ln2: [v1(p + 'ln_2.weight', H), v1(p + 'ln_2.bias', H)],
+        fcW: m2(p + 'mlp.c_fc.weight', H, F),
+        fcB: v1(p + 'mlp.c_fc.bias', F),
+        outW: m2(p + 'mlp.c_proj.weight', F, H),
+        outB: v1(p + 'mlp.c_proj.bias', H),
+      });
+    }
+    const lnf: [tf.Tensor1D, tf.Tensor1D] = [v1('ln_f.weight', H), v1('ln_f.bias', H)];
+    const untiedHead = config.tieWordEmbeddings ? null : (w.optional('lm_head.weight', [vocabSize, H]) as tf.Tensor2D | null);
+    const head = untiedHead ?? wte;
+
+    return {
+      config,
+      embeddings: wte,
+      parameterCount: w.parameterCount,
+      embed: (ids) => tf.gather(wte, ids) as tf.Tensor3D,
+      forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
+        const [B, T] = embeds.shape;
+        const past = options.cache?.length ?? 0;
+        checkMask(mask, B, T, past);
+        if (past + T > contextLength) throw new Error(`gpt2: sequence of ${past + T} positions exceeds n_positions ${contextLength}`);
+        const positions = tf.range(past, past + T, 1, 'int32');
+        let x: tf.Tensor = tf.add(embeds, tf.gather(wpe, positions));
+        const bias = causalBias(mask, T);
+        const keys: tf.Tensor4D[] = [];
+        const values: tf.Tensor4D[] = [];
+        blocks.forEach((blk, i) => {
+          const h = layerNorm(x, blk.ln1[0], blk.ln1[1], eps);
+          const qkv = linear(h, blk.attnW, blk.attnB);
+          const [q, k, v] = tf.split(qkv, 3, 2).map((t) => splitHeads(t, numHeads, headDim));
+          const [kAll, vAll] = extendKV(options.cache, i, k, v);
+          keys.push(kAll);
+          values.push(vAll);
+          let scale = scaleWeights ? 1 / Math.sqrt(headDim) : 1;
+          if (inverseLayerIdx) scale /= i + 1;
+          const a = attention(q, kAll, vAll, bias, scale);
+          x = tf.add(x, linear(a, blk.projW, blk.projB));
+          const h2 = layerNorm(x, blk.ln2[0], blk.ln2[1], eps);
+          x = tf.add(x, linear(act(linear(h2, blk.fcW, blk.fcB)), blk.outW, blk.outB));
+        });
+        const hidden = layerNorm(x, lnf[0], lnf[1], eps) as tf.Tensor3D;
+        return { hidden, cache: options.useCache ? nextCache(mask, keys, values) : undefined };
+      },
+      logits: (hidden) => tf.matMul(hidden, head, false, true),
+      dispose: () => w.dispose(),
+    };
+  } catch (e) {
+    w.dispose();
+    throw e;
+  }
+}

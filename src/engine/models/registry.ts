@@ -1,0 +1,37 @@
+import type { WeightStore } from '../io/checkpoint.ts';
+import { buildBloom, bloomConfig } from './bloom.ts';
+import { buildGpt2, gpt2Config } from './gpt2.ts';
+import { ModelConfigError } from './layers.ts';
+import { buildLlama, llamaConfig } from './llama.ts';
+import type { CausalLM, ModelConfig } from './model.ts';
+
+interface Family {
+  config(raw: Record<string, unknown>): ModelConfig;
+  build(raw: Record<string, unknown>, weights: WeightStore): CausalLM;
+}
+
+const GPT2: Family = { config: gpt2Config, build: buildGpt2 };
+const LLAMA: Family = { config: llamaConfig, build: buildLlama };
+const BLOOM: Family = { config: bloomConfig, build: buildBloom };
+
+/** config.json model_type → the family file that runs it. */
+const FAMILIES: Record<string, Family> = { gpt2: GPT2, llama: LLAMA, qwen2: LLAMA, bloom: BLOOM };
+
+export const SUPPORTED_MODEL_TYPES = Object.keys(FAMILIES);
+
+function familyOf(raw: Record<string, unknown>): Family {
+  const type = raw.model_type;
+  if (typeof type !== 'string') throw new ModelConfigError('config.json has no "model_type" string');
+  const family = FAMILIES[type];
+  if (!family) throw new ModelConfigError(`config.json: model_type "${type}" is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
+  return family;
+}
+
+/** Normalised sizes from a config.json, without loading weights. */
+export function modelConfig(raw: Record<string, unknown>): ModelConfig {
+  return familyOf(raw).config(raw);
+}
+
+export function buildModel(raw: Record<string, unknown>, weights: WeightStore): CausalLM {
+  return familyOf(raw).build(raw, weights);
+}

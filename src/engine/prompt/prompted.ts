@@ -1,0 +1,96 @@
+// The PEFT prompt-tuning wrapper around any CausalLM (PeftModelForCausalLM with PROMPT_TUNING):
+// embeddings = concat(prompt, embed(ids)), V ones prepended to the mask, V -100s to the labels,
+// positions over the whole sequence, token-mean cross-entropy of logits[i] against labels[i + 1].
+import * as tf from '@tensorflow/tfjs-core';
+// Gradients are registered separately from the ops; the prompt's gradient needs them.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import type { CausalLM } from '../models/model.ts';
+import { BatchError, IGNORE_INDEX, type Batch } from './batch.ts';
+
+/** Input embeddings [B, V + T, H] and mask [B][V + T] with the soft prompt (or none) in front. */
+export function promptedInputs(model: CausalLM, prompt: tf.Tensor2D | null, inputIds: number[][], attentionMask: number[][]): { embeds: tf.Tensor3D; mask: number[][] } {
+  const B = inputIds.length;
+  const ids = tf.tensor2d(inputIds, [B, inputIds[0].length], 'int32');
+  const tokens = model.embed(ids);
+  if (!prompt) return { embeds: tokens, mask: attentionMask };
+  const V = prompt.shape[0];
+  const prompts = tf.tile(tf.expandDims(prompt, 0), [B, 1, 1]);
+  return {
+    embeds: tf.concat([prompts, tokens], 1) as tf.Tensor3D,
+    mask: attentionMask.map((row) => [...new Array<number>(V).fill(1), ...row]),
+  };
+}
+
+/**
+ * Positions whose logits carry a loss: flat row index b * S + i for every i where the
+ * (prompt-extended) label at i + 1 is not -100, with that label as the target.
+ */
+export function labelPositions(labels: number[][], numVirtualTokens: number): { rows: Int32Array; targets: Int32Array } {
+  const rows: number[] = [];
+  const targets: number[] = [];
+  const S = numVirtualTokens + labels[0].length;
+  labels.forEach((row, b) => {
+    for (let t = 0; t < row.length; t++) {
+      // label at sequence position V + t is predicted by the logits at V + t - 1
+      if (row[t] === IGNORE_INDEX) continue;
+      const from = numVirtualTokens + t - 1;
+      if (from < 0) continue; // the first position of a prompt-less row predicts nothing
+      rows.push(b * S + from);
+      targets.push(row[t]);
+    }
+  });
+  return { rows: Int32Array.from(rows), targets: Int32Array.from(targets) };
+}
+
+/**
+ * Rows `rows` of x [M, H] as a one-hot matmul rather than a gather: gather's gradient
+ * (UnsortedSegmentSum) has no WASM kernel, and the product costs little next to the model.
+ */
+export function selectRows(x: tf.Tensor2D, rows: Int32Array): tf.Tensor2D {
+  const M = x.shape[0];
+  const onehot = new Float32Array(rows.length * M);
+  rows.forEach((r, i) => (onehot[i * M + r] = 1));
+  return tf.matMul(tf.tensor2d(onehot, [rows.length, M]), x);
+}
+
+/** Mean cross-entropy of logits [N, vocab] against targets [N]. */
+export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Scalar {
+  const [N, vocab] = logits.shape;
+  const lse = tf.logSumExp(logits, 1);
+  const onehot = new Float32Array(N * vocab);
+  targets.forEach((t, i) => (onehot[i * vocab + t] = 1));
+  const picked = tf.sum(tf.mul(logits, tf.tensor2d(onehot, [N, vocab])), 1);
+  return tf.mean(tf.sub(lse, picked)) as tf.Scalar;
+}
+
+/** The loss of the prompted model on a batch, with the LM head run only where a label is. */
+export function promptLoss(model: CausalLM, prompt: tf.Tensor2D | null, batch: Batch): tf.Scalar {
+  const V = prompt ? prompt.shape[0] : 0;
+  const { rows, targets } = labelPositions(batch.labels, V);
+  if (rows.length === 0) throw new BatchError('batch has no label that is not -100: there is nothing to take a loss on');
+  const { embeds, mask } = promptedInputs(model, prompt, batch.inputIds, batch.attentionMask);
+  const { hidden } = model.forward(embeds, mask);
+  const H = hidden.shape[2];
+  const picked = selectRows(tf.reshape(hidden, [-1, H]) as tf.Tensor2D, rows);
+  return crossEntropy(model.logits(picked), targets);
+}
+
+/** Full logits [B, V + T, vocab] and the loss, as PeftModelForCausalLM returns them. */
+export function promptForward(model: CausalLM, prompt: tf.Tensor2D | null, batch: Batch): { logits: tf.Tensor3D; loss: tf.Scalar | null } {
+  return tf.tidy(() => {
+    const V = prompt ? prompt.shape[0] : 0;
+    const { embeds, mask } = promptedInputs(model, prompt, batch.inputIds, batch.attentionMask);
+    const { hidden } = model.forward(embeds, mask);
+    const [B, S, H] = hidden.shape;
+    const flat = model.logits(tf.reshape(hidden, [B * S, H]) as tf.Tensor2D);
+    const { rows, targets } = labelPositions(batch.labels, V);
+    const loss = rows.length ? crossEntropy(tf.gather(flat, tf.tensor1d(rows, 'int32')) as tf.Tensor2D, targets) : null;
+    return { logits: tf.reshape(flat, [B, S, flat.shape[1]]) as tf.Tensor3D, loss };
+  });
+}
+
+/** Loss and d loss / d prompt; no gradient is taken for any weight. */
+export function lossAndGradient(model: CausalLM, prompt: tf.Tensor2D, batch: Batch): { loss: tf.Scalar; grad: tf.Tensor2D } {
+  const { value, grad } = tf.valueAndGrad((p: tf.Tensor) => promptLoss(model, p as tf.Tensor2D, batch))(prompt);
+  return { loss: value as tf.Scalar, grad: grad as tf.Tensor2D };
+}

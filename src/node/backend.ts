@@ -1,0 +1,28 @@
+// tfjs in Node without native binaries: the WASM backend (XNNPACK, SIMD) loaded from
+// node_modules, the plain-JS CPU backend as the fallback.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+export type NodeBackend = 'wasm' | 'cpu';
+
+let ready: Promise<string> | null = null;
+
+export function initNodeBackend(preferred: NodeBackend = (process.env.PT_BACKEND as NodeBackend) || 'wasm'): Promise<string> {
+  ready ??= (async () => {
+    // tfjs-core warns about tfjs-node on every import in Node; that advice does not apply here.
+    tf.env().set('IS_NODE', true);
+    tf.env().set('PROD', true);
+    if (preferred === 'wasm') {
+      const require = createRequire(import.meta.url);
+      const dir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
+      setWasmPaths(path.join(dir, 'dist') + path.sep);
+      if (await tf.setBackend('wasm').catch(() => false)) return 'wasm';
+    }
+    await tf.setBackend('cpu');
+    return 'cpu';
+  })();
+  return ready;
+}
