@@ -19,7 +19,14 @@ export function initNodeBackend(preferred: NodeBackend = (process.env.PT_BACKEND
       const require = createRequire(import.meta.url);
       const dir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
       setWasmPaths(path.join(dir, 'dist') + path.sep);
-      if (await tf.setBackend('wasm').catch(() => false)) return 'wasm';
+      const before = new Set([...process.listeners('uncaughtException'), ...process.listeners('unhandledRejection')]);
+      const ok = await tf.setBackend('wasm').catch(() => false);
+      // The Emscripten runtime adds handlers that rethrow every error with its whole minified
+      // source attached; errors are better left to the program.
+      for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+        for (const l of process.listeners(event)) if (!before.has(l)) process.removeListener(event, l as (...a: unknown[]) => void);
+      }
+      if (ok) return 'wasm';
     }
     await tf.setBackend('cpu');
     return 'cpu';

@@ -116,7 +116,7 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
       config,
       embeddings: wordEmbeddings,
       parameterCount: w.parameterCount,
-      embed: (ids) => tf.gather(wordEmbeddings, ids) as tf.Tensor3D,
+      embed: (ids) => tf.gather(wordEmbeddings, ids) as unknown as tf.Tensor3D,
       forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
         const [B, T] = embeds.shape;
         const past = options.cache?.length ?? 0;

@@ -85,7 +85,7 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
       config,
       embeddings: wte,
       parameterCount: w.parameterCount,
-      embed: (ids) => tf.gather(wte, ids) as tf.Tensor3D,
+      embed: (ids) => tf.gather(wte, ids) as unknown as tf.Tensor3D,
       forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
         const [B, T] = embeds.shape;
         const past = options.cache?.length ?? 0;

@@ -147,7 +147,7 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
       config,
       embeddings: embedTokens,
       parameterCount: w.parameterCount,
-      embed: (ids) => tf.gather(embedTokens, ids) as tf.Tensor3D,
+      embed: (ids) => tf.gather(embedTokens, ids) as unknown as tf.Tensor3D,
       forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
         const [B, T] = embeds.shape;
         const past = options.cache?.length ?? 0;

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // Gradients are registered separately from the ops; the prompt's gradient needs them.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import type { CausalLM } from '../models/model.ts';
+import { tidy } from '../tidy.ts';
 import { BatchError, IGNORE_INDEX, type Batch } from './batch.ts';
 
 /** Input embeddings [B, V + T, H] and mask [B][V + T] with the soft prompt (or none) in front. */
@@ -77,7 +78,7 @@ export function promptLoss(model: CausalLM, prompt: tf.Tensor2D | null, batch: B
 
 /** Full logits [B, V + T, vocab] and the loss, as PeftModelForCausalLM returns them. */
 export function promptForward(model: CausalLM, prompt: tf.Tensor2D | null, batch: Batch): { logits: tf.Tensor3D; loss: tf.Scalar | null } {
-  return tf.tidy(() => {
+  return tidy(() => {
     const V = prompt ? prompt.shape[0] : 0;
     const { embeds, mask } = promptedInputs(model, prompt, batch.inputIds, batch.attentionMask);
     const { hidden } = model.forward(embeds, mask);

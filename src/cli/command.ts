@@ -1,0 +1,6 @@
+import type { CommandSpec, ParsedFlags } from './args.ts';
+
+export interface Command {
+  spec: CommandSpec;
+  run(flags: ParsedFlags): Promise<void>;
+}

@@ -1,0 +1,66 @@
+// What several commands share: loading the model (with a download bar), an adapter, a dataset.
+import * as tf from '@tensorflow/tfjs-core';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { checkAdapterFits, type PromptAdapter } from '../engine/adapter/adapter.ts';
+import { detectColumns, toExamples, type ColumnMapping, type Example } from '../engine/data/examples.ts';
+import { DataError, parseDataset } from '../engine/data/parse.ts';
+import { loadModel, type LoadedModel } from '../engine/load.ts';
+import { readAdapterFolder } from '../node/adapter-folder.ts';
+import { initNodeBackend } from '../node/backend.ts';
+import { modelSource } from '../node/model-source.ts';
+import { bar, formatBytes, status, statusDone } from './output.ts';
+import type { FlagSpec, ParsedFlags } from './args.ts';
+
+export const DEFAULT_MODEL = 'public/models/playground-demo';
+
+export const MODEL_FLAG: FlagSpec = { name: 'model', type: 'string', help: 'model folder, or Hub id org/name[@revision] (HF_ENDPOINT overrides the Hub URL)', default: DEFAULT_MODEL };
+export const ADAPTER_FLAG: FlagSpec = { name: 'adapter', type: 'string', help: 'PEFT prompt-tuning adapter folder to apply' };
+export const DATA_FLAGS: FlagSpec[] = [
+  { name: 'template', type: 'string', help: 'input template with {column} placeholders (default: "Tweet text : {text} Label : " for text/label data, "{prompt}" for prompt/completion)' },
+  { name: 'input-column', type: 'string', help: 'column filled into the template (default: text or prompt)' },
+  { name: 'target-column', type: 'string', help: 'column the loss is taken on (default: label or completion)' },
+];
+
+export async function loadCliModel(spec: string): Promise<LoadedModel> {
+  await initNodeBackend();
+  const lm = await loadModel(modelSource(spec), (p) => {
+    const frac = p.total ? p.loaded / p.total : 0;
+    status(`${p.file} ${bar(frac)} ${formatBytes(p.loaded)}${p.total ? ' / ' + formatBytes(p.total) : ''}`);
+  });
+  statusDone();
+  return lm;
+}
+
+export interface CliAdapter {
+  adapter: PromptAdapter;
+  prompt: tf.Tensor2D;
+  warnings: string[];
+}
+
+export function loadCliAdapter(lm: LoadedModel, dir: string): CliAdapter {
+  const adapter = readAdapterFolder(dir);
+  const warnings = checkAdapterFits(adapter, lm.model.config, lm.origin);
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  const prompt = tf.tensor2d(adapter.promptEmbeddings, [adapter.config.numVirtualTokens, lm.model.config.hiddenSize]);
+  return { adapter, prompt, warnings };
+}
+
+export function readExamples(file: string, flags: ParsedFlags): { examples: Example[]; mapping: ColumnMapping } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new DataError(`cannot read ${file}: ${(e as Error).message}`);
+  }
+  const name = path.basename(file);
+  const rows = parseDataset(text, name);
+  const detected = flags['input-column'] && flags['target-column'] ? null : detectColumns(rows, name);
+  const mapping: ColumnMapping = {
+    kind: detected?.kind ?? 'label',
+    input: (flags['input-column'] as string | undefined) ?? (detected as ColumnMapping).input,
+    target: (flags['target-column'] as string | undefined) ?? (detected as ColumnMapping).target,
+    template: (flags.template as string | undefined) ?? detected?.template ?? `{${flags['input-column']}}`,
+  };
+  return { examples: toExamples(rows, mapping, name), mapping };
+}

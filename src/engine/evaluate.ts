@@ -1,0 +1,84 @@
+// Held-out loss, and label accuracy by generating the label and comparing it with the gold one.
+import * as tf from '@tensorflow/tfjs-core';
+import type { Example } from './data/examples.ts';
+import { generate } from './generate.ts';
+import type { CausalLM } from './models/model.ts';
+import { IGNORE_INDEX, type Batch } from './prompt/batch.ts';
+import { promptLoss } from './prompt/prompted.ts';
+import type { TextTokenizer } from './tokenizer.ts';
+
+/** Token-weighted mean loss over batches (the same as one loss over their union). */
+export async function evaluateLoss(model: CausalLM, prompt: tf.Tensor2D | null, batches: Batch[]): Promise<number> {
+  let total = 0;
+  let count = 0;
+  for (const batch of batches) {
+    const n = batch.labels.reduce((a, row) => a + row.slice(prompt ? 0 : 1).filter((l) => l !== IGNORE_INDEX).length, 0);
+    if (n === 0) continue;
+    const loss = tf.tidy(() => promptLoss(model, prompt, batch));
+    total += (await loss.data())[0] * n;
+    loss.dispose();
+    count += n;
+  }
+  return count ? total / count : NaN;
+}
+
+export interface LabelScore {
+  correct: number;
+  total: number;
+  accuracy: number;
+}
+
+export interface LabelEvaluation {
+  accuracy: number;
+  perLabel: Record<string, LabelScore>;
+  predictions: { input: string; gold: string; predicted: string }[];
+}
+
+/** Normalises a generated or gold label for comparison. */
+export function normalizeLabel(s: string): string {
+  return s.trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
+/**
+ * Greedy-decodes each example's label after its templated input (optionally preceded by a plain
+ * text prefix, for the "init text as a text prompt" baseline) and scores exact matches.
+ */
+export async function evaluateLabels(
+  model: CausalLM,
+  tokenizer: TextTokenizer,
+  prompt: tf.Tensor2D | null,
+  examples: Example[],
+  eosTokenId: number,
+  options: { textPrefix?: string; onProgress?: (done: number, total: number) => void } = {},
+): Promise<LabelEvaluation> {
+  const maxLabelTokens = Math.max(...examples.map((e) => tokenizer.encode(e.target, false).length));
+  const perLabel: Record<string, LabelScore> = {};
+  const predictions: LabelEvaluation['predictions'] = [];
+  let correct = 0;
+  for (const [i, ex] of examples.entries()) {
+    const input = options.textPrefix ? `${options.textPrefix} ${ex.input}` : ex.input;
+    const ids = await generate(model, prompt, tokenizer.encode(input), { maxNewTokens: maxLabelTokens + 1, greedy: true, stopTokenIds: [eosTokenId] });
+    const predicted = tokenizer.decode(ids.filter((id) => id !== eosTokenId)).trim();
+    const ok = normalizeLabel(predicted) === normalizeLabel(ex.target);
+    const key = ex.target.trim();
+    perLabel[key] ??= { correct: 0, total: 0, accuracy: 0 };
+    perLabel[key].total += 1;
+    if (ok) {
+      perLabel[key].correct += 1;
+      correct += 1;
+    }
+    predictions.push({ input: ex.input, gold: ex.target, predicted });
+    options.onProgress?.(i + 1, examples.length);
+  }
+  for (const s of Object.values(perLabel)) s.accuracy = s.correct / s.total;
+  return { accuracy: examples.length ? correct / examples.length : NaN, perLabel, predictions };
+}
+
+/** Accuracy of always answering the most frequent label. */
+export function majorityBaseline(examples: Example[]): { label: string; accuracy: number } {
+  const counts = new Map<string, number>();
+  for (const e of examples) counts.set(normalizeLabel(e.target), (counts.get(normalizeLabel(e.target)) ?? 0) + 1);
+  let best = ['', 0] as [string, number];
+  for (const entry of counts) if (entry[1] > best[1]) best = entry;
+  return { label: best[0], accuracy: examples.length ? best[1] / examples.length : NaN };
+}

@@ -1,0 +1,278 @@
+// The prompt-tuning loop: one AdamW step per batch on the soft prompt only, linear warmup/decay,
+// validation and early stopping, checkpoints, and a stop that keeps the last finite prompt.
+import * as tf from '@tensorflow/tfjs-core';
+import type { CausalLM } from '../models/model.ts';
+import type { Batch } from '../prompt/batch.ts';
+import { lossAndGradient } from '../prompt/prompted.ts';
+import { evaluateLoss } from '../evaluate.ts';
+import { AdamW, TORCH_ADAMW, type AdamWState } from './adamw.ts';
+import { linearScheduleLr } from './schedule.ts';
+import { tidy } from '../tidy.ts';
+
+export interface TrainOptions {
+  lr: number;
+  epochs: number;
+  warmupSteps: number;
+  weightDecay: number;
+  betas: [number, number];
+  eps: number;
+  /** Evaluations without a better validation loss before stopping; 0 or null: never stop early. */
+  patience: number | null;
+  /** Validate every N steps; null: at the end of every epoch. */
+  evalEvery: number | null;
+  /** Read losses back from the device every N steps (each read is a sync point). */
+  syncEvery: number;
+  /** Emit a checkpoint every N steps; null: never. */
+  checkpointEvery: number | null;
+  /** At the end, put back the prompt with the best validation loss. */
+  restoreBest: boolean;
+  /** Stop after this many steps in all (the schedule still spans every epoch). */
+  maxSteps: number | null;
+}
+
+export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
+  lr: 3e-2,
+  epochs: 3,
+  warmupSteps: 0,
+  weightDecay: TORCH_ADAMW.weightDecay,
+  betas: TORCH_ADAMW.betas,
+  eps: TORCH_ADAMW.eps,
+  patience: null,
+  evalEvery: null,
+  syncEvery: 1,
+  checkpointEvery: null,
+  restoreBest: true,
+  maxSteps: null,
+};
+
+/** What the loop trains on: the batches of each epoch, in order, and the validation batches. */
+export interface TrainData {
+  epochs: number;
+  stepsPerEpoch: number;
+  batchesForEpoch(epoch: number): Batch[];
+  valBatches: Batch[];
+}
+
+export interface StepEvent {
+  type: 'step';
+  step: number;
+  epoch: number;
+  loss: number;
+  lr: number;
+  tokens: number;
+  tokensPerSecond: number;
+  elapsedMs: number;
+}
+export interface EvalEvent {
+  type: 'eval';
+  step: number;
+  epoch: number;
+  valLoss: number;
+  bestValLoss: number;
+  improved: boolean;
+}
+export interface CheckpointEvent {
+  type: 'checkpoint';
+  checkpoint: TrainCheckpoint;
+}
+export type TrainerEvent = StepEvent | EvalEvent | CheckpointEvent;
+
+/** Everything needed to continue a run exactly where it was. */
+export interface TrainCheckpoint {
+  /** Optimizer steps taken. */
+  step: number;
+  prompt: Float32Array;
+  optimizer: AdamWState;
+  bestValLoss: number | null;
+  bestPrompt: Float32Array | null;
+  evalsSinceBest: number;
+}
+
+export type StopReason = 'completed' | 'early_stopping' | 'non_finite' | 'stopped' | 'max_steps';
+
+export interface TrainSummary {
+  steps: number;
+  stopReason: StopReason;
+  message: string;
+  finalLoss: number | null;
+  bestValLoss: number | null;
+  /** Step of the non-finite loss, when stopReason is 'non_finite'. */
+  badStep: number | null;
+}
+
+export interface TrainControl {
+  /** Checked between steps; true ends the run (the prompt so far is kept). */
+  shouldStop?(): boolean;
+  /** Awaited between steps; resolves when a pause ends. */
+  waitWhilePaused?(): Promise<void>;
+}
+
+interface Pending {
+  step: number;
+  epoch: number;
+  lr: number;
+  tokens: number;
+  loss: tf.Scalar;
+  /** Non-finite when either the loss or the updated prompt is. */
+  health: tf.Scalar;
+  /** The prompt before this step, to fall back to. */
+  before: tf.Tensor2D;
+}
+
+function batchTokens(batch: Batch, V: number): number {
+  return batch.attentionMask.reduce((n, row) => n + row.reduce((a, b) => a + b, 0) + V, 0);
+}
+
+export class PromptTrainer {
+  readonly prompt: tf.Variable<tf.Rank.R2>;
+  private readonly optimizer: AdamW;
+  private readonly options: TrainOptions;
+  private step: number;
+  private bestValLoss: number | null;
+  private bestPrompt: tf.Tensor2D | null;
+  private evalsSinceBest: number;
+  private lastLoss: number | null = null;
+
+  constructor(
+    private readonly model: CausalLM,
+    initial: Float32Array,
+    private readonly numVirtualTokens: number,
+    private readonly data: TrainData,
+    options: Partial<TrainOptions> = {},
+    resume?: TrainCheckpoint,
+  ) {
+    this.options = { ...DEFAULT_TRAIN_OPTIONS, ...options };
+    const shape: [number, number] = [numVirtualTokens, model.config.hiddenSize];
+    if (initial.length !== shape[0] * shape[1]) throw new Error(`soft prompt has ${initial.length} values, expected ${shape[0]} x ${shape[1]}`);
+    this.prompt = tf.variable(tf.tensor2d(resume?.prompt ?? initial, shape), true, undefined, 'float32') as tf.Variable<tf.Rank.R2>;
+    this.optimizer = new AdamW(shape, { betas: this.options.betas, eps: this.options.eps, weightDecay: this.options.weightDecay }, resume?.optimizer);
+    this.step = resume?.step ?? 0;
+    this.bestValLoss = resume?.bestValLoss ?? null;
+    this.bestPrompt = resume?.bestPrompt ? tf.keep(tf.tensor2d(resume.bestPrompt, shape)) : null;
+    this.evalsSinceBest = resume?.evalsSinceBest ?? 0;
+  }
+
+  get totalSteps(): number {
+    return this.data.epochs * this.data.stepsPerEpoch;
+  }
+
+  get stepsDone(): number {
+    return this.step;
+  }
+
+  async run(listener: (event: TrainerEvent) => void = () => {}, control: TrainControl = {}): Promise<TrainSummary> {
+    const o = this.options;
+    const start = performance.now();
+    const pending: Pending[] = [];
+    let tokensSinceSync = 0;
+    let syncStart = performance.now();
+    const finish = (stopReason: StopReason, message: string, badStep: number | null = null): TrainSummary => {
+      for (const p of pending.splice(0)) disposePending(p);
+      if (o.restoreBest && this.bestPrompt && stopReason !== 'non_finite') this.prompt.assign(this.bestPrompt);
+      return { steps: this.step, stopReason, message, finalLoss: this.lastLoss, bestValLoss: this.bestValLoss, badStep };
+    };
+    // Reads the queued losses; returns the step whose loss (or update) was not finite, if any.
+    const sync = async (): Promise<Pending | null> => {
+      const batch = pending.splice(0);
+      const values = await Promise.all(batch.map(async (p) => [(await p.loss.data())[0], (await p.health.data())[0]]));
+      const elapsed = (performance.now() - syncStart) / 1000;
+      let bad: Pending | null = null;
+      batch.forEach((p, i) => {
+        const [loss, health] = values[i];
+        if (!bad && Number.isFinite(loss) && Number.isFinite(health)) {
+          this.lastLoss = loss;
+          listener({ type: 'step', step: p.step, epoch: p.epoch, loss, lr: p.lr, tokens: p.tokens, tokensPerSecond: tokensSinceSync / Math.max(elapsed, 1e-9), elapsedMs: performance.now() - start });
+        } else if (!bad) {
+          bad = p;
+          this.prompt.assign(p.before);
+        }
+      });
+      for (const p of batch) disposePending(p);
+      tokensSinceSync = 0;
+      syncStart = performance.now();
+      return bad;
+    };
+
+    const firstEpoch = Math.floor(this.step / this.data.stepsPerEpoch);
+    for (let epoch = firstEpoch; epoch < this.data.epochs; epoch++) {
+      const batches = this.data.batchesForEpoch(epoch);
+      for (let b = this.step - epoch * this.data.stepsPerEpoch; b < batches.length; b++) {
+        await control.waitWhilePaused?.();
+        if (control.shouldStop?.()) {
+          const bad = await sync();
+          if (bad) return finish('non_finite', nonFiniteMessage(bad.step), bad.step);
+          return finish('stopped', `stopped by the user after step ${this.step}`);
+        }
+        const lr = linearScheduleLr(o.lr, this.step, o.warmupSteps, this.totalSteps);
+        const before = tf.keep(tf.clone(this.prompt)) as tf.Tensor2D;
+        const { loss, grad } = tidy(() => lossAndGradient(this.model, this.prompt, batches[b]));
+        this.optimizer.apply(this.prompt, grad, lr);
+        grad.dispose();
+        const health = tf.tidy(() => tf.add(loss, tf.mul(tf.sum(this.prompt), 0))) as tf.Scalar;
+        this.step += 1;
+        const tokens = batchTokens(batches[b], this.numVirtualTokens);
+        tokensSinceSync += tokens;
+        pending.push({ step: this.step, epoch, lr, tokens, loss, health, before });
+
+        const endOfEpoch = b === batches.length - 1;
+        const evalNow = this.data.valBatches.length > 0 && (o.evalEvery ? this.step % o.evalEvery === 0 : endOfEpoch);
+        const checkpointNow = o.checkpointEvery !== null && this.step % o.checkpointEvery === 0;
+        const lastStep = o.maxSteps !== null && this.step >= o.maxSteps;
+        if (pending.length >= o.syncEvery || evalNow || checkpointNow || endOfEpoch || lastStep) {
+          const bad = await sync();
+          if (bad) return finish('non_finite', nonFiniteMessage(bad.step), bad.step);
+        }
+        if (evalNow) {
+          const valLoss = await evaluateLoss(this.model, this.prompt, this.data.valBatches);
+          const improved = this.bestValLoss === null || valLoss < this.bestValLoss;
+          if (improved) {
+            this.bestValLoss = valLoss;
+            this.bestPrompt?.dispose();
+            this.bestPrompt = tf.keep(tf.clone(this.prompt)) as tf.Tensor2D;
+            this.evalsSinceBest = 0;
+          } else this.evalsSinceBest += 1;
+          listener({ type: 'eval', step: this.step, epoch, valLoss, bestValLoss: this.bestValLoss as number, improved });
+          if (o.patience && this.evalsSinceBest >= o.patience) {
+            return finish('early_stopping', `validation loss did not improve for ${o.patience} evaluations; best ${(this.bestValLoss as number).toFixed(4)}`);
+          }
+        }
+        if (checkpointNow) listener({ type: 'checkpoint', checkpoint: await this.checkpoint() });
+        if (lastStep) return finish('max_steps', `reached ${o.maxSteps} steps`);
+        // Let messages (pause, stop) reach a worker between steps.
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    }
+    return finish('completed', `completed ${this.data.epochs} epoch(s), ${this.step} steps`);
+  }
+
+  async checkpoint(): Promise<TrainCheckpoint> {
+    return {
+      step: this.step,
+      prompt: (await this.prompt.data()) as Float32Array,
+      optimizer: await this.optimizer.state(),
+      bestValLoss: this.bestValLoss,
+      bestPrompt: this.bestPrompt ? ((await this.bestPrompt.data()) as Float32Array) : null,
+      evalsSinceBest: this.evalsSinceBest,
+    };
+  }
+
+  async promptValues(): Promise<Float32Array> {
+    return (await this.prompt.data()) as Float32Array;
+  }
+
+  dispose(): void {
+    this.prompt.dispose();
+    this.optimizer.dispose();
+    this.bestPrompt?.dispose();
+  }
+}
+
+function nonFiniteMessage(step: number): string {
+  return `loss or prompt became NaN/Inf at step ${step}; stopped and kept the prompt from before that step`;
+}
+
+function disposePending(p: Pending): void {
+  p.loss.dispose();
+  p.health.dispose();
+  p.before.dispose();
+}
