@@ -85,8 +85,13 @@ export class HubSource implements ModelSource {
     } catch (e) {
       throw new SourceError(`${this.id}: could not reach ${this.endpoint} for ${file} (${(e as Error).message})`);
     }
+    // The Hub answers 401 for a repo that does not exist (or is private) and says which in X-Error-Code.
+    const code = res.headers.get('x-error-code');
+    if (code === 'RepoNotFound') throw new SourceError(`${this.id}: no such model on ${this.endpoint} (or it is private: set a token)`);
+    if (code === 'RevisionNotFound') throw new SourceError(`${this.id}: revision "${this.revision}" does not exist`);
+    if (code === 'GatedRepo') throw new SourceError(`${this.id}: the model is gated; accept its licence on the Hub and use a token`);
     if (res.status === 404) return null;
-    if (res.status === 401 || res.status === 403) throw new SourceError(`${this.id}: ${res.status} for ${file}: the model is gated or private, or the revision "${this.revision}" does not exist`);
+    if (res.status === 401 || res.status === 403) throw new SourceError(`${this.id}: HTTP ${res.status} for ${file}: the model is gated or private, or does not exist`);
     if (!res.ok) throw new SourceError(`${this.id}: HTTP ${res.status} ${res.statusText} for ${file} from ${url}`);
     const commit = res.headers.get('x-repo-commit');
     if (commit && !this.commit) this.commit = commit;
