@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSafetensors } from '../src/engine/io/safetensors.ts';
 import { readAdapterFolder } from '../src/node/adapter-folder.ts';
 import { startHubServer, type HubServer } from './support/hub-server.ts';
-import { LOCAL_FIXTURES, REPO_ROOT, maxAbsDiff, readCase, tensorTolerance } from './support/fixtures.ts';
+import { LOCAL_FIXTURES, REPO_ROOT, fixtureModels, maxAbsDiff, readCase, tensorTolerance } from './support/fixtures.ts';
 
 interface Run {
   code: number;
@@ -159,6 +159,26 @@ describe('CLI', () => {
       const text = code === 0 ? r.stderr : r.lines[0].error;
       expect(text, args.join(' ')).toMatch(message);
     }
+  });
+
+  it('forward and greedy generate match the fixtures on every fixture model', async () => {
+    const models = fixtureModels();
+    const runs = await Promise.all(
+      models.map(async ({ dir }) => {
+        const out = path.join(tmp(), 'f.safetensors');
+        const f = await cli(['forward', '--model', dir, '--adapter', path.join(dir, 'cases/forward/adapter'), '--input', path.join(dir, 'cases/forward/case.json'), '--out', out]);
+        const g = readCase(dir, 'greedy').json.greedy;
+        const gen = await cli(['generate', '--model', dir, '--adapter', path.join(dir, 'cases/greedy/adapter'), '--prompt', g.prompt_text, '--max-new-tokens', String(g.max_new_tokens), '--greedy']);
+        return { f, out, gen, g };
+      }),
+    );
+    models.forEach(({ name, dir }, i) => {
+      const { f, out, gen, g } = runs[i];
+      expect(f.code, `${name}: ${f.stderr}`).toBe(0);
+      const want = readCase(dir, 'forward').expected!.get('logits').data;
+      expect(maxAbsDiff(parseSafetensors(new Uint8Array(readFileSync(out)), out).get('logits').data, want), name).toBeLessThanOrEqual(tensorTolerance(want));
+      expect(gen.lines[0].ids, name).toEqual(g.output_ids);
+    });
   });
 
   it('prints help for a command', async () => {
