@@ -8,7 +8,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { shareIdentityOnWasm } from '../../src/engine/kernels/wasm-identity.ts';
+import { patchWasmKernels } from '../../src/engine/kernels/wasm-kernels.ts';
 import { setMaxBufferBytes } from '../../src/engine/device-limits.ts';
 import { parseSafetensors } from '../../src/engine/io/safetensors.ts';
 import type { ModelSource } from '../../src/engine/io/source.ts';
@@ -107,7 +107,7 @@ async function checkModel(name: string): Promise<ModelCheck> {
 async function main(): Promise<void> {
   if (backend === 'wasm') {
     setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd });
-    shareIdentityOnWasm();
+    patchWasmKernels();
   }
   if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} is not available`);
   await tf.ready();

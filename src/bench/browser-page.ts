@@ -9,7 +9,7 @@ import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { shareIdentityOnWasm } from '../engine/kernels/wasm-identity.ts';
+import { patchWasmKernels } from '../engine/kernels/wasm-kernels.ts';
 import { loadModel } from '../engine/load.ts';
 import type { ModelSource } from '../engine/io/source.ts';
 import { runRow } from './row.ts';
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   if (backend === 'wasm') {
     setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd });
     setThreadsCount(navigator.hardwareConcurrency || 1);
-    shareIdentityOnWasm();
+    patchWasmKernels();
   }
   if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} is not available in this browser`);
   await tf.ready();

@@ -25,12 +25,24 @@ export function mmAT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   return tf.matMul(tf.transpose(a), b);
 }
 
+/**
+ * Below this many FLOPs per product, WASM's naive batched loop beats splitting the batch into
+ * XNNPACK calls (each split, transpose and operator setup costs ~0.1 ms).
+ */
+const SPLIT_MIN_FLOPS = 1e6;
+
 /** Batched a [G, M, K] · b [G, K, N] (or · bᵀ for b [G, N, K]) → [G, M, N]. */
 export function bmm(a: tf.Tensor3D, b: tf.Tensor3D, transposeB = false): tf.Tensor3D {
-  if (!plainOnly()) return tf.matMul(a, b, false, transposeB);
-  const as = tf.unstack(a) as tf.Tensor2D[];
-  const bs = tf.unstack(b) as tf.Tensor2D[];
-  return tf.stack(as.map((ai, i) => (transposeB ? mmBT(ai, bs[i]) : tf.matMul(ai, bs[i])))) as tf.Tensor3D;
+  const [G, M, K] = a.shape;
+  const N = transposeB ? b.shape[1] : b.shape[2];
+  if (!plainOnly() || G === 1 || 2 * M * K * N < SPLIT_MIN_FLOPS) return tf.matMul(a, b, false, transposeB);
+  const products: tf.Tensor[] = [];
+  for (let g = 0; g < G; g++) {
+    const ai = tf.reshape(tf.slice(a, [g, 0, 0], [1, M, K]), [M, K]) as tf.Tensor2D;
+    const bi = tf.reshape(tf.slice(b, [g, 0, 0], [1, -1, -1]), [b.shape[1], b.shape[2]]) as tf.Tensor2D;
+    products.push(transposeB ? mmBT(ai, bi) : tf.matMul(ai, bi));
+  }
+  return tf.stack(products) as tf.Tensor3D;
 }
 
 /** Batched aᵀ · b for a [G, K, M], b [G, K, N] → [G, M, N]. */
