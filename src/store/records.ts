@@ -1,0 +1,46 @@
+// What IndexedDB keeps: runs (spec + curves), checkpoints (prompt + AdamW state), adapters.
+import type { AdapterSummary, BackendName, RunHistory, RunSpec, RunStatus } from '../worker/protocol.ts';
+
+export interface RunRecord {
+  id: string;
+  createdAt: number;
+  updatedAt: number;
+  spec: RunSpec;
+  status: RunStatus;
+  /** Why the run ended or stopped (shown on recovery). */
+  statusMessage: string;
+  totalSteps: number;
+  stepsDone: number;
+  history: RunHistory;
+  /** The soft prompt before training (drift is measured from it). */
+  initPrompt: Float32Array;
+  initIds: number[] | null;
+  hiddenSize: number;
+  adapterId: string | null;
+  backend: BackendName;
+  /** Step of the last checkpoint written, or 0. */
+  checkpointStep: number;
+}
+
+export interface CheckpointRecord {
+  runId: string;
+  step: number;
+  savedAt: number;
+  prompt: Float32Array;
+  optimizer: { step: number; m: Float32Array; v: Float32Array };
+  bestValLoss: number | null;
+  bestPrompt: Float32Array | null;
+  evalsSinceBest: number;
+}
+
+export interface AdapterRecord extends AdapterSummary {
+  /** Row-major [V, H]. */
+  prompt: Float32Array;
+  initPrompt: Float32Array | null;
+  /** Vocabulary ids the prompt started from (TEXT / SAMPLE_VOCAB), for the Inspect panel. */
+  initIds: number[] | null;
+  lossCurve: { step: number[]; loss: number[] };
+  /** For imported adapters: the file names they came from. */
+  importedFrom: string[] | null;
+  warnings: string[];
+}
