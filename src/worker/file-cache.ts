@@ -7,6 +7,8 @@ export class CacheStorageFileCache implements FileCache {
   /** Bytes served from the cache in this session (for the model panel). */
   hits = 0;
   hitBytes = 0;
+  /** Bytes downloaded and stored in this session. */
+  putBytes = 0;
 
   async get(url: string): Promise<Uint8Array | null> {
     if (typeof caches === 'undefined') return null;
@@ -20,6 +22,7 @@ export class CacheStorageFileCache implements FileCache {
   }
 
   async put(url: string, bytes: Uint8Array): Promise<void> {
+    this.putBytes += bytes.byteLength;
     if (typeof caches === 'undefined') return;
     const cache = await caches.open(MODEL_CACHE);
     try {

@@ -124,12 +124,14 @@ export class TrainingRun {
         lost,
       ]);
     } catch (e) {
-      const message = e instanceof DeviceLostError ? `WebGPU device lost (${e.message})` : `training failed: ${(e as Error).message}`;
+      // A lost device often shows first as a failed read; give its own notice a moment to arrive.
+      const lost = e instanceof DeviceLostError ? e.message : await Promise.race([this.ctx.deviceLost, new Promise<null>((r) => setTimeout(() => r(null), 500))]);
+      const message = lost ? `WebGPU device lost (${lost})` : `training failed: ${(e as Error).message}`;
       this.setStatus('interrupted', message);
       const snapshot = { ...this.record, history: cloneHistory(this.record.history) };
       this.queueWrite(() => putRun(snapshot));
       await this.writes;
-      if (!(e instanceof DeviceLostError)) this.trainer.dispose();
+      if (!lost) this.trainer.dispose();
       const end: RunEnd = { runId: this.id, status: 'interrupted', stopReason: null, message, adapterId: null, steps: this.record.stepsDone };
       this.ctx.emit({ type: 'run-end', end });
       return end;

@@ -112,6 +112,7 @@ export class EngineService {
     this.idle('loading another model');
     const t0 = performance.now();
     const hitsBefore = this.cache.hitBytes;
+    const putsBefore = this.cache.putBytes;
     let lastHits = this.cache.hits;
     const totals = new Map<string, number>();
     const source = await sourceFor(spec, this.cache);
@@ -128,7 +129,8 @@ export class EngineService {
       }
     });
     const cachedBytes = this.cache.hitBytes - hitsBefore;
-    const downloaded = [...totals.values()].reduce((a, b) => a + b, 0) - cachedBytes;
+    // Hub files go through the cache (every download is stored); other sources report weights only.
+    const downloaded = spec.kind === 'hub' ? this.cache.putBytes - putsBefore : spec.kind === 'embedded' ? [...totals.values()].reduce((a, b) => a + b, 0) : 0;
     this.setActive(null);
     this.lm?.dispose();
     this.lm = lm;

@@ -46,7 +46,30 @@ function preferredBackend(): BackendName {
   return saved === 'wasm' || saved === 'cpu' || saved === 'webgpu' ? saved : 'webgpu';
 }
 
+// Progress and step events come in bursts; the page redraws for them at most every 50 ms.
+const COALESCED = new Set<EngineEvent['type']>(['load-progress', 'step', 'eval', 'checkpoint']);
+let queued: EngineEvent[] = [];
+let flushTimer: ReturnType<typeof setTimeout> | null = null;
+
+function flushEvents(): void {
+  if (flushTimer) clearTimeout(flushTimer);
+  flushTimer = null;
+  const events = queued;
+  queued = [];
+  if (events.length) app.batch(() => events.forEach(handleEvent));
+}
+
 function onEvent(e: EngineEvent): void {
+  if (COALESCED.has(e.type)) {
+    queued.push(e);
+    flushTimer ??= setTimeout(flushEvents, 50);
+    return;
+  }
+  flushEvents();
+  handleEvent(e);
+}
+
+function handleEvent(e: EngineEvent): void {
   switch (e.type) {
     case 'load-progress': {
       const p = e.progress;
@@ -61,7 +84,7 @@ function onEvent(e: EngineEvent): void {
         h.lr.push(e.lr);
         h.tokensPerSecond.push(e.tokensPerSecond);
         h.time.push(e.seconds);
-        return { epoch: e.epoch, numTensors: e.numTensors, firstNumTensors: r.firstNumTensors ?? e.numTensors, status: r.status === 'starting' ? 'running' : r.status };
+        return { epoch: e.epoch, numTensors: e.numTensors, tensorCounts: [...r.tensorCounts, e.numTensors], status: r.status === 'starting' ? 'running' : r.status };
       });
     case 'eval':
       return updateRun(e.runId, (r) => {
@@ -122,8 +145,19 @@ async function launch(backend: BackendName): Promise<EngineHandle> {
   }
 }
 
+/** Hooks for the end-to-end tests (and curious users in the console). */
+function exposeTestHooks(): void {
+  (globalThis as { __playground?: unknown }).__playground = {
+    memory: () => api().memory(),
+    /** Destroys the WebGPU device, as a driver reset would. */
+    loseDevice: () => api().loseDevice(),
+    state: () => app.get(),
+  };
+}
+
 /** First start: engine, default model, datasets, stored adapters and any run to recover. */
 export async function boot(): Promise<void> {
+  exposeTestHooks();
   const backend = preferredBackend();
   const hub = new URLSearchParams(location.search).get('hub') ?? localStorage.getItem('pt-hub-endpoint');
   app.set({ preferredBackend: backend, ...(hub ? { hubEndpoint: hub } : {}) });
@@ -313,7 +347,7 @@ async function begin(start: () => Promise<import('../../worker/protocol.ts').Run
   const hiddenSize = app.get().model?.hiddenSize ?? 0;
   app.set({
     tab: 'train',
-    run: { id: '', label, status: 'starting', totalSteps: 0, stepsPerEpoch: 0, epochs, history: emptyHistoryCopy(), version: 0, epoch: 0, lastCheckpoint: null, numTensors: null, firstNumTensors: null, message: '', adapterId: null, warnings: [], numVirtualTokens: V, hiddenSize },
+    run: { id: '', label, status: 'starting', totalSteps: 0, stepsPerEpoch: 0, epochs, history: emptyHistoryCopy(), version: 0, epoch: 0, lastCheckpoint: null, numTensors: null, tensorCounts: [], message: '', adapterId: null, warnings: [], numVirtualTokens: V, hiddenSize },
   });
   try {
     const started = await start();

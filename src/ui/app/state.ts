@@ -47,7 +47,8 @@ export interface LiveRun {
   epoch: number;
   lastCheckpoint: { step: number; savedAt: number } | null;
   numTensors: number | null;
-  firstNumTensors: number | null;
+  /** tf.memory().numTensors in the worker after each step (flat: nothing leaks). */
+  tensorCounts: number[];
   message: string;
   adapterId: string | null;
   warnings: string[];

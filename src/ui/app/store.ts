@@ -5,17 +5,37 @@ export interface Store<S> {
   get(): S;
   set(change: Partial<S> | ((s: S) => Partial<S>)): void;
   subscribe(listener: () => void): () => void;
+  /** Runs several updates and tells subscribers once. */
+  batch(fn: () => void): void;
 }
 
 export function createStore<S>(initial: S): Store<S> {
   let state = initial;
   const listeners = new Set<() => void>();
+  let batching = 0;
+  let dirty = false;
+  const notify = () => {
+    if (batching) dirty = true;
+    else for (const l of listeners) l();
+  };
   return {
     get: () => state,
     set(change) {
       const patch = typeof change === 'function' ? change(state) : change;
       state = { ...state, ...patch };
-      for (const l of listeners) l();
+      notify();
+    },
+    batch(fn) {
+      batching++;
+      try {
+        fn();
+      } finally {
+        batching--;
+        if (!batching && dirty) {
+          dirty = false;
+          notify();
+        }
+      }
     },
     subscribe(l) {
       listeners.add(l);

@@ -16,6 +16,8 @@ export interface ChartSeries {
 export function Chart(props: { title: string; series: ChartSeries[]; data: uPlot.AlignedData; height?: number; yLabel?: string; xLabel?: string; log?: boolean; testId?: string; format?: (v: number) => string }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
+  const latest = useRef(props.data);
+  latest.current = props.data;
   const shape = JSON.stringify(props.series) + (props.log ? 'log' : '');
   useEffect(() => {
     const el = box.current;
@@ -47,13 +49,19 @@ export function Chart(props: { title: string; series: ChartSeries[]; data: uPlot
         ),
       ],
     };
-    const u = new uPlot(opts, props.data, el);
-    plot.current = u;
-    const ro = new ResizeObserver(() => u.setSize({ width: Math.max(200, el.clientWidth), height: props.height ?? 220 }));
-    ro.observe(el);
+    // Each chart is built in a task of its own, so starting a run never blocks the page at once.
+    let u: uPlot | null = null;
+    let ro: ResizeObserver | null = null;
+    const timer = setTimeout(() => {
+      u = new uPlot(opts, latest.current, el);
+      plot.current = u;
+      ro = new ResizeObserver(() => u?.setSize({ width: Math.max(200, el.clientWidth), height: props.height ?? 220 }));
+      ro.observe(el);
+    }, 0);
     return () => {
-      ro.disconnect();
-      u.destroy();
+      clearTimeout(timer);
+      ro?.disconnect();
+      u?.destroy();
       plot.current = null;
     };
     // Rebuilt only when the series set changes; data updates go through setData below.
@@ -62,5 +70,5 @@ export function Chart(props: { title: string; series: ChartSeries[]; data: uPlot
   useEffect(() => {
     plot.current?.setData(props.data);
   }, [props.data]);
-  return <div className="chart" ref={box} data-testid={props.testId} data-points={props.data[0].length} />;
+  return <div className="chart" ref={box} style={{ minHeight: (props.height ?? 220) + 60 }} data-testid={props.testId} data-points={props.data[0].length} />;
 }

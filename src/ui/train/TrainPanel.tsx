@@ -109,7 +109,11 @@ function RunProgress({ run }: { run: LiveRun }) {
         <Stat
           label="tensors"
           title="tf.memory().numTensors in the worker after each step: flat means nothing leaks"
-          value={<span data-testid="stat-tensors">{run.numTensors ?? '–'}</span>}
+          value={
+            <span data-testid="stat-tensors" data-counts={run.tensorCounts.join(',')}>
+              {run.numTensors ?? '–'}
+            </span>
+          }
         />
       </div>
       <div className="muted small">
