@@ -5,6 +5,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { shareIdentityOnWasm } from '../engine/kernels/wasm-identity.ts';
 
 export type NodeBackend = 'wasm' | 'cpu';
 
@@ -19,6 +20,7 @@ export function initNodeBackend(preferred: NodeBackend = (process.env.PT_BACKEND
       const require = createRequire(import.meta.url);
       const dir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
       setWasmPaths(path.join(dir, 'dist') + path.sep);
+      shareIdentityOnWasm();
       const before = new Set([...process.listeners('uncaughtException'), ...process.listeners('unhandledRejection')]);
       const ok = await tf.setBackend('wasm').catch(() => false);
       // The Emscripten runtime adds handlers that rethrow every error with its whole minified

@@ -4,9 +4,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { WeightStore } from '../io/checkpoint.ts';
 import type { CausalLM, ForwardOptions, ForwardOutput, ModelConfig } from './model.ts';
 import {
-  ModelConfigError, WeightLoader, activation, attention, causalBias, checkMask, extendKV, layerNorm, linear, nextCache,
-  numberField, optionalId, positiveInt, splitHeads, tokenIds,
+  ModelConfigError, WeightLoader, activation, causalBias, checkMask, nextCache, runBlocks, type BlockRun, numberField, optionalId, positiveInt, tokenIds,
 } from './layers.ts';
+import { attentionBackward, attentionForward, mergeHeads, splitHeads } from '../ops/attention.ts';
+import { linear, linearBackward } from '../ops/linear.ts';
+import { mmBT } from '../ops/matmul.ts';
+import { layerNorm, layerNormBackward, layerNormForward } from '../ops/norms.ts';
 
 interface Block {
   ln1: [tf.Tensor1D, tf.Tensor1D];
@@ -81,6 +84,31 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
     const untiedHead = config.tieWordEmbeddings ? null : (w.optional('lm_head.weight', [vocabSize, H]) as tf.Tensor2D | null);
     const head = untiedHead ?? wte;
 
+    const scaleOf = (i: number) => (scaleWeights ? 1 / Math.sqrt(headDim) : 1) / (inverseLayerIdx ? i + 1 : 1);
+    // Saved for the backward pass, in this order: x̂1 r1 q k v p x̂2 r2 pre-activation.
+    const runBlock = (blk: Block, i: number, x: tf.Tensor, bias: tf.Tensor, past?: { k: tf.Tensor4D; v: tf.Tensor4D }): BlockRun => {
+      const n1 = layerNormForward(x, blk.ln1[0], blk.ln1[1], eps);
+      const [qp, kp, vp] = tf.split(linear(n1.y, blk.attnW, blk.attnB), 3, 2);
+      const q = splitHeads(qp, numHeads, headDim);
+      let k = splitHeads(kp, numHeads, headDim);
+      let v = splitHeads(vp, numHeads, headDim);
+      if (past) [k, v] = [tf.concat([past.k, k], 2) as tf.Tensor4D, tf.concat([past.v, v], 2) as tf.Tensor4D];
+      const att = attentionForward(q, k, v, bias, scaleOf(i));
+      const x1 = tf.add(x, linear(mergeHeads(att.o), blk.projW, blk.projB));
+      const n2 = layerNormForward(x1, blk.ln2[0], blk.ln2[1], eps);
+      const pre = linear(n2.y, blk.fcW, blk.fcB);
+      const y = tf.add(x1, linear(act.forward(pre), blk.outW, blk.outB));
+      return { y, k, v, saved: [n1.saved.x, n1.saved.r, q, k, v, att.saved.p, n2.saved.x, n2.saved.r, pre] };
+    };
+    const blockBackward = (blk: Block, i: number, dy: tf.Tensor, [xh1, r1, q, k, v, p, xh2, r2, pre]: tf.Tensor[]) => {
+      const dpre = act.backward(linearBackward(dy, blk.outW), pre);
+      const dx1 = tf.add(dy, layerNormBackward(linearBackward(dpre, blk.fcW), { x: xh2, r: r2 }, blk.ln2[0]));
+      const dO = splitHeads(linearBackward(dx1, blk.projW), numHeads, headDim);
+      const [dq, dk, dv] = attentionBackward(dO, { q: q as tf.Tensor4D, k: k as tf.Tensor4D, v: v as tf.Tensor4D, p: p as tf.Tensor3D }, scaleOf(i));
+      const dqkv = tf.concat([mergeHeads(dq), mergeHeads(dk), mergeHeads(dv)], 2);
+      return tf.add(dx1, layerNormBackward(linearBackward(dqkv, blk.attnW), { x: xh1, r: r1 }, blk.ln1[0]));
+    };
+
     return {
       config,
       embeddings: wte,
@@ -91,29 +119,14 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
         const past = options.cache?.length ?? 0;
         checkMask(mask, B, T, past);
         if (past + T > contextLength) throw new Error(`gpt2: sequence of ${past + T} positions exceeds n_positions ${contextLength}`);
-        const positions = tf.range(past, past + T, 1, 'int32');
-        let x: tf.Tensor = tf.add(embeds, tf.gather(wpe, positions));
+        const input: tf.Tensor = tf.add(embeds, tf.gather(wpe, tf.range(past, past + T, 1, 'int32')));
         const bias = causalBias(mask, T);
-        const keys: tf.Tensor4D[] = [];
-        const values: tf.Tensor4D[] = [];
-        blocks.forEach((blk, i) => {
-          const h = layerNorm(x, blk.ln1[0], blk.ln1[1], eps);
-          const qkv = linear(h, blk.attnW, blk.attnB);
-          const [q, k, v] = tf.split(qkv, 3, 2).map((t) => splitHeads(t, numHeads, headDim));
-          const [kAll, vAll] = extendKV(options.cache, i, k, v);
-          keys.push(kAll);
-          values.push(vAll);
-          let scale = scaleWeights ? 1 / Math.sqrt(headDim) : 1;
-          if (inverseLayerIdx) scale /= i + 1;
-          const a = attention(q, kAll, vAll, bias, scale);
-          x = tf.add(x, linear(a, blk.projW, blk.projB));
-          const h2 = layerNorm(x, blk.ln2[0], blk.ln2[1], eps);
-          x = tf.add(x, linear(act(linear(h2, blk.fcW, blk.fcB)), blk.outW, blk.outB));
-        });
+        const { x, keys, values } = runBlocks(blocks, input, options, (blk, i, input, past) => runBlock(blk, i, input, bias, past), (blk, i, dy, saved) => blockBackward(blk, i, dy, saved));
         const hidden = layerNorm(x, lnf[0], lnf[1], eps) as tf.Tensor3D;
         return { hidden, cache: options.useCache ? nextCache(mask, keys, values) : undefined };
       },
-      logits: (hidden) => tf.matMul(hidden, head, false, true),
+      head,
+      logits: (hidden) => mmBT(hidden, head),
       dispose: () => w.dispose(),
     };
   } catch (e) {

@@ -1,7 +1,10 @@
 // Building blocks the families share. Every function here is pure tfjs and differentiable.
 import * as tf from '@tensorflow/tfjs-core';
 import type { WeightStore } from '../io/checkpoint.ts';
-import type { KVCache } from './model.ts';
+import type { ForwardOptions, KVCache } from './model.ts';
+import { blockOp } from '../ops/block-op.ts';
+import { RandomWeights } from './random-weights.ts';
+import { ACTIVATIONS, type Activation } from '../ops/activations.ts';
 
 export class ModelConfigError extends Error {
   constructor(message: string) {
@@ -25,6 +28,7 @@ export class WeightLoader {
 
   /** A weight of the expected shape; `transpose` stores a 2-D matrix as its transpose. */
   load(name: string, shape: number[], transpose = false): tf.Tensor {
+    if (this.store instanceof RandomWeights) return this.keep(this.store.tensor(transpose ? [...shape].reverse() : shape));
     if (!this.store.has(name)) throw new ModelConfigError(`${this.what}: checkpoint is missing weight "${name}"`);
     const actual = this.store.shape(name);
     if (actual.length !== shape.length || actual.some((d, i) => d !== shape[i])) {
@@ -37,9 +41,24 @@ export class WeightLoader {
       t.dispose();
       t = tt;
     }
+    return this.keep(t);
+  }
+
+  private keep(t: tf.Tensor): tf.Tensor {
     this.tensors.push(t);
-    this.parameterCount += data.length;
+    this.parameterCount += t.size;
     return t;
+  }
+
+  /** Joins loaded [in, out_i] matrices (or vectors) along their last axis, so one matmul does the work of several. */
+  fuse(parts: tf.Tensor[]): tf.Tensor {
+    const fused = tf.concat(parts, parts[0].shape.length - 1);
+    for (const p of parts) {
+      this.tensors.splice(this.tensors.indexOf(p), 1);
+      p.dispose();
+    }
+    this.tensors.push(fused);
+    return fused;
   }
 
   optional(name: string, shape: number[], transpose = false): tf.Tensor | null {
@@ -52,66 +71,10 @@ export class WeightLoader {
   }
 }
 
-/** x [..., in] · w [in, out] (+ b). */
-export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D | null): tf.Tensor {
-  const inDim = x.shape[x.shape.length - 1];
-  const lead = x.shape.slice(0, -1);
-  const x2 = tf.reshape(x, [-1, inDim]) as tf.Tensor2D;
-  let y: tf.Tensor = tf.matMul(x2, w);
-  if (b) y = tf.add(y, b);
-  return tf.reshape(y, [...lead, w.shape[1]]);
-}
-
-export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor {
-  const axis = x.shape.length - 1;
-  const mean = tf.mean(x, axis, true);
-  const centered = tf.sub(x, mean);
-  const variance = tf.mean(tf.square(centered), axis, true);
-  return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, eps))), gamma), beta);
-}
-
-export function rmsNorm(x: tf.Tensor, weight: tf.Tensor1D, eps: number): tf.Tensor {
-  const axis = x.shape.length - 1;
-  const ms = tf.mean(tf.square(x), axis, true);
-  return tf.mul(weight, tf.mul(x, tf.rsqrt(tf.add(ms, eps))));
-}
-
-/** GELU, tanh approximation (GPT-2's gelu_new, BLOOM's bloom_gelu). */
-export function geluTanh(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
-  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
-}
-
-export function geluErf(x: tf.Tensor): tf.Tensor {
-  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
-}
-
-export function silu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(x, tf.sigmoid(x));
-}
-
-export function activation(name: string, what: string): (x: tf.Tensor) => tf.Tensor {
-  switch (name) {
-    case 'gelu_new':
-    case 'gelu_pytorch_tanh':
-    case 'gelu_fast':
-      return geluTanh;
-    case 'gelu':
-      return geluErf;
-    case 'silu':
-    case 'swish':
-      return silu;
-    case 'relu':
-      return tf.relu;
-    default:
-      throw new ModelConfigError(`${what}: activation "${name}" is not supported (supported: gelu_new, gelu_pytorch_tanh, gelu, silu, relu)`);
-  }
-}
-
-/** [B, T, heads * hd] → [B, heads, T, hd]. */
-export function splitHeads(x: tf.Tensor, heads: number, hd: number): tf.Tensor4D {
-  const [B, T] = x.shape;
-  return tf.transpose(tf.reshape(x, [B, T, heads, hd]), [0, 2, 1, 3]) as tf.Tensor4D;
+export function activation(name: string, what: string): Activation {
+  const act = ACTIVATIONS[name];
+  if (!act) throw new ModelConfigError(`${what}: activation "${name}" is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
+  return act;
 }
 
 /**
@@ -133,33 +96,37 @@ export function causalBias(mask: number[][], T: number): tf.Tensor4D {
   return tf.tensor4d(bias, [B, 1, T, S]);
 }
 
-/**
- * Scaled dot-product attention with grouped key/value heads (GQA): query head h reads
- * key/value head floor(h / (heads / kvHeads)), as transformers' repeat_kv does.
- * q [B, nh, T, hd], k and v [B, nkv, S, hd], bias broadcastable to [B, nh, T, S].
- * Returns [B, T, nh * hd].
- */
-export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor, scale: number): tf.Tensor3D {
-  const [B, nh, T, hd] = q.shape;
-  const nkv = k.shape[1];
-  const S = k.shape[2];
-  const group = nh / nkv;
-  // Grouping the query heads of one kv head along the row axis avoids materialising repeated k/v.
-  const qg = group === 1 ? q : tf.reshape(q, [B, nkv, group * T, hd]);
-  let scores: tf.Tensor = tf.matMul(qg, k, false, true);
-  if (group !== 1) scores = tf.reshape(scores, [B, nh, T, S]);
-  scores = tf.add(tf.mul(scores, scale), bias);
-  let probs: tf.Tensor = tf.softmax(scores);
-  if (group !== 1) probs = tf.reshape(probs, [B, nkv, group * T, S]);
-  let out: tf.Tensor = tf.matMul(probs, v);
-  if (group !== 1) out = tf.reshape(out, [B, nh, T, hd]);
-  return tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [B, T, nh * hd]) as tf.Tensor3D;
+export interface BlockRun {
+  y: tf.Tensor;
+  k: tf.Tensor4D;
+  v: tf.Tensor4D;
+  saved: tf.Tensor[];
 }
 
-/** Appends this step's keys/values to the layer's cache entry (or starts it). */
-export function extendKV(cache: KVCache | undefined, layer: number, k: tf.Tensor4D, v: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
-  if (!cache) return [k, v];
-  return [tf.concat([cache.keys[layer], k], 2) as tf.Tensor4D, tf.concat([cache.values[layer], v], 2) as tf.Tensor4D];
+/**
+ * Runs the blocks over x. Training (no cache) makes each block one differentiable op with its
+ * hand-written backward pass; decoding runs the forward pass alone and collects keys/values.
+ */
+export function runBlocks<B>(
+  blocks: B[],
+  x: tf.Tensor,
+  options: ForwardOptions,
+  run: (blk: B, i: number, x: tf.Tensor, past?: { k: tf.Tensor4D; v: tf.Tensor4D }) => BlockRun,
+  backward: (blk: B, i: number, dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor,
+): { x: tf.Tensor; keys: tf.Tensor4D[]; values: tf.Tensor4D[] } {
+  const keys: tf.Tensor4D[] = [];
+  const values: tf.Tensor4D[] = [];
+  blocks.forEach((blk, i) => {
+    if (options.useCache || options.cache) {
+      const r = run(blk, i, x, options.cache ? { k: options.cache.keys[i], v: options.cache.values[i] } : undefined);
+      keys.push(r.k);
+      values.push(r.v);
+      x = r.y;
+    } else {
+      x = blockOp(x, (input) => run(blk, i, input), (dy, saved) => backward(blk, i, dy, saved));
+    }
+  });
+  return { x, keys, values };
 }
 
 /** Returns the cache a forward pass produced (tensors are kept by the caller's tidy). */

@@ -4,17 +4,27 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { WeightStore } from '../io/checkpoint.ts';
 import type { CausalLM, ForwardOptions, ForwardOutput, ModelConfig } from './model.ts';
 import {
-  ModelConfigError, WeightLoader, activation, attention, causalBias, checkMask, extendKV, linear, nextCache, numberField,
-  optionalId, positiveInt, rmsNorm, splitHeads, tokenIds,
+  ModelConfigError, WeightLoader, activation, causalBias, checkMask, nextCache, runBlocks, type BlockRun, numberField, optionalId, positiveInt,
+  tokenIds,
 } from './layers.ts';
+import { attentionBackward, attentionForward, mergeHeads, splitHeads } from '../ops/attention.ts';
+import { linear, linearBackward } from '../ops/linear.ts';
+import { mmBT } from '../ops/matmul.ts';
+import { rmsNorm, rmsNormBackward, rmsNormForward } from '../ops/norms.ts';
+import { ropeBackward, ropeForward, ropeTables } from '../ops/rope.ts';
 
+// q, k and v share one matmul, as do gate and up: fewer, larger products.
 interface Block {
   inNorm: tf.Tensor1D;
-  q: tf.Tensor2D; k: tf.Tensor2D; v: tf.Tensor2D; o: tf.Tensor2D;
-  qb: tf.Tensor1D | null; kb: tf.Tensor1D | null; vb: tf.Tensor1D | null; ob: tf.Tensor1D | null;
+  qkv: tf.Tensor2D;
+  qkvB: tf.Tensor1D | null;
+  o: tf.Tensor2D;
+  ob: tf.Tensor1D | null;
   postNorm: tf.Tensor1D;
-  gate: tf.Tensor2D; up: tf.Tensor2D; down: tf.Tensor2D;
-  gateB: tf.Tensor1D | null; upB: tf.Tensor1D | null; downB: tf.Tensor1D | null;
+  gateUp: tf.Tensor2D;
+  gateUpB: tf.Tensor1D | null;
+  down: tf.Tensor2D;
+  downB: tf.Tensor1D | null;
 }
 
 export function llamaConfig(raw: Record<string, unknown>): ModelConfig {
@@ -72,30 +82,6 @@ export function ropeInverseFrequencies(raw: Record<string, unknown>, headDim: nu
   throw new ModelConfigError(`${what}: rope_scaling type "${type}" is not supported (supported: linear, llama3)`);
 }
 
-/** cos and sin tables [T, headDim] for positions past .. past + T - 1 (float32 like transformers). */
-function ropeTables(inv: Float32Array, past: number, T: number): [tf.Tensor2D, tf.Tensor2D] {
-  const half = inv.length;
-  const cos = new Float32Array(T * half * 2);
-  const sin = new Float32Array(T * half * 2);
-  for (let t = 0; t < T; t++) {
-    for (let i = 0; i < half; i++) {
-      const angle = Math.fround(inv[i] * (past + t));
-      const c = Math.cos(angle);
-      const s = Math.sin(angle);
-      cos[t * 2 * half + i] = cos[t * 2 * half + half + i] = c;
-      sin[t * 2 * half + i] = sin[t * 2 * half + half + i] = s;
-    }
-  }
-  return [tf.tensor2d(cos, [T, 2 * half]), tf.tensor2d(sin, [T, 2 * half])];
-}
-
-function rotate(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
-  const half = x.shape[3] / 2;
-  const [x1, x2] = tf.split(x, [half, half], 3);
-  const rotated = tf.concat([tf.neg(x2), x1], 3);
-  return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;
-}
-
 export function buildLlama(raw: Record<string, unknown>, store: WeightStore): CausalLM {
   const config = llamaConfig(raw);
   const what = config.modelType;
@@ -116,22 +102,19 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
     const blocks: Block[] = [];
     for (let i = 0; i < numLayers; i++) {
       const p = `model.layers.${i}.`;
+      const qkvB = qkvBias
+        ? (w.fuse([vec(p + 'self_attn.q_proj.bias', numHeads * headDim), vec(p + 'self_attn.k_proj.bias', numKvHeads * headDim), vec(p + 'self_attn.v_proj.bias', numKvHeads * headDim)]) as tf.Tensor1D)
+        : null;
       blocks.push({
         inNorm: vec(p + 'input_layernorm.weight', H),
-        q: lin(p + 'self_attn.q_proj.weight', numHeads * headDim, H),
-        k: lin(p + 'self_attn.k_proj.weight', numKvHeads * headDim, H),
-        v: lin(p + 'self_attn.v_proj.weight', numKvHeads * headDim, H),
+        qkv: w.fuse([lin(p + 'self_attn.q_proj.weight', numHeads * headDim, H), lin(p + 'self_attn.k_proj.weight', numKvHeads * headDim, H), lin(p + 'self_attn.v_proj.weight', numKvHeads * headDim, H)]) as tf.Tensor2D,
+        qkvB,
         o: lin(p + 'self_attn.o_proj.weight', H, numHeads * headDim),
-        qb: maybe(qkvBias, p + 'self_attn.q_proj.bias', numHeads * headDim),
-        kb: maybe(qkvBias, p + 'self_attn.k_proj.bias', numKvHeads * headDim),
-        vb: maybe(qkvBias, p + 'self_attn.v_proj.bias', numKvHeads * headDim),
         ob: maybe(oBias, p + 'self_attn.o_proj.bias', H),
         postNorm: vec(p + 'post_attention_layernorm.weight', H),
-        gate: lin(p + 'mlp.gate_proj.weight', F, H),
-        up: lin(p + 'mlp.up_proj.weight', F, H),
+        gateUp: w.fuse([lin(p + 'mlp.gate_proj.weight', F, H), lin(p + 'mlp.up_proj.weight', F, H)]) as tf.Tensor2D,
+        gateUpB: mlpBias ? (w.fuse([vec(p + 'mlp.gate_proj.bias', F), vec(p + 'mlp.up_proj.bias', F)]) as tf.Tensor1D) : null,
         down: lin(p + 'mlp.down_proj.weight', H, F),
-        gateB: maybe(mlpBias, p + 'mlp.gate_proj.bias', F),
-        upB: maybe(mlpBias, p + 'mlp.up_proj.bias', F),
         downB: maybe(mlpBias, p + 'mlp.down_proj.bias', H),
       });
     }
@@ -142,6 +125,41 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
       head = w.load('lm_head.weight', [vocabSize, H]) as tf.Tensor2D;
     }
     const scale = 1 / Math.sqrt(headDim);
+    const qSize = numHeads * headDim;
+    const kvSize = numKvHeads * headDim;
+
+    interface Context {
+      cos: tf.Tensor2D;
+      sin: tf.Tensor2D;
+      bias: tf.Tensor;
+    }
+    // Saved for the backward pass, in this order: x r1 q k v p x1 r2 gate up cos sin. (Tensors made
+    // outside the block are gone by the time the backward pass runs, so the rope tables are saved too.)
+    const runBlock = (blk: Block, x: tf.Tensor, c: Context, past?: { k: tf.Tensor4D; v: tf.Tensor4D }): BlockRun => {
+      const n1 = rmsNormForward(x, blk.inNorm, eps);
+      const [qp, kp, vp] = tf.split(linear(n1.y, blk.qkv, blk.qkvB), [qSize, kvSize, kvSize], 2);
+      const q = ropeForward(splitHeads(qp, numHeads, headDim), c.cos, c.sin);
+      let k = ropeForward(splitHeads(kp, numKvHeads, headDim), c.cos, c.sin);
+      let v = splitHeads(vp, numKvHeads, headDim);
+      if (past) [k, v] = [tf.concat([past.k, k], 2) as tf.Tensor4D, tf.concat([past.v, v], 2) as tf.Tensor4D];
+      const att = attentionForward(q, k, v, c.bias, scale);
+      const x1 = tf.add(x, linear(mergeHeads(att.o), blk.o, blk.ob));
+      const n2 = rmsNormForward(x1, blk.postNorm, eps);
+      const [gate, up] = tf.split(linear(n2.y, blk.gateUp, blk.gateUpB), 2, 2);
+      const y = tf.add(x1, linear(tf.mul(act.forward(gate), up), blk.down, blk.downB));
+      return { y, k, v, saved: [x, n1.saved.r, q, k, v, att.saved.p, x1, n2.saved.r, gate, up, c.cos, c.sin] };
+    };
+    const blockBackward = (blk: Block, dy: tf.Tensor, [x, r1, q, k, v, p, x1, r2, gate, up, cosT, sinT]: tf.Tensor[]) => {
+      const [cos, sin] = [cosT as tf.Tensor2D, sinT as tf.Tensor2D];
+      const dm = linearBackward(dy, blk.down);
+      const dGateUp = tf.concat([act.backward(tf.mul(dm, up), gate), tf.mul(dm, act.forward(gate))], 2);
+      const dx1 = tf.add(dy, rmsNormBackward(linearBackward(dGateUp, blk.gateUp), { x: x1, r: r2 }, blk.postNorm));
+      const dO = splitHeads(linearBackward(dx1, blk.o), numHeads, headDim);
+      const saved = { q: q as tf.Tensor4D, k: k as tf.Tensor4D, v: v as tf.Tensor4D, p: p as tf.Tensor3D };
+      const [dq, dk, dv] = attentionBackward(dO, saved, scale);
+      const dqkv = tf.concat([mergeHeads(ropeBackward(dq, cos, sin)), mergeHeads(ropeBackward(dk, cos, sin)), mergeHeads(dv)], 2);
+      return tf.add(dx1, rmsNormBackward(linearBackward(dqkv, blk.qkv), { x, r: r1 }, blk.inNorm));
+    };
 
     return {
       config,
@@ -154,27 +172,13 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
         checkMask(mask, B, T, past);
         if (past + T > contextLength) throw new Error(`${what}: sequence of ${past + T} positions exceeds max_position_embeddings ${contextLength}`);
         const [cos, sin] = ropeTables(inv, past, T);
-        const bias = causalBias(mask, T);
-        const keys: tf.Tensor4D[] = [];
-        const values: tf.Tensor4D[] = [];
-        let x: tf.Tensor = embeds;
-        blocks.forEach((blk, i) => {
-          const h = rmsNorm(x, blk.inNorm, eps);
-          const q = rotate(splitHeads(linear(h, blk.q, blk.qb), numHeads, headDim), cos, sin);
-          const k = rotate(splitHeads(linear(h, blk.k, blk.kb), numKvHeads, headDim), cos, sin);
-          const v = splitHeads(linear(h, blk.v, blk.vb), numKvHeads, headDim);
-          const [kAll, vAll] = extendKV(options.cache, i, k, v);
-          keys.push(kAll);
-          values.push(vAll);
-          x = tf.add(x, linear(attention(q, kAll, vAll, bias, scale), blk.o, blk.ob));
-          const h2 = rmsNorm(x, blk.postNorm, eps);
-          const mlp = tf.mul(act(linear(h2, blk.gate, blk.gateB)), linear(h2, blk.up, blk.upB));
-          x = tf.add(x, linear(mlp, blk.down, blk.downB));
-        });
+        const c: Context = { cos, sin, bias: causalBias(mask, T) };
+        const { x, keys, values } = runBlocks(blocks, embeds, options, (blk, _i, input, past) => runBlock(blk, input, c, past), (blk, _i, dy, saved) => blockBackward(blk, dy, saved));
         const hidden = rmsNorm(x, norm, eps) as tf.Tensor3D;
         return { hidden, cache: options.useCache ? nextCache(mask, keys, values) : undefined };
       },
-      logits: (hidden) => tf.matMul(hidden, head, false, true),
+      head,
+      logits: (hidden) => mmBT(hidden, head),
       dispose: () => w.dispose(),
     };
   } catch (e) {

@@ -57,6 +57,8 @@ export interface CausalLM {
    * (1 = real token). Positions continue from the cache: past .. past + T - 1.
    */
   forward(embeds: tf.Tensor3D, attentionMask: number[][], options?: ForwardOptions): ForwardOutput;
+  /** The LM head matrix [vocab, H] (the embeddings themselves when tied). */
+  readonly head: tf.Tensor2D;
   /** LM head on hidden states [N, H] → [N, vocab]. */
   logits(hidden: tf.Tensor2D): tf.Tensor2D;
   /** Number of weights (tied matrices counted once). */

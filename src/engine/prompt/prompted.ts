@@ -2,9 +2,8 @@
 // embeddings = concat(prompt, embed(ids)), V ones prepended to the mask, V -100s to the labels,
 // positions over the whole sequence, token-mean cross-entropy of logits[i] against labels[i + 1].
 import * as tf from '@tensorflow/tfjs-core';
-// Gradients are registered separately from the ops; the prompt's gradient needs them.
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import type { CausalLM } from '../models/model.ts';
+import { crossEntropy, gatherRows, lmHeadLoss } from '../ops/lm-loss.ts';
 import { tidy } from '../tidy.ts';
 import { BatchError, IGNORE_INDEX, type Batch } from './batch.ts';
 
@@ -43,27 +42,6 @@ export function labelPositions(labels: number[][], numVirtualTokens: number): { 
   return { rows: Int32Array.from(rows), targets: Int32Array.from(targets) };
 }
 
-/**
- * Rows `rows` of x [M, H] as a one-hot matmul rather than a gather: gather's gradient
- * (UnsortedSegmentSum) has no WASM kernel, and the product costs little next to the model.
- */
-export function selectRows(x: tf.Tensor2D, rows: Int32Array): tf.Tensor2D {
-  const M = x.shape[0];
-  const onehot = new Float32Array(rows.length * M);
-  rows.forEach((r, i) => (onehot[i * M + r] = 1));
-  return tf.matMul(tf.tensor2d(onehot, [rows.length, M]), x);
-}
-
-/** Mean cross-entropy of logits [N, vocab] against targets [N]. */
-export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Scalar {
-  const [N, vocab] = logits.shape;
-  const lse = tf.logSumExp(logits, 1);
-  const onehot = new Float32Array(N * vocab);
-  targets.forEach((t, i) => (onehot[i * vocab + t] = 1));
-  const picked = tf.sum(tf.mul(logits, tf.tensor2d(onehot, [N, vocab])), 1);
-  return tf.mean(tf.sub(lse, picked)) as tf.Scalar;
-}
-
 /** The loss of the prompted model on a batch, with the LM head run only where a label is. */
 export function promptLoss(model: CausalLM, prompt: tf.Tensor2D | null, batch: Batch): tf.Scalar {
   const V = prompt ? prompt.shape[0] : 0;
@@ -72,8 +50,8 @@ export function promptLoss(model: CausalLM, prompt: tf.Tensor2D | null, batch: B
   const { embeds, mask } = promptedInputs(model, prompt, batch.inputIds, batch.attentionMask);
   const { hidden } = model.forward(embeds, mask);
   const H = hidden.shape[2];
-  const picked = selectRows(tf.reshape(hidden, [-1, H]) as tf.Tensor2D, rows);
-  return crossEntropy(model.logits(picked), targets);
+  const picked = gatherRows(tf.reshape(hidden, [-1, H]) as tf.Tensor2D, rows);
+  return lmHeadLoss(picked, model.head, targets);
 }
 
 /** Full logits [B, V + T, vocab] and the loss, as PeftModelForCausalLM returns them. */

@@ -1,0 +1,14 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initNodeBackend } from '/work/main/src/node/backend.ts';
+import { buildModel } from '/work/main/src/engine/models/registry.ts';
+import { RandomWeights } from '/work/main/src/engine/models/random-weights.ts';
+import { BENCH_SHAPES } from '/work/main/src/bench/shapes.ts';
+import { benchStep, matmulCeiling } from '/work/main/src/bench/step-bench.ts';
+await initNodeBackend(process.argv[2] as any);
+const shape = process.argv[3] ?? 'smollm2-135m';
+console.log(tf.getBackend(), await matmulCeiling());
+const t0 = performance.now();
+const model = buildModel(BENCH_SHAPES[shape], new RandomWeights(1));
+console.log('built', (performance.now()-t0)/1000, model.parameterCount);
+const r = await benchStep(model, { batch: 8, seq: 64, virtualTokens: 20, labelTokens: 4, warmup: 1, steps: 2 });
+console.log(JSON.stringify({ ...r, stepMs: r.stepMs.map(Math.round) }));

@@ -1,0 +1,108 @@
+// Times the prompt-tuning training step (forward, prompt-gradient backward, AdamW) on whatever
+// tfjs backend is active, and relates it to that backend's best matmul throughput.
+import * as tf from '@tensorflow/tfjs-core';
+import type { CausalLM } from '../engine/models/model.ts';
+import { IGNORE_INDEX, type Batch } from '../engine/prompt/batch.ts';
+import { Rng } from '../engine/random.ts';
+import { PromptTrainer } from '../engine/train/trainer.ts';
+
+export interface StepBenchOptions {
+  batch: number;
+  seq: number;
+  virtualTokens: number;
+  /** Label tokens at the end of each row (a label task: the label and EOS). */
+  labelTokens: number;
+  warmup: number;
+  steps: number;
+}
+
+export const DEFAULT_STEP_BENCH: StepBenchOptions = { batch: 8, seq: 64, virtualTokens: 20, labelTokens: 4, warmup: 2, steps: 5 };
+
+export interface StepBenchResult {
+  medianStepMs: number;
+  stepMs: number[];
+  tokensPerSecond: number;
+  /** Useful FLOPs of one step: 4 x non-embedding params x tokens + 4 x H x vocab x label positions. */
+  usefulFlops: number;
+  gflops: number;
+  peakBytes: number;
+  numTensorsFlat: boolean;
+  numTensors: [number, number];
+}
+
+export function nonEmbeddingParams(model: CausalLM): number {
+  const { vocabSize, hiddenSize, tieWordEmbeddings } = model.config;
+  const embeddings = vocabSize * hiddenSize * (tieWordEmbeddings ? 1 : 2);
+  return model.parameterCount - embeddings;
+}
+
+export function benchBatch(vocab: number, o: StepBenchOptions, seed = 0): Batch {
+  const rng = new Rng(seed);
+  const ids = Array.from({ length: o.batch }, () => Array.from({ length: o.seq }, () => rng.int(vocab)));
+  return {
+    inputIds: ids,
+    attentionMask: ids.map((r) => r.map(() => 1)),
+    labels: ids.map((r) => r.map((id, t) => (t >= o.seq - o.labelTokens ? id : IGNORE_INDEX))),
+  };
+}
+
+export async function benchStep(model: CausalLM, o: StepBenchOptions = DEFAULT_STEP_BENCH): Promise<StepBenchResult> {
+  const H = model.config.hiddenSize;
+  const batch = benchBatch(model.config.vocabSize, o);
+  const initial = new Float32Array(o.virtualTokens * H).map(() => 0.02);
+  const trainer = new PromptTrainer(model, initial, o.virtualTokens, { epochs: 1, stepsPerEpoch: o.warmup + o.steps, batchesForEpoch: () => new Array(o.warmup + o.steps).fill(batch), valBatches: [] }, { syncEvery: 1 });
+  const times: number[] = [];
+  const counts: number[] = [];
+  let last = performance.now();
+  await trainer.run((e) => {
+    if (e.type !== 'step') return;
+    const now = performance.now();
+    if (e.step > o.warmup) times.push(now - last);
+    if (e.step === o.warmup || e.step === o.warmup + o.steps) counts.push(tf.memory().numTensors);
+    last = now;
+  });
+  // One extra, profiled step for peak memory (profiling perturbs timing, so it is not timed).
+  const prompt = tf.variable(tf.tensor2d(initial, [o.virtualTokens, H]));
+  const { lossAndGradient } = await import('../engine/prompt/prompted.ts');
+  const profile = await tf.profile(() => {
+    const { loss, grad } = lossAndGradient(model, prompt, batch);
+    return [loss, grad];
+  });
+  prompt.dispose();
+  trainer.dispose();
+  const sorted = [...times].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  const tokens = o.batch * (o.seq + o.virtualTokens);
+  const usefulFlops = 4 * nonEmbeddingParams(model) * tokens + 4 * H * model.config.vocabSize * o.batch * o.labelTokens;
+  return {
+    medianStepMs: median,
+    stepMs: times,
+    tokensPerSecond: tokens / (median / 1000),
+    usefulFlops,
+    gflops: usefulFlops / (median / 1000) / 1e9,
+    peakBytes: profile.peakBytes,
+    numTensorsFlat: counts[0] === counts[1],
+    numTensors: [counts[0], counts[1]],
+  };
+}
+
+/** Best matmul throughput of the active backend, in GFLOP/s, over square and model-like shapes. */
+export async function matmulCeiling(shapes: [number, number, number][] = [[512, 512, 512], [1024, 1024, 1024], [672, 576, 1536], [2048, 1024, 1024]], reps = 3): Promise<{ gflops: number; shape: [number, number, number] }> {
+  let best = { gflops: 0, shape: shapes[0] };
+  for (const [m, k, n] of shapes) {
+    const a = tf.randomNormal([m, k]);
+    const b = tf.randomNormal([k, n]);
+    await tf.matMul(a, b).data(); // warm-up (kernel compile / weight packing)
+    for (let r = 0; r < reps; r++) {
+      const t0 = performance.now();
+      const c = tf.matMul(a, b);
+      await c.data();
+      const s = (performance.now() - t0) / 1000;
+      c.dispose();
+      const g = (2 * m * k * n) / s / 1e9;
+      if (g > best.gflops) best = { gflops: g, shape: [m, k, n] };
+    }
+    tf.dispose([a, b]);
+  }
+  return best;
+}

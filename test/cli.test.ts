@@ -1,0 +1,189 @@
+// The CLI end to end, as a user runs it: one process per command, JSON on stdout.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSafetensors } from '../src/engine/io/safetensors.ts';
+import { readAdapterFolder } from '../src/node/adapter-folder.ts';
+import { startHubServer, type HubServer } from './support/hub-server.ts';
+import { LOCAL_FIXTURES, REPO_ROOT, fixtureModels, maxAbsDiff, readCase, tensorTolerance } from './support/fixtures.ts';
+
+interface Run {
+  code: number;
+  stdout: string;
+  lines: Record<string, any>[];
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--no-warnings', '--import', 'tsx', '--import', './src/node/register-hooks.mjs', 'src/cli/main.ts', ...args],
+      { cwd: REPO_ROOT, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const lines = args.includes('--help') ? [] : stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, lines, stdout, stderr });
+      },
+    );
+  });
+}
+
+const GPT2 = path.join(LOCAL_FIXTURES, 'tiny-gpt2');
+const LLAMA = path.join(LOCAL_FIXTURES, 'tiny-llama');
+const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'cli-'));
+
+let dataFile: string;
+let hub: HubServer;
+
+beforeAll(async () => {
+  dataFile = path.join(tmp(), 'tweets.jsonl');
+  const rows = Array.from({ length: 20 }, (_, i) => JSON.stringify({ text: `my parcel is ${i % 2 ? 'late again' : 'here, thanks'} #${i}`, label: i % 2 ? 'complaint' : 'no complaint' }));
+  writeFileSync(dataFile, rows.join('\n') + '\n');
+  hub = await startHubServer([{ id: 'test-org/tiny-llama', dir: LLAMA }]);
+});
+afterAll(() => hub.close());
+
+describe('CLI', () => {
+  it('tokenize prints the ids', async () => {
+    const r = await cli(['tokenize', '--model', LLAMA, '--text', 'Hello world']);
+    expect(r.code).toBe(0);
+    expect(r.lines).toEqual([{ ids: readCase(LLAMA, 'tokenizer').json.ids[readCase(LLAMA, 'tokenizer').json.strings.indexOf('Hello world')] }]);
+  });
+
+  it('init writes an untrained adapter for each init kind', async () => {
+    for (const kind of ['TEXT', 'SAMPLE_VOCAB', 'RANDOM']) {
+      const out = tmp();
+      const r = await cli(['init', '--model', GPT2, '--init', kind, '--virtual-tokens', '24', '--seed', '1', '--out', out]);
+      expect(r.code, r.stderr).toBe(0);
+      const a = readAdapterFolder(out);
+      expect(a.config.init).toBe(kind);
+      expect(a.config.numVirtualTokens).toBe(24);
+      if (kind === 'TEXT') expect(r.lines[0].init_ids).toEqual(readCase(GPT2, 'init-text-short').json.init.ids);
+    }
+  });
+
+  it('forward writes logits and the prompt gradient matching the fixture', async () => {
+    const dir = path.join(GPT2, 'cases/forward');
+    const out = path.join(tmp(), 'f.safetensors');
+    const r = await cli(['forward', '--model', GPT2, '--adapter', path.join(dir, 'adapter'), '--input', path.join(dir, 'case.json'), '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const { json, expected } = readCase(GPT2, 'forward');
+    expect(Math.abs(r.lines[0].loss - json.loss)).toBeLessThan(1e-5 * json.loss);
+    const got = parseSafetensors(new Uint8Array(readFileSync(out)), out);
+    for (const key of ['logits', 'grad_prompt_embeddings']) {
+      const want = expected!.get(key).data;
+      expect(maxAbsDiff(got.get(key).data, want)).toBeLessThanOrEqual(tensorTolerance(want));
+    }
+  });
+
+  it('train --batches reproduces the fixture training case', async () => {
+    const dir = path.join(LLAMA, 'cases/train');
+    const out = tmp();
+    const r = await cli(['train', '--model', LLAMA, '--batches', path.join(dir, 'case.json'), '--adapter', path.join(dir, 'adapter'), '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const { json, expected } = readCase(LLAMA, 'train');
+    const steps = r.lines.filter((l) => l.type === 'step');
+    expect(steps.map((s) => s.step)).toEqual([1, 2, 3]);
+    steps.forEach((s, k) => {
+      expect(Math.abs(s.loss - json.train.losses[k])).toBeLessThan(1e-5 * json.train.losses[k]);
+      expect(s.lr).toBeCloseTo(json.train.lrs[k], 12);
+    });
+    expect(r.lines.at(-1)).toMatchObject({ type: 'summary', steps: 3, stop_reason: 'completed' });
+    const after = expected!.get('prompt_embeddings_after').data;
+    expect(maxAbsDiff(readAdapterFolder(out).promptEmbeddings, after)).toBeLessThanOrEqual(tensorTolerance(after));
+  });
+
+  it('train --data runs epochs with validation and writes an adapter that eval and generate use', async () => {
+    const out = tmp();
+    const r = await cli(['train', '--model', LLAMA, '--data', dataFile, '--init', 'TEXT', '--virtual-tokens', '6', '--epochs', '2', '--batch-size', '4', '--val-split', '0.2', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines.filter((l) => l.type === 'step').length).toBe(8);
+    expect(r.lines.filter((l) => l.type === 'eval').length).toBe(2);
+    const summary = r.lines.at(-1)!;
+    expect(summary).toMatchObject({ type: 'summary', steps: 8, train_examples: 16, val_examples: 4, truncated: 0, task: 'label' });
+    expect(readAdapterFolder(out).config).toMatchObject({ numVirtualTokens: 6, init: 'TEXT', baseModel: 'tiny-llama' });
+
+    const e = await cli(['eval', '--model', LLAMA, '--adapter', out, '--data', dataFile]);
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.lines[0]).toMatchObject({ examples: 20, truncated: 0 });
+    expect(e.lines[0].loss).toBeGreaterThan(0);
+    expect(Object.keys(e.lines[0].per_label).sort()).toEqual(['complaint', 'no complaint']);
+    expect(e.lines[0].majority_baseline.accuracy).toBe(0.5);
+
+    const g = await cli(['generate', '--model', LLAMA, '--adapter', out, '--prompt', 'Once upon a time', '--max-new-tokens', '5', '--greedy']);
+    expect(g.code, g.stderr).toBe(0);
+    expect(g.lines[0].ids.length).toBeLessThanOrEqual(5);
+    expect(typeof g.lines[0].text).toBe('string');
+  });
+
+  it('reports truncated examples in the summary', async () => {
+    const r = await cli(['train', '--model', LLAMA, '--data', dataFile, '--max-length', '12', '--max-steps', '1', '--virtual-tokens', '2', '--out', tmp()]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines.at(-1)!.truncated).toBe(20);
+    expect(r.stderr).toContain('20 example(s) were longer than 12 tokens and were truncated');
+  });
+
+  it('generate --greedy matches the fixture greedy case', async () => {
+    const { json } = readCase(GPT2, 'greedy');
+    const r = await cli(['generate', '--model', GPT2, '--adapter', path.join(GPT2, 'cases/greedy/adapter'), '--prompt', json.greedy.prompt_text, '--max-new-tokens', String(json.greedy.max_new_tokens), '--greedy']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines[0].ids).toEqual(json.greedy.output_ids);
+  });
+
+  it('loads a Hub id from HF_ENDPOINT and records the resolved commit in the adapter', async () => {
+    const out = tmp();
+    const r = await cli(['init', '--model', 'test-org/tiny-llama', '--init', 'RANDOM', '--virtual-tokens', '3', '--out', out], { HF_ENDPOINT: hub.url });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readAdapterFolder(out).config).toMatchObject({ baseModel: 'test-org/tiny-llama', revision: hub.commitOf('test-org/tiny-llama') });
+    const t = await cli(['tokenize', '--model', 'test-org/tiny-llama@main', '--text', 'Hello world'], { HF_ENDPOINT: hub.url });
+    expect(t.lines[0].ids).toEqual([1, 346, 306, 414, 263, 304, 341]);
+  });
+
+  it('answers bad input with a JSON error and a non-zero exit', async () => {
+    const cases: [string[], RegExp, number][] = [
+      [['frobnicate'], /unknown command "frobnicate"/, 2],
+      [['tokenize', '--model', LLAMA, '--txt', 'x'], /unknown flag --txt/, 2],
+      [['init', '--model', LLAMA, '--virtual-tokens', 'many', '--out', '/tmp/x'], /--virtual-tokens must be an integer, got "many"/, 2],
+      [['train', '--model', LLAMA, '--out', '/tmp/x'], /give exactly one of --data or --batches/, 2],
+      [['eval', '--model', LLAMA, '--data', '/no/such/file.jsonl'], /cannot read \/no\/such\/file.jsonl/, 1],
+      [['tokenize', '--model', './no-such-folder', '--text', 'x'], /model folder .\/no-such-folder does not exist/, 1],
+      [['init', '--model', LLAMA, '--init', 'ZEROS', '--out', '/tmp/x'], /init "ZEROS" is not one of TEXT, SAMPLE_VOCAB, RANDOM/, 1],
+      [['generate', '--model', LLAMA, '--adapter', path.join(GPT2, 'cases/forward/adapter'), '--prompt', 'x'], /32 wide but the loaded model's hidden size is 32|trained for another model|adapter was trained on/, 0],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => cli(args)));
+    for (const [i, [args, message, code]] of cases.entries()) {
+      const r = runs[i];
+      expect(r.code, args.join(' ')).toBe(code);
+      const text = code === 0 ? r.stderr : r.lines[0].error;
+      expect(text, args.join(' ')).toMatch(message);
+    }
+  });
+
+  it('forward and greedy generate match the fixtures on every fixture model', async () => {
+    const models = fixtureModels();
+    const runs = await Promise.all(
+      models.map(async ({ dir }) => {
+        const out = path.join(tmp(), 'f.safetensors');
+        const f = await cli(['forward', '--model', dir, '--adapter', path.join(dir, 'cases/forward/adapter'), '--input', path.join(dir, 'cases/forward/case.json'), '--out', out]);
+        const g = readCase(dir, 'greedy').json.greedy;
+        const gen = await cli(['generate', '--model', dir, '--adapter', path.join(dir, 'cases/greedy/adapter'), '--prompt', g.prompt_text, '--max-new-tokens', String(g.max_new_tokens), '--greedy']);
+        return { f, out, gen, g };
+      }),
+    );
+    models.forEach(({ name, dir }, i) => {
+      const { f, out, gen, g } = runs[i];
+      expect(f.code, `${name}: ${f.stderr}`).toBe(0);
+      const want = readCase(dir, 'forward').expected!.get('logits').data;
+      expect(maxAbsDiff(parseSafetensors(new Uint8Array(readFileSync(out)), out).get('logits').data, want), name).toBeLessThanOrEqual(tensorTolerance(want));
+      expect(gen.lines[0].ids, name).toEqual(g.output_ids);
+    });
+  });
+
+  it('prints help for a command', async () => {
+    const r = await cli(['train', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('--virtual-tokens <int>');
+  });
+});
