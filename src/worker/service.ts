@@ -495,6 +495,21 @@ export class EngineService {
         '',
       ].join('\n');
     }
+    // A built-in model exists nowhere but on this server: ship it beside the adapter, so the
+    // Python lines of the card (run from the adapter folder) find it under its name.
+    const ref = this.model?.ref;
+    if (ref?.kind === 'embedded' && a.model.kind === 'folder' && ref.name === a.model.id) {
+      const base = await embeddedFiles(ref.url);
+      for (const [name, bytes] of Object.entries(base)) files[`${ref.name}/${name}`] = bytes;
+      if (Object.keys(base).length) {
+        card += [
+          '## The base model',
+          '',
+          `\`${ref.name}\` is the prompt-tuning playground's built-in model; its files are in \`${ref.name}/\` beside this card, so the lines above load it when run from this folder.`,
+          '',
+        ].join('\n');
+      }
+    }
     files['README.md'] = enc.encode(card);
     const folderName = slug(a.name) || 'soft-prompt';
     return { files, zip: zipFolder(folderName, files), folderName };
@@ -594,6 +609,23 @@ export class EngineService {
   loseDevice(): void {
     this.backend?.loseDevice();
   }
+}
+
+const BASE_MODEL_FILES = ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'README.md'];
+
+/** The files of a built-in model folder that the server has. */
+async function embeddedFiles(url: string): Promise<Record<string, Uint8Array>> {
+  const out: Record<string, Uint8Array> = {};
+  const base = new URL(url, self.location.href);
+  for (const name of BASE_MODEL_FILES) {
+    try {
+      const res = await fetch(new URL(name, base));
+      if (res.ok && !(res.headers.get('content-type') ?? '').startsWith('text/html')) out[name] = new Uint8Array(await res.arrayBuffer());
+    } catch {
+      // missing optional file
+    }
+  }
+  return out;
 }
 
 function sameModel(a: ModelRef, b: ModelRef): boolean {

@@ -61,6 +61,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 BASE_MODEL = ${py(o.baseModel)}
 REVISION = ${py(o.revision)}  # the commit the playground trained on
+if os.path.isdir(os.path.join(HERE, BASE_MODEL)):
+    BASE_MODEL = os.path.join(HERE, BASE_MODEL)  # a base model shipped beside this script
 DATASET = os.path.join(HERE, ${py(o.datasetFile)})
 TEST_SET = ${o.testFile ? `os.path.join(HERE, ${py(o.testFile)})` : 'None'}
 TEMPLATE = ${py(o.template)}

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { AdapterSummary } from '../../worker/protocol.ts';
-import { deleteAdapter, renameAdapter, setActiveAdapter, toast, whenEngine } from '../app/actions.ts';
+import { deleteAdapter, downloadAdapterZip, renameAdapter, setActiveAdapter, toast, whenEngine } from '../app/actions.ts';
 import { errorMessage } from '../engine/client.ts';
 import { formatDuration, formatLoss, formatPercent, timeAgo } from '../common/format.ts';
 import { downloadBytes, mimeOf } from './download.ts';
@@ -69,12 +69,9 @@ export function AdapterCard({ adapter, active, curve, canUse }: { adapter: Adapt
         <button
           className="primary"
           data-testid="download-zip"
-          onClick={async () => {
-            const ex = await exportIt();
-            if (ex) downloadBytes(ex.zip, `${ex.folderName}.zip`, 'application/zip');
-          }}
+          onClick={() => void downloadAdapterZip(adapter.id)}
         >
-          ⭳ Download PEFT adapter (.zip)
+          Download PEFT adapter (.zip)
         </button>
         <button
           className="secondary"

@@ -4,6 +4,7 @@ import { detectColumns, toExamples, type ColumnMapping } from '../../engine/data
 import { parseDataset, type Row } from '../../engine/data/parse.ts';
 import { deleteAdapter as dbDeleteAdapter, deleteRun as dbDeleteRun, getCheckpoint, listAdapters, listRuns, summaryOf, updateAdapter } from '../../store/db.ts';
 import type { BackendName, EngineEvent, ModelSpec, RunSpec } from '../../worker/protocol.ts';
+import { downloadBytes } from '../adapters/download.ts';
 import { availableBuiltins, datasetUrl, fetchText, type BuiltinDataset } from '../data/builtins.ts';
 import { startEngine, errorMessage, type EngineApi, type EngineHandle } from '../engine/client.ts';
 import { availableEmbedded, embeddedSpec } from '../model/models.ts';
@@ -486,6 +487,16 @@ export async function deleteAdapter(id: string): Promise<void> {
   if (app.get().activeAdapterId === id) await setActiveAdapter(null);
   await dbDeleteAdapter(id);
   await refreshRunsAndAdapters();
+}
+
+/** Exports an adapter (PEFT folder + train_peft.py + data) and saves it as one zip. */
+export async function downloadAdapterZip(id: string): Promise<void> {
+  try {
+    const ex = await api().exportAdapter(id);
+    downloadBytes(ex.zip, `${ex.folderName}.zip`, 'application/zip');
+  } catch (e) {
+    toast('error', `Export failed: ${errorMessage(e)}`);
+  }
 }
 
 export async function importAdapter(files: File[]): Promise<string | null> {

@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'react';
 import type uPlot from 'uplot';
-import { continueTraining, pauseTraining, startTraining, stopTraining, toggleOverlay, deleteRun } from '../app/actions.ts';
+import { continueTraining, downloadAdapterZip, pauseTraining, startTraining, stopTraining, toggleOverlay, deleteRun } from '../app/actions.ts';
 import { app, isTraining, type LiveRun } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { formatDuration, formatLoss, timeAgo } from '../common/format.ts';
@@ -55,8 +55,18 @@ export function TrainControls() {
           ■ Stop
         </button>
       )}
+      {!training && run?.adapterId && (
+        <>
+          <button className="secondary big" data-testid="train-download" onClick={() => void downloadAdapterZip(run.adapterId as string)} title="adapter_config.json + adapter_model.safetensors + README + train_peft.py, as PEFT loads them">
+            Download adapter (.zip)
+          </button>
+          <button className="link" onClick={() => app.set({ tab: 'evaluate' })}>
+            Evaluate it →
+          </button>
+        </>
+      )}
       {!training && why && <span className="muted small">{why}</span>}
-      {!training && !why && s.stats && (
+      {!training && !why && s.stats && !run?.adapterId && (
         <span className="muted small">
           {Math.min(s.stats.totalSteps, s.train.maxSteps ?? Infinity)} steps · {s.prompt.kind} init · V {s.prompt.numVirtualTokens} · lr {s.train.lr}
         </span>
