@@ -483,6 +483,7 @@ export class EngineService {
         }),
       );
       card += [
+        '',
         '## Train it further, outside the browser',
         '',
         '`train_peft.py` repeats this run with PEFT + transformers on `dataset.jsonl`:',
@@ -503,6 +504,7 @@ export class EngineService {
       for (const [name, bytes] of Object.entries(base)) files[`${ref.name}/${name}`] = bytes;
       if (Object.keys(base).length) {
         card += [
+          '',
           '## The base model',
           '',
           `\`${ref.name}\` is the prompt-tuning playground's built-in model; its files are in \`${ref.name}/\` beside this card, so the lines above load it when run from this folder.`,

@@ -53,7 +53,8 @@ import re
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from peft import PeftModel, PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model
+from peft import PeftModel, PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model, set_peft_model_state_dict
+from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM, AutoTokenizer, get_linear_schedule_with_warmup
 
@@ -171,7 +172,15 @@ def main():
 
     base = AutoModelForCausalLM.from_pretrained(args.base_model, revision=args.revision)
     if args.from_adapter:
-        model = PeftModel.from_pretrained(base, args.from_adapter, is_trainable=True)
+        # PEFT refuses is_trainable=True for prompt-learning adapters: build a trainable prompt of the
+        # adapter's shape and load its weights into it.
+        config = PromptTuningConfig.from_pretrained(args.from_adapter)
+        init, config.prompt_tuning_init = config.prompt_tuning_init, PromptTuningInit.RANDOM
+        config.inference_mode = False
+        config.base_model_name_or_path = args.base_model
+        model = get_peft_model(base, config)
+        set_peft_model_state_dict(model, load_file(os.path.join(args.from_adapter, "adapter_model.safetensors")))
+        model.peft_config["default"].prompt_tuning_init = init
     else:
         config = PromptTuningConfig(
             task_type=TaskType.CAUSAL_LM,
