@@ -1,11 +1,12 @@
 // The playground end to end, in Chromium with WebGPU (SwiftShader here): load, train with each
 // init, export + re-import, reload, the Hub path, corrupt imports, responsiveness, recovery.
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { unzipSync, zipSync } from 'fflate';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { parseSafetensors } from '../src/engine/io/safetensors.ts';
-import { configure, launch, longFrames, longTasks, newContext, openApp, pageNow, recordLog, storedPrompt, trainAndWait, useDataset, waitForModel, type PageLog } from './support/browser.ts';
+import { configure, launch, longFrames, longTasks, newContext, openApp, pageNow, recordLog, storedPrompt, traceMainThread, trainAndWait, useDataset, waitForModel, type PageLog } from './support/browser.ts';
 
 const baseUrl = inject('baseUrl');
 const hubUrl = inject('hubUrl');
@@ -61,7 +62,10 @@ describe('playground', () => {
       await configure(page, { init, steps: 3, batchSize: 2, maxLength: 32 });
       if (init === 'RANDOM') expect(await page.locator('[data-warning=random-scale]').count()).toBe(1);
       const from = await pageNow(page);
-      const run = await trainAndWait(page);
+      let run: Awaited<ReturnType<typeof trainAndWait>> | null = null;
+      // The first run is traced: CPU time per main-thread task, which other load on the machine cannot inflate.
+      const tasks = init === 'TEXT' ? await traceMainThread(browser, page, async () => void (run = await trainAndWait(page))) : null;
+      run ??= await trainAndWait(page);
       const to = await pageNow(page);
       expect(run.status).toBe('completed');
       expect(run.steps).toBe(3);
@@ -73,8 +77,17 @@ describe('playground', () => {
       expect(new Set(run.tensorCounts).size).toBe(1);
       const long = (await longTasks(page)).filter((t) => t.start >= from && t.start <= to);
       const frames = ((await longFrames(page)) as { start: number; duration: number }[]).filter((f) => f.start >= from - 50 && f.start <= to && f.duration > 150);
-      console.log(`${init}: ${run.steps} steps in ${run.seconds.toFixed(1)} s; longest main-thread task while training: ${Math.max(0, ...long.map((t) => t.duration))} ms`);
-      expect(long.filter((t) => t.duration > 200), `main-thread tasks over 200 ms: ${JSON.stringify(long)}; long frames: ${JSON.stringify(frames)}`).toEqual([]);
+      const load = loadavg()[0] / cpus().length;
+      console.log(
+        `${init}: ${run.steps} steps in ${run.seconds.toFixed(1)} s; longest main-thread task while training: ${Math.max(0, ...long.map((t) => t.duration))} ms wall` +
+          (tasks ? `, ${Math.max(0, ...tasks.map((t) => t.cpuMs)).toFixed(0)} ms CPU` : '') +
+          ` (load ${load.toFixed(1)} per core)`,
+      );
+      if (tasks) expect(tasks.filter((t) => t.cpuMs > 200), 'main-thread tasks over 200 ms of CPU time').toEqual([]);
+      // Wall-clock long tasks (PerformanceObserver 'longtask'): on an overloaded machine a short task
+      // can wait for a core for longer than it runs, so the bar holds unless the machine is saturated.
+      if (load < 1.5) expect(long.filter((t) => t.duration > 200), `main-thread tasks over 200 ms: ${JSON.stringify(long)}; long frames: ${JSON.stringify(frames)}`).toEqual([]);
+      else expect(long.filter((t) => t.duration > 1000), `main-thread tasks over 1 s even under load: ${JSON.stringify(frames)}`).toEqual([]);
       expect(run.adapterId).toBeTruthy();
       trained.push({ init, adapterId: run.adapterId as string });
       (timings.webgpu ??= []).push(...run.stepSeconds);

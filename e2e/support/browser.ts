@@ -166,6 +166,29 @@ export async function longFrames(page: Page): Promise<unknown[]> {
   return page.evaluate(() => (globalThis as unknown as { __loaf: unknown[] }).__loaf);
 }
 
+export interface MainThreadTask {
+  /** Wall-clock duration. */
+  wallMs: number;
+  /** CPU time the renderer's main thread spent in the task (preemption by other processes excluded). */
+  cpuMs: number;
+}
+
+/** Runs `fn` under a Chrome trace and returns the page's main-thread tasks meanwhile. */
+export async function traceMainThread(browser: Browser, page: Page, fn: () => Promise<void>): Promise<MainThreadTask[]> {
+  await browser.startTracing(page, { categories: ['toplevel', 'disabled-by-default-devtools.timeline'] });
+  const done = fn().then(
+    () => null,
+    (e: unknown) => e,
+  );
+  const failure = await done;
+  const trace = JSON.parse((await browser.stopTracing()).toString('utf8')) as { traceEvents: { name: string; pid: number; tid: number; dur?: number; tdur?: number; args?: { name?: string } }[] };
+  if (failure) throw failure;
+  const main = new Set(trace.traceEvents.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
+  return trace.traceEvents
+    .filter((e) => e.name === 'RunTask' && main.has(`${e.pid}:${e.tid}`) && e.dur !== undefined)
+    .map((e) => ({ wallMs: (e.dur as number) / 1000, cpuMs: (e.tdur ?? e.dur ?? 0) / 1000 }));
+}
+
 export async function pageNow(page: Page): Promise<number> {
   return page.evaluate(() => performance.now());
 }

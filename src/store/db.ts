@@ -1,25 +1,28 @@
 // IndexedDB through idb, usable from the page and from the engine worker alike.
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { AdapterSummary } from '../worker/protocol.ts';
-import type { AdapterRecord, CheckpointRecord, RunRecord } from './records.ts';
+import type { AdapterRecord, CheckpointRecord, DatasetRecord, RunRecord } from './records.ts';
 
 interface PlaygroundDB extends DBSchema {
   runs: { key: string; value: RunRecord; indexes: { createdAt: number } };
   checkpoints: { key: string; value: CheckpointRecord };
   adapters: { key: string; value: AdapterRecord; indexes: { createdAt: number } };
+  datasets: { key: string; value: DatasetRecord };
 }
 
 export const DB_NAME = 'prompt-tuning-playground';
-const DB_VERSION = 1;
+const DB_VERSION = 2;
 
 let dbPromise: Promise<IDBPDatabase<PlaygroundDB>> | null = null;
 
 export function db(): Promise<IDBPDatabase<PlaygroundDB>> {
   dbPromise ??= openDB<PlaygroundDB>(DB_NAME, DB_VERSION, {
     upgrade(d) {
-      d.createObjectStore('runs', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
-      d.createObjectStore('checkpoints', { keyPath: 'runId' });
-      d.createObjectStore('adapters', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
+      const has = (name: string) => d.objectStoreNames.contains(name as 'runs');
+      if (!has('runs')) d.createObjectStore('runs', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
+      if (!has('checkpoints')) d.createObjectStore('checkpoints', { keyPath: 'runId' });
+      if (!has('adapters')) d.createObjectStore('adapters', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
+      if (!has('datasets')) d.createObjectStore('datasets', { keyPath: 'id' });
     },
     blocking() {
       // Another tab upgrades the schema: let it.
@@ -46,8 +49,29 @@ export async function listRuns(): Promise<RunRecord[]> {
 }
 export async function deleteRun(id: string): Promise<void> {
   const d = await db();
-  const tx = d.transaction(['runs', 'checkpoints'], 'readwrite');
-  await Promise.all([tx.objectStore('runs').delete(id), tx.objectStore('checkpoints').delete(id), tx.done]);
+  const tx = d.transaction(['runs', 'checkpoints', 'datasets'], 'readwrite');
+  const runs = tx.objectStore('runs');
+  const run = await runs.get(id);
+  await runs.delete(id);
+  await tx.objectStore('checkpoints').delete(id);
+  // The dataset goes too unless another run or an adapter's run still uses it.
+  if (run && !(await runs.getAll()).some((r) => r.spec.data.datasetId === run.spec.data.datasetId)) await tx.objectStore('datasets').delete(run.spec.data.datasetId);
+  await tx.done;
+}
+
+// Datasets
+export async function putDataset(dataset: DatasetRecord): Promise<void> {
+  await (await db()).put('datasets', dataset);
+}
+export async function getDataset(id: string): Promise<DatasetRecord | undefined> {
+  return (await db()).get('datasets', id);
+}
+
+/** A content key for a dataset: the same rows are stored once. */
+export async function datasetKey(rows: unknown, testRows: unknown): Promise<string> {
+  const bytes = new TextEncoder().encode(JSON.stringify([rows, testRows]));
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest.slice(0, 16), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 // Checkpoints: one per run (the latest); written together with the run's curves so both agree.

@@ -1,11 +1,25 @@
 // What IndexedDB keeps: runs (spec + curves), checkpoints (prompt + AdamW state), adapters.
+import type { ColumnMapping } from '../engine/data/examples.ts';
+import type { Row } from '../engine/data/parse.ts';
 import type { AdapterSummary, BackendName, RunHistory, RunSpec, RunStatus } from '../worker/protocol.ts';
+
+/** A dataset is stored once (keyed by a hash of its rows) and runs refer to it, so listing runs stays light. */
+export interface DatasetRecord {
+  id: string;
+  name: string;
+  rows: Row[];
+  testRows: Row[] | null;
+}
+
+export interface StoredRunSpec extends Omit<RunSpec, 'data'> {
+  data: { name: string; mapping: ColumnMapping; datasetId: string; rowCount: number; testRowCount: number };
+}
 
 export interface RunRecord {
   id: string;
   createdAt: number;
   updatedAt: number;
-  spec: RunSpec;
+  spec: StoredRunSpec;
   status: RunStatus;
   /** Why the run ended or stopped (shown on recovery). */
   statusMessage: string;

@@ -18,7 +18,8 @@ import { loadModel, type LoadedModel } from '../engine/load.ts';
 import { textInitIds } from '../engine/prompt/init.ts';
 import { initSoftPromptAsync } from '../engine/prompt/init-async.ts';
 import { PromptTrainer, type TrainOptions } from '../engine/train/trainer.ts';
-import { getAdapter, getCheckpoint, getRun, newId, putAdapter, putRun } from '../store/db.ts';
+import { datasetKey, getAdapter, getCheckpoint, getDataset, getRun, newId, putAdapter, putDataset, putRun } from '../store/db.ts';
+import type { Row } from '../engine/data/parse.ts';
 import type { AdapterRecord, RunRecord } from '../store/records.ts';
 import { initBackend, type BackendHandle } from './backend.ts';
 import { CacheStorageFileCache, clearCache, summarizeCache, type CacheSummary } from './file-cache.ts';
@@ -234,10 +235,10 @@ export class EngineService {
     if ('hiddenSize' in run && run.hiddenSize !== lm.model.config.hiddenSize) throw new EngineError(`the loaded model's hidden size ${lm.model.config.hiddenSize} differs from the run's ${run.hiddenSize}`);
   }
 
-  private trainerFor(record: RunRecord, resume: Awaited<ReturnType<typeof getCheckpoint>>): PromptTrainer {
+  private trainerFor(record: RunRecord, rows: Row[], resume: Awaited<ReturnType<typeof getCheckpoint>>): PromptTrainer {
     const lm = this.need();
     const { data, prompt, train } = record.spec;
-    const examples = toExamples(data.rows, data.mapping, data.name);
+    const examples = toExamples(rows, data.mapping, data.name);
     const set = buildTrainingSet(lm.tokenizer, examples, lm.eosTokenId, lm.padTokenId, {
       numVirtualTokens: prompt.numVirtualTokens,
       contextLength: lm.model.config.contextLength,
@@ -282,11 +283,13 @@ export class EngineService {
     const lm = this.need();
     this.checkModelFor(spec);
     const init = await initSoftPromptAsync(lm.model, lm.tokenizer, { kind: spec.prompt.kind, text: spec.prompt.text, numVirtualTokens: spec.prompt.numVirtualTokens, seed: spec.prompt.seed });
+    const { rows, testRows, name, mapping } = spec.data;
+    const datasetId = await datasetKey(rows, testRows);
     const record: RunRecord = {
       id: newId(),
       createdAt: Date.now(),
       updatedAt: Date.now(),
-      spec,
+      spec: { ...spec, data: { name, mapping, datasetId, rowCount: rows.length, testRowCount: testRows?.length ?? 0 } },
       status: 'running',
       statusMessage: '',
       totalSteps: 0,
@@ -299,7 +302,8 @@ export class EngineService {
       backend: this.backend?.info.name ?? 'cpu',
       checkpointStep: 0,
     };
-    const trainer = this.trainerFor(record, undefined);
+    const trainer = this.trainerFor(record, rows, undefined);
+    await putDataset({ id: datasetId, name, rows, testRows });
     await putRun(record);
     return this.begin(record, trainer, 0, []);
   }
@@ -324,7 +328,9 @@ export class EngineService {
     record.statusMessage = '';
     record.stepsDone = step;
     record.backend = this.backend?.info.name ?? record.backend;
-    const trainer = this.trainerFor(record, checkpoint);
+    const dataset = await getDataset(record.spec.data.datasetId);
+    if (!dataset) throw new EngineError(`the data of run "${record.spec.label}" is no longer in this browser's storage`);
+    const trainer = this.trainerFor(record, dataset.rows, checkpoint);
     await putRun(record);
     const warnings = checkpoint ? [] : ['no checkpoint had been written yet: the run starts again from step 0'];
     return this.begin(record, trainer, step, warnings);
@@ -439,7 +445,7 @@ export class EngineService {
     const facts: Record<string, string | number> = {};
     if (run) {
       const t = run.spec.train;
-      facts.dataset = `${run.spec.data.name} (${run.spec.data.rows.length} rows; template "${run.spec.data.mapping.template}")`;
+      facts.dataset = `${run.spec.data.name} (${run.spec.data.rowCount} rows; template "${run.spec.data.mapping.template}")`;
       facts.init = run.spec.prompt.kind + (run.spec.prompt.kind === 'TEXT' ? ` ("${run.spec.prompt.text}")` : ` (seed ${run.spec.prompt.seed})`);
       facts['learning rate'] = t.lr;
       facts['epochs / batch size / max length'] = `${t.epochs} / ${t.batchSize} / ${t.maxLength ?? 'context'}`;
@@ -450,8 +456,9 @@ export class EngineService {
     if (a.metrics.accuracy !== null) facts['held-out accuracy'] = `${(a.metrics.accuracy * 100).toFixed(1)}%`;
     if (a.metrics.backend) facts['trained on'] = `${a.metrics.backend} in the browser`;
     let card = modelCard(a.config, { facts });
-    if (run) {
-      const d = run.spec.data;
+    const dataset = run ? await getDataset(run.spec.data.datasetId) : undefined;
+    if (run && dataset) {
+      const d = { ...run.spec.data, rows: dataset.rows, testRows: dataset.testRows };
       const t = run.spec.train;
       const lines = (rows: Record<string, string>[]) => enc.encode(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
       files['dataset.jsonl'] = lines(d.rows);

@@ -11,7 +11,7 @@ import { RecoveryBanner } from '../recovery/RecoveryBanner.tsx';
 import { TeachPanel } from '../teach/TeachPanel.tsx';
 import { TrainPanel } from '../train/TrainPanel.tsx';
 import { restartEngine } from './actions.ts';
-import { app, type Tab } from './state.ts';
+import { app, isTraining, type Tab } from './state.ts';
 import { useStore } from './store.ts';
 import { Toasts } from './Toasts.tsx';
 
@@ -47,6 +47,7 @@ function SoftwareGpuNotice() {
 export function App() {
   const tab = useStore(app, (s) => s.tab);
   const adapters = useStore(app, (s) => s.adapters.length);
+  const training = useStore(app, isTraining);
   return (
     <div className="app">
       <header className="topbar">
@@ -65,7 +66,8 @@ export function App() {
       <RecoveryBanner />
       <SoftwareGpuNotice />
       <main className="layout">
-        <aside className="setup" aria-label="Setup">
+        <aside className={`setup ${training ? 'locked' : ''}`} aria-label="Setup" inert={training}>
+          {training && <div className="lock-note small">Settings are locked while a run trains. Stop it to change them.</div>}
           <ModelPanel />
           <DataPanel />
           <PromptPanel />

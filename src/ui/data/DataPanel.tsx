@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { app, isTraining } from '../app/state.ts';
+import { app } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { refreshStats } from '../app/actions.ts';
 import { Callout, NumberField, Section } from '../common/ui.tsx';
@@ -18,12 +18,11 @@ export function DataPanel() {
   const train = useStore(app, (s) => s.train);
   const V = useStore(app, (s) => s.prompt.numVirtualTokens);
   const model = useStore(app, (s) => s.model);
-  const training = useStore(app, isTraining);
   const [index, setIndex] = useState(0);
   const example = examples?.[Math.min(index, (examples?.length ?? 1) - 1)];
   return (
     <Section id="data" step={2} title="Data">
-      <DataSource disabled={training} />
+      <DataSource />
       {dataset && (
         <p className="small muted" data-testid="dataset-summary">
           <b>{dataset.name}</b>: {dataset.rows.length} rows{dataset.testRows ? ` + ${dataset.testRows.length} held-out test rows` : ''} · columns {dataset.columns.join(', ')}
@@ -61,7 +60,6 @@ export function DataPanel() {
           min={0}
           max={0.9}
           step={0.05}
-          disabled={training}
           hint="Share of rows held out to watch for overfitting"
           onChange={(v) => {
             app.set((s) => ({ train: { ...s.train, valSplit: v ?? 0 } }));

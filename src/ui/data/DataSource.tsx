@@ -3,7 +3,7 @@ import { loadDatasetText, selectBuiltin } from '../app/actions.ts';
 import { app } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 
-export function DataSource({ disabled }: { disabled: boolean }) {
+export function DataSource() {
   const builtins = useStore(app, (s) => s.builtins);
   const dataset = useStore(app, (s) => s.dataset);
   const file = useRef<HTMLInputElement>(null);
@@ -18,7 +18,6 @@ export function DataSource({ disabled }: { disabled: boolean }) {
           id="builtin-dataset"
           data-testid="builtin-dataset"
           value={current ?? ''}
-          disabled={disabled}
           onChange={(e) => {
             const b = builtins.find((x) => x.id === e.target.value);
             if (b) void selectBuiltin(b);
@@ -33,10 +32,10 @@ export function DataSource({ disabled }: { disabled: boolean }) {
         </select>
       </div>
       <div className="row gap small">
-        <button type="button" className="secondary" disabled={disabled} onClick={() => file.current?.click()}>
+        <button type="button" className="secondary" onClick={() => file.current?.click()}>
           Upload CSV / JSONL…
         </button>
-        <button type="button" className="secondary" disabled={disabled} onClick={() => setPasting((p) => !p)} aria-expanded={pasting}>
+        <button type="button" className="secondary" onClick={() => setPasting((p) => !p)} aria-expanded={pasting}>
           Paste data
         </button>
       </div>

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { loadModel } from '../app/actions.ts';
-import { app, isTraining } from '../app/state.ts';
+import { app } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { Callout, Section } from '../common/ui.tsx';
 import { CacheInfo } from './CacheInfo.tsx';
@@ -17,10 +17,9 @@ export function ModelPanel() {
   const model = useStore(app, (s) => s.model);
   const error = useStore(app, (s) => s.modelError);
   const embedded = useStore(app, (s) => s.embedded);
-  const training = useStore(app, isTraining);
   const engineReady = useStore(app, (s) => s.engineStatus === 'ready');
   const [source, setSource] = useState<Source>('builtin');
-  const busy = status === 'loading' || training || !engineReady;
+  const busy = status === 'loading' || !engineReady;
   const missingDemo = !embedded.some((m) => m.name === 'playground-demo');
   return (
     <Section id="model" step={1} title="Model" aside={model && status !== 'loading' ? <span className="ok-dot" title="loaded" /> : null}>

@@ -1,6 +1,6 @@
 import type { InitKind } from '../../engine/prompt/init.ts';
 import { refreshStats } from '../app/actions.ts';
-import { app, isTraining } from '../app/state.ts';
+import { app } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { formatBytes, formatCount, formatTrainablePercent } from '../common/format.ts';
 import { NumberField, Section } from '../common/ui.tsx';
@@ -16,7 +16,6 @@ const INITS: { kind: InitKind; title: string; line: string }[] = [
 export function PromptPanel() {
   const prompt = useStore(app, (s) => s.prompt);
   const model = useStore(app, (s) => s.model);
-  const training = useStore(app, isTraining);
   const set = (c: Partial<typeof prompt>) => {
     app.set((s) => ({ prompt: { ...s.prompt, ...c } }));
     if (c.numVirtualTokens !== undefined) void refreshStats();
@@ -28,7 +27,7 @@ export function PromptPanel() {
   const context = model?.contextLength ?? 0;
   return (
     <Section id="prompt" step={3} title="Soft prompt">
-      <fieldset className="init-choices" disabled={training}>
+      <fieldset className="init-choices">
         <legend>Initialisation</legend>
         {INITS.map((i) => (
           <label key={i.kind} className={`init-choice ${prompt.kind === i.kind ? 'selected' : ''}`}>
@@ -43,7 +42,7 @@ export function PromptPanel() {
       {prompt.kind === 'TEXT' && (
         <div className="field">
           <label htmlFor="init-text">Init text</label>
-          <input id="init-text" data-testid="init-text" value={prompt.text ?? ''} disabled={training} onChange={(e) => set({ text: e.target.value })} />
+          <input id="init-text" data-testid="init-text" value={prompt.text ?? ''} onChange={(e) => set({ text: e.target.value })} />
           {model && <InitTextPreview text={prompt.text ?? ''} numVirtualTokens={V} modelKey={model.origin.id} />}
         </div>
       )}
@@ -53,7 +52,6 @@ export function PromptPanel() {
         integer
         min={1}
         max={Math.max(1, context - 2)}
-        disabled={training}
         testId="num-virtual-tokens"
         onChange={(v) => v !== null && set({ numVirtualTokens: v })}
         hint={model ? `${V} of ${formatCount(context)} context tokens (${((100 * V) / context).toFixed(V / context < 0.01 ? 2 : 1)}%) go to the soft prompt` : undefined}

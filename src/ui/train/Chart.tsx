@@ -68,7 +68,9 @@ export function Chart(props: { title: string; series: ChartSeries[]; data: uPlot
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [shape, props.height, props.title]);
   useEffect(() => {
-    plot.current?.setData(props.data);
+    // Each chart redraws in a task of its own: three charts never add up to one long task.
+    const t = setTimeout(() => plot.current?.setData(props.data), 0);
+    return () => clearTimeout(t);
   }, [props.data]);
   return <div className="chart" ref={box} style={{ minHeight: (props.height ?? 220) + 60 }} data-testid={props.testId} data-points={props.data[0].length} />;
 }
