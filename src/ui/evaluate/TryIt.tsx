@@ -24,7 +24,9 @@ export function TryIt() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const sample = dataset?.testRows?.[0] ?? dataset?.rows[0];
-  const text = useTemplate && mapping ? applyTemplate(mapping.template, { ...(sample ?? {}), [mapping.input]: input }) : input;
+  const fallback = sample && mapping ? sample[mapping.input] : '';
+  const value = input.trim() ? input : fallback;
+  const text = useTemplate && mapping ? applyTemplate(mapping.template, { ...(sample ?? {}), [mapping.input]: value }) : value;
   const go = async () => {
     setBusy(true);
     setError(null);
@@ -51,11 +53,11 @@ export function TryIt() {
           <input type="checkbox" checked={greedy} onChange={(e) => setGreedy(e.target.checked)} /> greedy
         </label>
         <NumberField label="Max new tokens" value={maxNew} integer min={1} max={256} onChange={setMaxNew} />
-        <button className="primary" data-testid="try-generate" disabled={busy || !model || !input.trim()} onClick={() => void go()}>
+        <button className="primary" data-testid="try-generate" disabled={busy || !model || !value.trim()} onClick={() => void go()}>
           {busy ? 'Generating…' : 'Generate'}
         </button>
       </div>
-      {useTemplate && input && <div className="muted small mono">model input: {JSON.stringify(text)}</div>}
+      {useTemplate && value && <div className="muted small mono">model input: {JSON.stringify(text)}</div>}
       {error && <Callout kind="error">{error}</Callout>}
       {result && (
         <div className="side-by-side" data-testid="try-output">

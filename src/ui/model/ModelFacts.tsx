@@ -53,7 +53,7 @@ export function ModelFacts({ model }: { model: ModelInfo }) {
         </div>
         <div>
           <dt>Weight memory</dt>
-          <dd>{formatBytes(model.weightBytes)} (float32)</dd>
+          <dd title="float32, as the backend holds them">{formatBytes(model.weightBytes)}</dd>
         </div>
       </dl>
       <div className="muted small">

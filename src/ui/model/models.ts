@@ -46,12 +46,12 @@ export interface HubSuggestion {
 
 /** Sizes that fit a browser tab (float32 weights are 4 bytes per parameter). */
 export const HUB_SUGGESTIONS: HubSuggestion[] = [
-  { id: 'HuggingFaceTB/SmolLM2-135M', params: '135M', note: 'Llama family, 540 MB' },
-  { id: 'distilbert/distilgpt2', params: '82M', note: 'GPT-2, 330 MB' },
-  { id: 'openai-community/gpt2', params: '124M', note: 'GPT-2, 500 MB' },
-  { id: 'HuggingFaceTB/SmolLM2-360M', params: '362M', note: 'Llama family, 1.4 GB' },
-  { id: 'Qwen/Qwen2.5-0.5B', params: '494M', note: 'Qwen2, 2 GB' },
-  { id: 'bigscience/bloomz-560m', params: '559M', note: "BLOOM, PEFT's prompt-tuning example, 2.2 GB" },
+  { id: 'HuggingFaceTB/SmolLM2-135M', params: '135M', note: 'Llama family · 0.5 GB of float32 weights in memory' },
+  { id: 'distilbert/distilgpt2', params: '82M', note: 'GPT-2 · 0.3 GB in memory' },
+  { id: 'openai-community/gpt2', params: '124M', note: 'GPT-2 · 0.5 GB in memory' },
+  { id: 'HuggingFaceTB/SmolLM2-360M', params: '362M', note: 'Llama family · 1.4 GB in memory' },
+  { id: 'Qwen/Qwen2.5-0.5B', params: '494M', note: 'Qwen2 · 2 GB in memory' },
+  { id: 'bigscience/bloomz-560m', params: '559M', note: "BLOOM, PEFT's prompt-tuning example · 2.2 GB in memory" },
 ];
 
 export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';

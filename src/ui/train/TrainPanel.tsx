@@ -32,7 +32,11 @@ export function TrainControls() {
           ? s.statsError
           : s.prompt.kind === 'TEXT' && !s.prompt.text?.trim()
             ? 'TEXT init needs an init text.'
-            : null;
+            : !s.stats
+              ? 'Tokenizing the dataset…'
+              : s.deviceLost
+                ? 'The GPU device was lost: restart the engine first.'
+                : null;
   return (
     <div className="train-controls row gap wrap">
       {!training && (
