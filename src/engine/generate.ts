@@ -79,7 +79,7 @@ export async function generate(model: CausalLM, prompt: tf.Tensor2D | null, inpu
       if (stop.has(next) || i === maxNew - 1) break;
       const prev: KVCache = cache;
       step = tidy(() => {
-        const embeds = model.embed(tf.tensor2d([[next]], [1, 1], 'int32'));
+        const embeds = model.embed([[next]]);
         const mask = [[...prev.mask[0], 1]];
         const { hidden, cache: c } = model.forward(embeds, mask, { cache: prev, useCache: true });
         return { logits: model.logits(tf.reshape(hidden, [1, -1]) as tf.Tensor2D), cache: c as KVCache };

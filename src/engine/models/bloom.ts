@@ -10,7 +10,6 @@ import {
 import { geluTanh, geluTanhBackward } from '../ops/activations.ts';
 import { attentionBackward, attentionForward, mergeHeads } from '../ops/attention.ts';
 import { linear, linearBackward } from '../ops/linear.ts';
-import { mmBT } from '../ops/matmul.ts';
 import { layerNorm, layerNormBackward, layerNormForward } from '../ops/norms.ts';
 
 interface Block {
@@ -94,7 +93,7 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
   const lin = (name: string, out: number, inp: number) => w.load(prefix + name, [out, inp], true) as tf.Tensor2D;
   const norm = (name: string): [tf.Tensor1D, tf.Tensor1D] => [vec(name + '.weight', H), vec(name + '.bias', H)];
   try {
-    const wordEmbeddings = w.load(prefix + 'word_embeddings.weight', [vocabSize, H]) as tf.Tensor2D;
+    const wordEmbeddings = w.table(prefix + 'word_embeddings.weight', vocabSize, H);
     const embNorm = norm('word_embeddings_layernorm');
     const blocks: Block[] = [];
     for (let i = 0; i < numLayers; i++) {
@@ -113,7 +112,7 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
       });
     }
     const lnf = norm('ln_f');
-    const head = config.tieWordEmbeddings ? wordEmbeddings : (w.optional('lm_head.weight', [vocabSize, H]) as tf.Tensor2D | null) ?? wordEmbeddings;
+    const head = !config.tieWordEmbeddings && w.has('lm_head.weight') ? w.table('lm_head.weight', vocabSize, H) : wordEmbeddings;
     const slopes = alibiSlopes(numHeads);
     const scale = 1 / Math.sqrt(headDim);
 
@@ -154,7 +153,7 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
       config,
       embeddings: wordEmbeddings,
       parameterCount: w.parameterCount,
-      embed: (ids) => tf.gather(wordEmbeddings, ids) as unknown as tf.Tensor3D,
+      embed: (ids) => wordEmbeddings.embed(ids),
       forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
         const [B, T] = embeds.shape;
         const past = options.cache?.length ?? 0;
@@ -167,7 +166,7 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
         return { hidden, cache: options.useCache ? nextCache(mask, keys, values) : undefined };
       },
       head,
-      logits: (hidden) => mmBT(hidden, head),
+      logits: (hidden) => head.scores(hidden),
       dispose: () => w.dispose(),
     };
   } catch (e) {

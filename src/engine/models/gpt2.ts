@@ -8,7 +8,6 @@ import {
 } from './layers.ts';
 import { attentionBackward, attentionForward, mergeHeads, splitHeads } from '../ops/attention.ts';
 import { linear, linearBackward } from '../ops/linear.ts';
-import { mmBT } from '../ops/matmul.ts';
 import { layerNorm, layerNormBackward, layerNormForward } from '../ops/norms.ts';
 
 interface Block {
@@ -62,7 +61,7 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
   const v1 = (name: string, n: number) => w.load(prefix + name, [n]) as tf.Tensor1D;
   const m2 = (name: string, r: number, c: number) => w.load(prefix + name, [r, c]) as tf.Tensor2D;
   try {
-    const wte = m2('wte.weight', vocabSize, H);
+    const wte = w.table(prefix + 'wte.weight', vocabSize, H);
     const wpe = m2('wpe.weight', contextLength, H);
     const blocks: Block[] = [];
     for (let i = 0; i < numLayers; i++) {
@@ -81,8 +80,7 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
       });
     }
     const lnf: [tf.Tensor1D, tf.Tensor1D] = [v1('ln_f.weight', H), v1('ln_f.bias', H)];
-    const untiedHead = config.tieWordEmbeddings ? null : (w.optional('lm_head.weight', [vocabSize, H]) as tf.Tensor2D | null);
-    const head = untiedHead ?? wte;
+    const head = !config.tieWordEmbeddings && w.has('lm_head.weight') ? w.table('lm_head.weight', vocabSize, H) : wte;
 
     const scaleOf = (i: number) => (scaleWeights ? 1 / Math.sqrt(headDim) : 1) / (inverseLayerIdx ? i + 1 : 1);
     // Saved for the backward pass, in this order: x̂1 r1 q k v p x̂2 r2 pre-activation.
@@ -113,7 +111,7 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
       config,
       embeddings: wte,
       parameterCount: w.parameterCount,
-      embed: (ids) => tf.gather(wte, ids) as unknown as tf.Tensor3D,
+      embed: (ids) => wte.embed(ids),
       forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
         const [B, T] = embeds.shape;
         const past = options.cache?.length ?? 0;
@@ -126,7 +124,7 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
         return { hidden, cache: options.useCache ? nextCache(mask, keys, values) : undefined };
       },
       head,
-      logits: (hidden) => mmBT(hidden, head),
+      logits: (hidden) => head.scores(hidden),
       dispose: () => w.dispose(),
     };
   } catch (e) {

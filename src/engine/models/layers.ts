@@ -4,6 +4,8 @@ import type { WeightStore } from '../io/checkpoint.ts';
 import type { ForwardOptions, KVCache } from './model.ts';
 import { blockOp } from '../ops/block-op.ts';
 import { RandomWeights } from './random-weights.ts';
+import { EmbeddingTable } from './embedding-table.ts';
+import { maxBufferBytes } from '../device-limits.ts';
 import { ACTIVATIONS, type Activation } from '../ops/activations.ts';
 
 export class ModelConfigError extends Error {
@@ -29,11 +31,7 @@ export class WeightLoader {
   /** A weight of the expected shape; `transpose` stores a 2-D matrix as its transpose. */
   load(name: string, shape: number[], transpose = false): tf.Tensor {
     if (this.store instanceof RandomWeights) return this.keep(this.store.tensor(transpose ? [...shape].reverse() : shape));
-    if (!this.store.has(name)) throw new ModelConfigError(`${this.what}: checkpoint is missing weight "${name}"`);
-    const actual = this.store.shape(name);
-    if (actual.length !== shape.length || actual.some((d, i) => d !== shape[i])) {
-      throw new ModelConfigError(`${this.what}: weight "${name}" has shape ${JSON.stringify(actual)}, config.json implies ${JSON.stringify(shape)}`);
-    }
+    this.checkShape(name, shape);
     const { data } = this.store.get(name);
     let t: tf.Tensor = tf.tensor(data, shape, 'float32');
     if (transpose) {
@@ -44,10 +42,35 @@ export class WeightLoader {
     return this.keep(t);
   }
 
+  private checkShape(name: string, shape: number[]): void {
+    if (!this.store.has(name)) throw new ModelConfigError(`${this.what}: checkpoint is missing weight "${name}"`);
+    const actual = this.store.shape(name);
+    if (actual.length !== shape.length || actual.some((d, i) => d !== shape[i])) {
+      throw new ModelConfigError(`${this.what}: weight "${name}" has shape ${JSON.stringify(actual)}, config.json implies ${JSON.stringify(shape)}`);
+    }
+  }
+
   private keep(t: tf.Tensor): tf.Tensor {
     this.tensors.push(t);
     this.parameterCount += t.size;
     return t;
+  }
+
+  /** A [rows, width] matrix as an EmbeddingTable, split so no chunk exceeds the device's buffer limit. */
+  table(name: string, rows: number, width: number): EmbeddingTable {
+    const maxBytes = maxBufferBytes();
+    let table: EmbeddingTable;
+    if (this.store instanceof RandomWeights) {
+      const perChunk = Math.max(1, Math.min(rows, Math.floor(maxBytes / (width * 4))));
+      const chunks: tf.Tensor2D[] = [];
+      for (let r = 0; r < rows; r += perChunk) chunks.push(this.store.tensor([Math.min(perChunk, rows - r), width]) as tf.Tensor2D);
+      table = new EmbeddingTable(chunks);
+    } else {
+      this.checkShape(name, [rows, width]);
+      table = EmbeddingTable.fromData(this.store.get(name).data, rows, width, maxBytes);
+    }
+    for (const c of table.chunks) this.keep(c);
+    return table;
   }
 
   /** Joins loaded [in, out_i] matrices (or vectors) along their last axis, so one matmul does the work of several. */

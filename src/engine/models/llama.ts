@@ -9,7 +9,6 @@ import {
 } from './layers.ts';
 import { attentionBackward, attentionForward, mergeHeads, splitHeads } from '../ops/attention.ts';
 import { linear, linearBackward } from '../ops/linear.ts';
-import { mmBT } from '../ops/matmul.ts';
 import { rmsNorm, rmsNormBackward, rmsNormForward } from '../ops/norms.ts';
 import { ropeBackward, ropeForward, ropeTables } from '../ops/rope.ts';
 
@@ -98,7 +97,7 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
   const vec = (name: string, n: number) => w.load(name, [n]) as tf.Tensor1D;
   const maybe = (on: boolean, name: string, n: number) => (on ? vec(name, n) : null);
   try {
-    const embedTokens = w.load('model.embed_tokens.weight', [vocabSize, H]) as tf.Tensor2D;
+    const embedTokens = w.table('model.embed_tokens.weight', vocabSize, H);
     const blocks: Block[] = [];
     for (let i = 0; i < numLayers; i++) {
       const p = `model.layers.${i}.`;
@@ -122,7 +121,7 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
     let head = embedTokens;
     if (!config.tieWordEmbeddings) {
       if (!w.has('lm_head.weight')) throw new ModelConfigError(`${what}: tie_word_embeddings is false but the checkpoint has no "lm_head.weight"`);
-      head = w.load('lm_head.weight', [vocabSize, H]) as tf.Tensor2D;
+      head = w.table('lm_head.weight', vocabSize, H);
     }
     const scale = 1 / Math.sqrt(headDim);
     const qSize = numHeads * headDim;
@@ -165,7 +164,7 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
       config,
       embeddings: embedTokens,
       parameterCount: w.parameterCount,
-      embed: (ids) => tf.gather(embedTokens, ids) as unknown as tf.Tensor3D,
+      embed: (ids) => embedTokens.embed(ids),
       forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
         const [B, T] = embeds.shape;
         const past = options.cache?.length ?? 0;
@@ -178,7 +177,7 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
         return { hidden, cache: options.useCache ? nextCache(mask, keys, values) : undefined };
       },
       head,
-      logits: (hidden) => mmBT(hidden, head),
+      logits: (hidden) => head.scores(hidden),
       dispose: () => w.dispose(),
     };
   } catch (e) {

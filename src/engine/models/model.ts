@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import type { EmbeddingTable } from './embedding-table.ts';
 
 /** The sizes every family shares, normalised from the family's own config.json field names. */
 export interface ModelConfig {
@@ -48,17 +49,17 @@ export interface ForwardOutput {
  */
 export interface CausalLM {
   readonly config: ModelConfig;
-  /** Token embedding rows for ids [B, T] → [B, T, H]. */
-  embed(ids: tf.Tensor2D): tf.Tensor3D;
+  /** Token embedding rows for ids [B][T] → [B, T, H]. */
+  embed(ids: number[][]): tf.Tensor3D;
   /** The token embedding matrix [vocab, H] (rows may exceed the tokenizer's vocabulary). */
-  readonly embeddings: tf.Tensor2D;
+  readonly embeddings: EmbeddingTable;
   /**
    * Runs the transformer over input embeddings [B, T, H]. `attentionMask` is [B][past + T]
    * (1 = real token). Positions continue from the cache: past .. past + T - 1.
    */
   forward(embeds: tf.Tensor3D, attentionMask: number[][], options?: ForwardOptions): ForwardOutput;
   /** The LM head matrix [vocab, H] (the embeddings themselves when tied). */
-  readonly head: tf.Tensor2D;
+  readonly head: EmbeddingTable;
   /** LM head on hidden states [N, H] → [N, vocab]. */
   logits(hidden: tf.Tensor2D): tf.Tensor2D;
   /** Number of weights (tied matrices counted once). */

@@ -3,7 +3,8 @@
 // (softmax − one-hot) / N · E, with no gradient for the head matrix.
 import * as tf from '@tensorflow/tfjs-core';
 import { customOp } from './custom-op.ts';
-import { mm, mmBT } from './matmul.ts';
+import { mm } from './matmul.ts';
+import type { EmbeddingTable } from '../models/embedding-table.ts';
 
 /** Rows of x [M, H]; the backward pass scatters the gradient back (no gather gradient kernel needed). */
 export function gatherRows(x: tf.Tensor2D, rows: Int32Array): tf.Tensor2D {
@@ -20,12 +21,12 @@ export function gatherRows(x: tf.Tensor2D, rows: Int32Array): tf.Tensor2D {
 }
 
 /** Mean over rows of −log softmax(h · headᵀ)[target], for h [N, H] and head [vocab, H]. */
-export function lmHeadLoss(h: tf.Tensor2D, head: tf.Tensor2D, targets: Int32Array): tf.Scalar {
+export function lmHeadLoss(h: tf.Tensor2D, head: EmbeddingTable, targets: Int32Array): tf.Scalar {
   const N = h.shape[0];
-  const vocab = head.shape[0];
+  const vocab = head.rows;
   const flat = Int32Array.from(targets, (t, i) => i * vocab + t);
   const op = customOp<[tf.Tensor]>((hi, save) => {
-    const logits = mmBT(hi as tf.Tensor2D, head);
+    const logits = head.scores(hi as tf.Tensor2D);
     const lse = tf.logSumExp(logits, 1, true);
     const picked = tf.gather(tf.reshape(logits, [-1]), tf.tensor1d(flat, 'int32'));
     save([logits, lse]);
@@ -34,7 +35,7 @@ export function lmHeadLoss(h: tf.Tensor2D, head: tf.Tensor2D, targets: Int32Arra
       gradFunc: (dy: tf.Tensor, [l, s]: tf.Tensor[]) => {
         const probs = tf.exp(tf.sub(l, s));
         const dlogits = tf.mul(tf.sub(probs, tf.oneHot(tf.tensor1d(targets, 'int32'), vocab)), tf.div(dy, N));
-        return mm(dlogits as tf.Tensor2D, head);
+        return head.scoresBackward(dlogits as tf.Tensor2D);
       },
     };
   });

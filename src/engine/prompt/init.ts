@@ -1,5 +1,4 @@
 // Soft-prompt initialisation with PEFT's rules (PromptEmbedding.__init__).
-import * as tf from '@tensorflow/tfjs-core';
 import type { CausalLM } from '../models/model.ts';
 import { Rng } from '../random.ts';
 import type { TextTokenizer } from '../tokenizer.ts';
@@ -48,10 +47,6 @@ export function textInitIds(tokenizer: TextTokenizer, text: string, numVirtualTo
   return repeated.slice(0, numVirtualTokens);
 }
 
-function embeddingRows(model: CausalLM, ids: number[]): Float32Array {
-  return tf.tidy(() => tf.gather(model.embeddings, tf.tensor1d(ids, 'int32'))).dataSync() as Float32Array;
-}
-
 export function initSoftPrompt(model: CausalLM, tokenizer: TextTokenizer, init: PromptInit): SoftPrompt {
   const V = init.numVirtualTokens;
   const H = model.config.hiddenSize;
@@ -61,12 +56,12 @@ export function initSoftPrompt(model: CausalLM, tokenizer: TextTokenizer, init: 
   if (init.kind === 'TEXT') {
     if (!init.text) throw new PromptInitError('TEXT init needs an init text (prompt_tuning_init_text)');
     const ids = textInitIds(tokenizer, init.text, V);
-    return { numVirtualTokens: V, hiddenSize: H, values: embeddingRows(model, ids), initIds: ids };
+    return { numVirtualTokens: V, hiddenSize: H, values: model.embeddings.rowValues(ids), initIds: ids };
   }
   if (init.kind === 'SAMPLE_VOCAB') {
-    const rows = model.embeddings.shape[0];
+    const rows = model.embeddings.rows;
     const ids = Array.from({ length: V }, () => rng.int(rows));
-    return { numVirtualTokens: V, hiddenSize: H, values: embeddingRows(model, ids), initIds: ids };
+    return { numVirtualTokens: V, hiddenSize: H, values: model.embeddings.rowValues(ids), initIds: ids };
   }
   const values = new Float32Array(V * H);
   for (let i = 0; i < values.length; i++) values[i] = rng.normal();

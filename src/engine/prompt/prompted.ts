@@ -10,8 +10,7 @@ import { BatchError, IGNORE_INDEX, type Batch } from './batch.ts';
 /** Input embeddings [B, V + T, H] and mask [B][V + T] with the soft prompt (or none) in front. */
 export function promptedInputs(model: CausalLM, prompt: tf.Tensor2D | null, inputIds: number[][], attentionMask: number[][]): { embeds: tf.Tensor3D; mask: number[][] } {
   const B = inputIds.length;
-  const ids = tf.tensor2d(inputIds, [B, inputIds[0].length], 'int32');
-  const tokens = model.embed(ids);
+  const tokens = model.embed(inputIds);
   if (!prompt) return { embeds: tokens, mask: attentionMask };
   const V = prompt.shape[0];
   const prompts = tf.tile(tf.expandDims(prompt, 0), [B, 1, 1]);
