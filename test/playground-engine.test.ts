@@ -97,6 +97,30 @@ describe('inspectPrompt', () => {
   });
 });
 
+describe('chunked embedding tables', () => {
+  it('give the same init rows, norms and nearest tokens as one table', async () => {
+    const { setMaxBufferBytes } = await import('../src/engine/device-limits.ts');
+    setMaxBufferBytes(2000); // tiny-llama's 512 x 32 table in ~33 chunks
+    let chunked: LoadedModel;
+    try {
+      chunked = await loadModel(new FolderSource(path.join(LOCAL_FIXTURES, 'tiny-llama')));
+    } finally {
+      setMaxBufferBytes(null);
+    }
+    expect(chunked.model.embeddings.chunks.length).toBeGreaterThan(1);
+    const init = { kind: 'SAMPLE_VOCAB' as const, numVirtualTokens: 6, seed: 5 };
+    const a = await initSoftPromptAsync(lm.model, lm.tokenizer, init);
+    const b = await initSoftPromptAsync(chunked.model, chunked.tokenizer, init);
+    expect(Array.from(b.values)).toEqual(Array.from(a.values));
+    const prompt = a.values.map((v, i) => v + Math.sin(i));
+    const ra = await inspectPrompt(lm.model, lm.tokenizer, prompt, { values: a.values, ids: a.initIds }, 4);
+    const rb = await inspectPrompt(chunked.model, chunked.tokenizer, prompt, { values: a.values, ids: a.initIds }, 4);
+    expect(rb.tokens.map((t) => t.nearest.map((n) => n.id))).toEqual(ra.tokens.map((t) => t.nearest.map((n) => n.id)));
+    expect(rb.embedding.mean).toBeCloseTo(ra.embedding.mean, 6);
+    chunked.dispose();
+  });
+});
+
 describe('adapter archives', () => {
   const values = () => new Float32Array(64).map((_, i) => i / 7);
   const testAdapter = () => makeAdapter(values(), lm.model.config, { kind: 'hub', id: 'org/model', revision: 'main', commit: 'a'.repeat(40) }, { kind: 'TEXT', text: 'hi' });

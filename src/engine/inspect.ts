@@ -36,13 +36,19 @@ export interface InspectResult {
 
 /** Rows of the embedding matrix that are real tokens (some models pad the matrix). */
 function vocabRows(model: CausalLM, tokenizer: TextTokenizer): number {
-  return Math.min(model.embeddings.shape[0], Math.max(1, tokenizer.vocabSize));
+  return Math.min(model.embeddings.rows, Math.max(1, tokenizer.vocabSize));
+}
+
+/** L2 norm of every embedding row, over the table's chunks, cut to the first n rows. */
+function rowNorms(model: CausalLM, n: number): tf.Tensor1D {
+  const norms = model.embeddings.chunks.map((c) => tf.norm(c, 'euclidean', 1));
+  return tf.slice(norms.length === 1 ? norms[0] : tf.concat(norms, 0), [0], [n]) as tf.Tensor1D;
 }
 
 /** Mean, min and max L2 norm of the token embedding rows. */
 export async function embeddingScale(model: CausalLM, tokenizer: TextTokenizer): Promise<EmbeddingScale> {
   const n = vocabRows(model, tokenizer);
-  const norms = tf.tidy(() => tf.norm(tf.slice(model.embeddings, [0, 0], [n, -1]), 'euclidean', 1));
+  const norms = tf.tidy(() => rowNorms(model, n));
   const values = (await norms.data()) as Float32Array;
   norms.dispose();
   let sum = 0;
@@ -75,11 +81,12 @@ export async function inspectPrompt(
   const n = vocabRows(model, tokenizer);
   const topK = Math.min(k, n);
   const { values, indices } = tf.tidy(() => {
-    const E = tf.slice(model.embeddings, [0, 0], [n, -1]);
-    const En = tf.div(E, tf.add(tf.norm(E, 'euclidean', 1, true), 1e-12));
     const P = tf.tensor2d(prompt, [V, H]);
     const Pn = tf.div(P, tf.add(tf.norm(P, 'euclidean', 1, true), 1e-12));
-    return tf.topk(tf.matMul(Pn, En, false, true), topK);
+    // Cosine against every vocabulary row, chunk by chunk (a large table spans several buffers).
+    const parts = model.embeddings.chunks.map((E) => tf.matMul(Pn, tf.div(E, tf.add(tf.norm(E, 'euclidean', 1, true), 1e-12)), false, true));
+    const sims = parts.length === 1 ? parts[0] : tf.concat(parts, 1);
+    return tf.topk(tf.slice(sims, [0, 0], [V, n]), topK);
   });
   const [sims, ids] = await Promise.all([values.data(), indices.data()]);
   values.dispose();

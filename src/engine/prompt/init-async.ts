@@ -9,7 +9,7 @@ import type { TextTokenizer } from '../tokenizer.ts';
 import { PromptInitError, initSoftPrompt, textInitIds, type PromptInit, type SoftPrompt } from './init.ts';
 
 async function embeddingRows(model: CausalLM, ids: number[]): Promise<Float32Array> {
-  const rows = tf.tidy(() => tf.gather(model.embeddings, tf.tensor1d(ids, 'int32')));
+  const rows = tf.tidy(() => model.embeddings.lookup(ids));
   try {
     return (await rows.data()) as Float32Array;
   } finally {
@@ -29,7 +29,7 @@ export async function initSoftPromptAsync(model: CausalLM, tokenizer: TextTokeni
     ids = textInitIds(tokenizer, init.text, V);
   } else {
     const rng = new Rng(init.seed ?? 0);
-    const rows = model.embeddings.shape[0];
+    const rows = model.embeddings.rows;
     ids = Array.from({ length: V }, () => rng.int(rows));
   }
   return { numVirtualTokens: V, hiddenSize: H, values: await embeddingRows(model, ids), initIds: ids };
