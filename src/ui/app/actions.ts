@@ -301,7 +301,7 @@ export function refreshStats(): Promise<void> {
       const s = app.get();
       if (!s.examples || !s.model || !engine) return resolve();
       try {
-        const stats = await engine.api.dataStats({
+        const request = {
           examples: s.examples,
           numVirtualTokens: s.prompt.numVirtualTokens,
           maxLength: s.train.maxLength,
@@ -309,7 +309,14 @@ export function refreshStats(): Promise<void> {
           epochs: s.train.epochs,
           valSplit: s.train.valSplit,
           seed: s.train.seed,
-        });
+        };
+        let stats = await engine.api.dataStats(s.maxLengthAuto ? { ...request, maxLength: null } : request);
+        if (s.maxLengthAuto) {
+          // Fit the longest example (rounded up to 16), within what the context leaves.
+          const fit = Math.min(stats.maxLength, Math.max(16, Math.ceil(Math.max(stats.train.max, stats.val.max) / 16) * 16));
+          app.set((st) => ({ train: { ...st.train, maxLength: fit } }));
+          stats = await engine.api.dataStats({ ...request, maxLength: fit });
+        }
         app.set({ stats, statsError: null });
       } catch (e) {
         app.set({ stats: null, statsError: errorMessage(e) });

@@ -98,6 +98,8 @@ export interface AppState {
 
   prompt: PromptSpec;
   train: TrainSpec;
+  /** Max length follows the data (the longest example, rounded up) until the user sets it. */
+  maxLengthAuto: boolean;
 
   run: LiveRun | null;
   runs: RunRecord[];
@@ -142,6 +144,7 @@ export const app = createStore<AppState>({
 
   prompt: { kind: 'TEXT', text: DEFAULT_INIT_TEXT, numVirtualTokens: 8, seed: 42 },
   train: { ...DEFAULT_TRAIN_SPEC },
+  maxLengthAuto: true,
 
   run: null,
   runs: [],

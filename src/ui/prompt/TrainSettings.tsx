@@ -7,6 +7,7 @@ import { NumberField, Section } from '../common/ui.tsx';
 export function TrainSettings() {
   const t = useStore(app, (s) => s.train);
   const stats = useStore(app, (s) => s.stats);
+  const auto = useStore(app, (s) => s.maxLengthAuto);
   const set = (c: Partial<TrainSpec>, restat = false) => {
     app.set((s) => ({ train: { ...s.train, ...c }, ...(c.seed !== undefined ? { prompt: { ...s.prompt, seed: c.seed } } : {}) }));
     if (restat) void refreshStats();
@@ -18,7 +19,20 @@ export function TrainSettings() {
         <NumberField label="Learning rate" value={t.lr} min={1e-6} max={10} step="any" testId="lr" onChange={(v) => v !== null && set({ lr: v })} hint="3e-2 is PEFT's prompt-tuning default" />
         <NumberField label="Epochs" value={t.epochs} integer min={1} max={1000} testId="epochs" onChange={(v) => v !== null && set({ epochs: v }, true)} />
         <NumberField label="Batch size" value={t.batchSize} integer min={1} max={512} testId="batch-size" onChange={(v) => v !== null && set({ batchSize: v }, true)} />
-        <NumberField label="Max length" value={t.maxLength} integer min={2} allowEmpty placeholder="context" testId="max-length" onChange={(v) => set({ maxLength: v }, true)} hint="tokens per example, V excluded" />
+        <NumberField
+          label="Max length"
+          value={t.maxLength}
+          integer
+          min={2}
+          allowEmpty
+          placeholder="context"
+          testId="max-length"
+          onChange={(v) => {
+            app.set({ maxLengthAuto: false });
+            set({ maxLength: v }, true);
+          }}
+          hint={auto ? 'tokens per example (V excluded); set to fit the longest' : 'tokens per example, V excluded'}
+        />
         <NumberField label="Warmup steps" value={t.warmupSteps} integer min={0} onChange={(v) => v !== null && set({ warmupSteps: v })} hint="then linear decay to 0" />
         <NumberField label="Seed" value={t.seed} integer min={0} onChange={(v) => v !== null && set({ seed: v }, true)} hint="init, split and shuffling" />
         <NumberField label="Early-stopping patience" value={t.patience} integer min={0} onChange={(v) => v !== null && set({ patience: v })} hint="evaluations without a better val loss (0: off)" />
