@@ -12,6 +12,8 @@ export default defineConfig({
   plugins: [react()],
   // 'mpa': a missing file under public/ is a 404, not index.html (the app probes for optional models).
   appType: 'mpa',
+  // Crawl the worker too, so the dev server bundles tfjs up front instead of reloading the page.
+  optimizeDeps: { entries: ['index.html', 'src/worker/worker.ts'] },
   server: { headers: isolation, host: '127.0.0.1' },
   preview: { headers: isolation, host: '127.0.0.1' },
   worker: {
