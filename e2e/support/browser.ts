@@ -145,10 +145,11 @@ export async function storedPrompt(page: Page, adapterId: string): Promise<numbe
         const open = indexedDB.open('prompt-tuning-playground');
         open.onerror = () => reject(open.error);
         open.onsuccess = () => {
-          const get = open.result.transaction('adapters').objectStore('adapters').get(id);
+          const get = open.result.transaction('tensors').objectStore('tensors').get(`adapter:${id}`);
           get.onsuccess = () => {
             open.result.close();
-            resolve(Array.from(get.result.prompt as Float32Array));
+            if (!get.result) reject(new Error(`no stored prompt for adapter ${id}`));
+            else resolve(Array.from(get.result.values as Float32Array));
           };
           get.onerror = () => reject(get.error);
         };

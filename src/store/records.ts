@@ -36,6 +36,9 @@ export interface RunRecord {
   checkpointStep: number;
 }
 
+/** A run without its tensors: what lists and charts need (tensors live in their own store). */
+export type RunSummaryRecord = Omit<RunRecord, 'initPrompt'>;
+
 export interface CheckpointRecord {
   runId: string;
   step: number;
@@ -57,4 +60,14 @@ export interface AdapterRecord extends AdapterSummary {
   /** For imported adapters: the file names they came from. */
   importedFrom: string[] | null;
   warnings: string[];
+}
+
+/** An adapter without its tensors (listing adapters then reads no prompt values). */
+export type AdapterSummaryRecord = Omit<AdapterRecord, 'prompt' | 'initPrompt'>;
+
+/** The tensors of a run or an adapter, stored apart from the record. */
+export interface TensorRecord {
+  id: string;
+  values: Float32Array;
+  init: Float32Array | null;
 }

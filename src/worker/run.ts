@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { makeAdapter } from '../engine/adapter/adapter.ts';
 import type { LoadedModel } from '../engine/load.ts';
 import type { PromptTrainer, TrainCheckpoint, TrainSummary } from '../engine/train/trainer.ts';
-import { finishRun, newId, putCheckpoint, putRun } from '../store/db.ts';
+import { finishRun, newId, putCheckpoint, putRunState } from '../store/db.ts';
 import type { AdapterRecord, CheckpointRecord, RunRecord } from '../store/records.ts';
 import type { BackendName, EngineEvent, RunEnd, RunStatus } from './protocol.ts';
 
@@ -88,7 +88,7 @@ export class TrainingRun {
     if (!this.stopRequested) {
       this.setStatus('running');
       const snapshot = { ...this.record, history: cloneHistory(this.record.history) };
-      this.queueWrite(() => putRun(snapshot));
+      this.queueWrite(() => putRunState(snapshot));
     }
   }
 
@@ -129,7 +129,7 @@ export class TrainingRun {
       const message = lost ? `WebGPU device lost (${lost})` : `training failed: ${(e as Error).message}`;
       this.setStatus('interrupted', message);
       const snapshot = { ...this.record, history: cloneHistory(this.record.history) };
-      this.queueWrite(() => putRun(snapshot));
+      this.queueWrite(() => putRunState(snapshot));
       await this.writes;
       if (!lost) this.trainer.dispose();
       const end: RunEnd = { runId: this.id, status: 'interrupted', stopReason: null, message, adapterId: null, steps: this.record.stepsDone };

@@ -1,7 +1,7 @@
 // The state the panels share. Panel-local details (form drafts, open sections) stay in the panels.
 import type { ColumnMapping, Example } from '../../engine/data/examples.ts';
 import type { Row } from '../../engine/data/parse.ts';
-import type { RunRecord } from '../../store/records.ts';
+import type { RunSummaryRecord } from '../../store/records.ts';
 import {
   DEFAULT_TRAIN_SPEC,
   type AdapterSummary,
@@ -57,7 +57,7 @@ export interface LiveRun {
 }
 
 export interface Recovery {
-  run: RunRecord;
+  run: RunSummaryRecord;
   reason: string;
   checkpoint: { step: number; savedAt: number } | null;
 }
@@ -102,7 +102,7 @@ export interface AppState {
   maxLengthAuto: boolean;
 
   run: LiveRun | null;
-  runs: RunRecord[];
+  runs: RunSummaryRecord[];
   overlay: string[];
 
   adapters: AdapterSummary[];
