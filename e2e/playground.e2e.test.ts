@@ -124,6 +124,20 @@ describe('playground', () => {
     expect(await storedPrompt(page, importedId)).toEqual(trainedValues);
   });
 
+  test('takes an uploaded CSV, maps its columns, and names the file and line of a broken one', async () => {
+    const csv = 'tweet,verdict\n"@shop my order never came, awful",complaint\n"thanks for the quick reply",no complaint\n"where is my refund?",complaint\n';
+    await page.getByTestId('dataset-file').setInputFiles({ name: 'mine.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await expect.poll(() => state<string>('dataset.name')).toBe('mine.csv');
+    expect(await state<{ input: string; target: string }>('mapping')).toMatchObject({ input: 'tweet', target: 'verdict' });
+    await page.getByTestId('template').fill('Tweet text : {tweet} Label : ');
+    await expect.poll(() => page.getByTestId('token-preview').textContent()).toContain('␣L');
+    await expect.poll(() => state<number>('stats.trainCount')).toBeGreaterThan(0);
+    await page.getByTestId('dataset-file').setInputFiles({ name: 'broken.csv', mimeType: 'text/csv', buffer: Buffer.from('text,label\n"never closed,complaint\n') });
+    await expect.poll(() => page.getByTestId('data-error').textContent()).toContain('broken.csv:2: quoted field is never closed');
+    await useDataset(page, 'smoke');
+    expect(await page.getByTestId('data-error').count()).toBe(0);
+  });
+
   test('shows a clear error for corrupt or mismatched adapter files', async () => {
     const input = page.getByTestId('import-input');
     const error = page.getByTestId('import-error');
@@ -166,6 +180,14 @@ describe('playground', () => {
       await page.getByTestId('hub-load').click();
       await waitForModel(page, 'test-org/tiny-gpt2');
     };
+    await page.getByTestId('model-source-hub').click();
+    await page.locator('details.advanced summary', { hasText: 'Endpoint and token' }).click();
+    await page.getByTestId('hub-endpoint').fill(hubUrl);
+    await page.getByTestId('hub-id').fill('test-org/no-such-model');
+    await page.getByTestId('hub-load').click();
+    await expect.poll(() => page.getByTestId('model-error').textContent()).toContain('test-org/no-such-model: no such model');
+    await page.reload();
+    await waitForModel(page);
     await loadFromHub();
     expect(await page.getByTestId('model-source').textContent()).toContain(hubCommit.slice(0, 10));
     expect(await state<string>('model.origin.commit')).toBe(hubCommit);
