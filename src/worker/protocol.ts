@@ -222,7 +222,8 @@ export type EngineEvent =
   | { type: 'run-state'; runId: string; status: RunStatus }
   | { type: 'run-end'; end: RunEnd }
   | { type: 'task-progress'; task: string; done: number; total: number }
-  | { type: 'device-lost'; message: string };
+  | { type: 'device-lost'; message: string }
+  | { type: 'warning'; message: string };
 
 export interface EvaluateRequest {
   examples: Example[];

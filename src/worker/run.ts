@@ -58,7 +58,7 @@ export class TrainingRun {
   }
 
   private queueWrite(fn: () => Promise<void>): void {
-    this.writes = this.writes.then(fn).catch((e: Error) => console.error('could not write to IndexedDB:', e));
+    this.writes = this.writes.then(fn).catch((e: Error) => this.ctx.emit({ type: 'warning', message: `Could not save the checkpoint in this browser (${e.message}); training goes on, but a reload now would lose the steps since the last saved one.` }));
   }
 
   private async saveCheckpoint(c: TrainCheckpoint): Promise<void> {

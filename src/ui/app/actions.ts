@@ -114,6 +114,9 @@ function handleEvent(e: EngineEvent): void {
     case 'device-lost':
       app.set({ deviceLost: e.message });
       return;
+    case 'warning':
+      toast('warning', e.message);
+      return;
   }
 }
 
