@@ -15,6 +15,8 @@ export interface RunContext {
   backend: BackendName;
   /** Rejects when the GPU device is lost, so a run never hangs on a dead device. */
   deviceLost: Promise<string>;
+  /** Holds an adapter IndexedDB refused, so it can still be used and downloaded. */
+  keepUnsaved(adapter: AdapterRecord): void;
 }
 
 export class TrainingRun {
@@ -143,8 +145,16 @@ export class TrainingRun {
     const adapter = this.adapterRecord(values, summary);
     this.record.adapterId = adapter.id;
     await this.writes;
-    await finishRun({ ...this.record, history: cloneHistory(h) }, adapter);
-    const end: RunEnd = { runId: this.id, status, stopReason: summary.stopReason, message: summary.message, adapterId: adapter.id, steps: summary.steps };
+    let message = summary.message;
+    try {
+      await finishRun({ ...this.record, history: cloneHistory(h) }, adapter);
+    } catch (e) {
+      // Never lose the trained prompt: keep it in the worker, where it can be used and downloaded.
+      this.ctx.keepUnsaved(adapter);
+      message += ` — but this browser refused to store the adapter (${(e as Error).message}): download it now`;
+      this.ctx.emit({ type: 'warning', message: `The trained soft prompt could not be saved in this browser (${(e as Error).message}). It stays available until the page closes: download it from the Train tab.` });
+    }
+    const end: RunEnd = { runId: this.id, status, stopReason: summary.stopReason, message, adapterId: adapter.id, steps: summary.steps };
     this.ctx.emit({ type: 'run-end', end });
     return end;
   }

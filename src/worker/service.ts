@@ -71,6 +71,8 @@ export class EngineService {
   private active: { id: string; prompt: tf.Tensor2D } | null = null;
   private readonly cache = new CacheStorageFileCache();
   private deviceGone: string | null = null;
+  /** Adapters IndexedDB could not store (quota): still usable and downloadable this session. */
+  private readonly unsaved = new Map<string, AdapterRecord>();
 
   subscribe(listener: (e: EngineEvent) => void): void {
     this.listeners.push(listener);
@@ -273,7 +275,11 @@ export class EngineService {
 
   private begin(record: RunRecord, trainer: PromptTrainer, startStep: number, warnings: string[]): RunStarted {
     const lm = this.need();
-    const run = new TrainingRun({ emit: (e) => this.emit(e), lm, backend: this.backend?.info.name ?? 'cpu', deviceLost: this.backend?.deviceLost ?? new Promise(() => {}) }, record, trainer);
+    const run = new TrainingRun(
+      { emit: (e) => this.emit(e), lm, backend: this.backend?.info.name ?? 'cpu', deviceLost: this.backend?.deviceLost ?? new Promise(() => {}), keepUnsaved: (a) => this.unsaved.set(a.id, a) },
+      record,
+      trainer,
+    );
     this.run = run;
     return { runId: record.id, totalSteps: record.totalSteps, stepsPerEpoch: trainer.totalSteps / record.spec.train.epochs, startStep, history: record.history, warnings };
   }
@@ -351,7 +357,7 @@ export class EngineService {
   // ---------------------------------------------------------------- adapters
 
   private async adapterRecord(id: string): Promise<AdapterRecord> {
-    const a = await getAdapter(id);
+    const a = this.unsaved.get(id) ?? (await getAdapter(id));
     if (!a) throw new EngineError(`adapter ${id} is not in this browser's storage any more`);
     return a;
   }
