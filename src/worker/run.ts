@@ -130,6 +130,13 @@ export class TrainingRun {
       const lost = e instanceof DeviceLostError ? e.message : await Promise.race([this.ctx.deviceLost, new Promise<null>((r) => setTimeout(() => r(null), 500))]);
       const message = lost ? `WebGPU device lost (${lost})` : `training failed: ${(e as Error).message}`;
       this.setStatus('interrupted', message);
+      if (!lost) {
+        // The prompt is still readable: checkpoint it, so nothing since the last checkpoint is lost.
+        await this.trainer
+          .checkpoint()
+          .then((c) => this.saveCheckpoint(c))
+          .catch(() => undefined);
+      }
       const snapshot = { ...this.record, history: cloneHistory(this.record.history) };
       this.queueWrite(() => putRunState(snapshot));
       await this.writes;
