@@ -46,7 +46,7 @@ export function benchBatch(vocab: number, o: StepBenchOptions, seed = 0): Batch 
   };
 }
 
-export async function benchStep(model: CausalLM, o: StepBenchOptions = DEFAULT_STEP_BENCH): Promise<StepBenchResult> {
+export async function benchStep(model: CausalLM, o: StepBenchOptions = DEFAULT_STEP_BENCH, log: (s: string) => void = () => {}): Promise<StepBenchResult> {
   const H = model.config.hiddenSize;
   const batch = benchBatch(model.config.vocabSize, o);
   const initial = new Float32Array(o.virtualTokens * H).map(() => 0.02);
@@ -57,6 +57,7 @@ export async function benchStep(model: CausalLM, o: StepBenchOptions = DEFAULT_S
   await trainer.run((e) => {
     if (e.type !== 'step') return;
     const now = performance.now();
+    log(`step ${e.step}: ${(now - last).toFixed(0)} ms`);
     if (e.step > o.warmup) times.push(now - last);
     if (e.step === o.warmup || e.step === o.warmup + o.steps) counts.push(tf.memory().numTensors);
     last = now;

@@ -7,10 +7,10 @@ import {
   ModelConfigError, WeightLoader, causalBias, checkMask, nextCache, numberField, optionalId, positiveInt, runBlocks, tokenIds,
   type BlockRun,
 } from './layers.ts';
-import { geluTanh, geluTanhBackward } from '../ops/activations.ts';
 import { attentionBackward, attentionForward, mergeHeads } from '../ops/attention.ts';
 import { linear, linearBackward } from '../ops/linear.ts';
-import { layerNorm, layerNormBackward, layerNormForward } from '../ops/norms.ts';
+import * as fused from '../ops/fused.ts';
+import { layerNorm } from '../ops/norms.ts';
 
 interface Block {
   ln1: [tf.Tensor1D, tf.Tensor1D];
@@ -116,36 +116,36 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
     const slopes = alibiSlopes(numHeads);
     const scale = 1 / Math.sqrt(headDim);
 
-    // Saved for the backward pass, in this order: x̂1 r1 q k v p x̂2 r2 pre-activation.
+    // Saved for the backward pass, in this order: x q k v p x1 pre-activation.
     const runBlock = (blk: Block, x: tf.Tensor, bias: tf.Tensor, past?: { k: tf.Tensor4D; v: tf.Tensor4D }): BlockRun => {
       const [B, T] = x.shape;
-      const n1 = layerNormForward(x, blk.ln1[0], blk.ln1[1], eps);
+      const n1 = fused.layerNorm(x, blk.ln1[0], blk.ln1[1], eps);
       // The fused projection's output is laid out [head][q|k|v][headDim].
-      const fused = tf.reshape(linear(n1.y, blk.qkvW, blk.qkvB), [B, T, numHeads, 3, headDim]);
-      const heads = tf.split(fused, 3, 3).map((t) => tf.transpose(tf.reshape(t, [B, T, numHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D);
+      const qkv = tf.reshape(linear(n1, blk.qkvW, blk.qkvB), [B, T, numHeads, 3, headDim]);
+      const heads = tf.split(qkv, 3, 3).map((t) => tf.transpose(tf.reshape(t, [B, T, numHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D);
       const q = heads[0];
       let [k, v] = [heads[1], heads[2]];
       if (past) [k, v] = [tf.concat([past.k, k], 2) as tf.Tensor4D, tf.concat([past.v, v], 2) as tf.Tensor4D];
       const att = attentionForward(q, k, v, bias, scale);
-      const x1 = tf.add(linear(mergeHeads(att.o), blk.denseW, blk.denseB), residualAfterNorm ? n1.y : x);
-      const n2 = layerNormForward(x1, blk.ln2[0], blk.ln2[1], eps);
-      const pre = linear(n2.y, blk.upW, blk.upB);
-      const y = tf.add(linear(geluTanh(pre), blk.downW, blk.downB), residualAfterNorm ? n2.y : x1);
-      return { y, k, v, saved: [n1.saved.x, n1.saved.r, q, k, v, att.saved.p, n2.saved.x, n2.saved.r, pre] };
+      const x1 = tf.add(linear(mergeHeads(att.o), blk.denseW, blk.denseB), residualAfterNorm ? n1 : x);
+      const n2 = fused.layerNorm(x1, blk.ln2[0], blk.ln2[1], eps);
+      const pre = linear(n2, blk.upW, blk.upB);
+      const y = tf.add(linear(fused.geluTanh(pre), blk.downW, blk.downB), residualAfterNorm ? n2 : x1);
+      return { y, k, v, saved: [x, q, k, v, att.saved.p, x1, pre] };
     };
-    const blockBackward = (blk: Block, dy: tf.Tensor, [xh1, r1, q, k, v, p, xh2, r2, pre]: tf.Tensor[]) => {
+    const blockBackward = (blk: Block, dy: tf.Tensor, [x, q, k, v, p, x1, pre]: tf.Tensor[]) => {
       const [B, T] = dy.shape;
       // With apply_residual_connection_post_layernorm the residual branches leave from the norms' outputs.
-      let dn2 = linearBackward(geluTanhBackward(linearBackward(dy, blk.downW), pre), blk.upW);
+      let dn2 = linearBackward(fused.geluTanhGrad(linearBackward(dy, blk.downW), pre), blk.upW);
       if (residualAfterNorm) dn2 = tf.add(dn2, dy);
-      let dx1 = layerNormBackward(dn2, { x: xh2, r: r2 }, blk.ln2[0]);
+      let dx1 = fused.layerNormGrad(dn2, x1, blk.ln2[0], eps);
       if (!residualAfterNorm) dx1 = tf.add(dx1, dy);
       const dO = tf.transpose(tf.reshape(linearBackward(dx1, blk.denseW), [B, T, numHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D;
       const grads = attentionBackward(dO, { q: q as tf.Tensor4D, k: k as tf.Tensor4D, v: v as tf.Tensor4D, p: p as tf.Tensor3D }, scale);
-      const dfused = tf.reshape(tf.stack(grads.map((g) => tf.transpose(g, [0, 2, 1, 3])), 3), [B, T, 3 * H]);
-      let dn1 = linearBackward(dfused, blk.qkvW);
+      const dqkv = tf.reshape(tf.stack(grads.map((g) => tf.transpose(g, [0, 2, 1, 3])), 3), [B, T, 3 * H]);
+      let dn1 = linearBackward(dqkv, blk.qkvW);
       if (residualAfterNorm) dn1 = tf.add(dn1, dx1);
-      const dx = layerNormBackward(dn1, { x: xh1, r: r1 }, blk.ln1[0]);
+      const dx = fused.layerNormGrad(dn1, x, blk.ln1[0], eps);
       return residualAfterNorm ? dx : tf.add(dx, dx1);
     };
 

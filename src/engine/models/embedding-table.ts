@@ -76,7 +76,8 @@ export class EmbeddingTable {
   /** d [N, rows] · table → [N, width] (the input gradient of `scores`). */
   scoresBackward(d: tf.Tensor2D): tf.Tensor2D {
     if (this.chunks.length === 1) return mm(d, this.chunks[0]);
-    return tf.addN(this.chunks.map((c, i) => mm(tf.slice(d, [0, this.offsets[i]], [-1, c.shape[0]]) as tf.Tensor2D, c))) as tf.Tensor2D;
+    // A running sum: WebGPU's AddN binds every input at once and a stage allows only 8 buffers.
+    return this.chunks.map((c, i) => mm(tf.slice(d, [0, this.offsets[i]], [-1, c.shape[0]]) as tf.Tensor2D, c)).reduce((a, b) => tf.add(a, b));
   }
 
   /** Rows as float32 values (for soft-prompt init). */

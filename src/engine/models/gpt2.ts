@@ -8,7 +8,8 @@ import {
 } from './layers.ts';
 import { attentionBackward, attentionForward, mergeHeads, splitHeads } from '../ops/attention.ts';
 import { linear, linearBackward } from '../ops/linear.ts';
-import { layerNorm, layerNormBackward, layerNormForward } from '../ops/norms.ts';
+import * as fused from '../ops/fused.ts';
+import { layerNorm } from '../ops/norms.ts';
 
 interface Block {
   ln1: [tf.Tensor1D, tf.Tensor1D];
@@ -83,28 +84,26 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
     const head = !config.tieWordEmbeddings && w.has('lm_head.weight') ? w.table('lm_head.weight', vocabSize, H) : wte;
 
     const scaleOf = (i: number) => (scaleWeights ? 1 / Math.sqrt(headDim) : 1) / (inverseLayerIdx ? i + 1 : 1);
-    // Saved for the backward pass, in this order: x̂1 r1 q k v p x̂2 r2 pre-activation.
+    // Saved for the backward pass, in this order: x q k v p x1 pre-activation.
     const runBlock = (blk: Block, i: number, x: tf.Tensor, bias: tf.Tensor, past?: { k: tf.Tensor4D; v: tf.Tensor4D }): BlockRun => {
-      const n1 = layerNormForward(x, blk.ln1[0], blk.ln1[1], eps);
-      const [qp, kp, vp] = tf.split(linear(n1.y, blk.attnW, blk.attnB), 3, 2);
+      const [qp, kp, vp] = tf.split(linear(fused.layerNorm(x, blk.ln1[0], blk.ln1[1], eps), blk.attnW, blk.attnB), 3, 2);
       const q = splitHeads(qp, numHeads, headDim);
       let k = splitHeads(kp, numHeads, headDim);
       let v = splitHeads(vp, numHeads, headDim);
       if (past) [k, v] = [tf.concat([past.k, k], 2) as tf.Tensor4D, tf.concat([past.v, v], 2) as tf.Tensor4D];
       const att = attentionForward(q, k, v, bias, scaleOf(i));
       const x1 = tf.add(x, linear(mergeHeads(att.o), blk.projW, blk.projB));
-      const n2 = layerNormForward(x1, blk.ln2[0], blk.ln2[1], eps);
-      const pre = linear(n2.y, blk.fcW, blk.fcB);
+      const pre = linear(fused.layerNorm(x1, blk.ln2[0], blk.ln2[1], eps), blk.fcW, blk.fcB);
       const y = tf.add(x1, linear(act.forward(pre), blk.outW, blk.outB));
-      return { y, k, v, saved: [n1.saved.x, n1.saved.r, q, k, v, att.saved.p, n2.saved.x, n2.saved.r, pre] };
+      return { y, k, v, saved: [x, q, k, v, att.saved.p, x1, pre] };
     };
-    const blockBackward = (blk: Block, i: number, dy: tf.Tensor, [xh1, r1, q, k, v, p, xh2, r2, pre]: tf.Tensor[]) => {
+    const blockBackward = (blk: Block, i: number, dy: tf.Tensor, [x, q, k, v, p, x1, pre]: tf.Tensor[]) => {
       const dpre = act.backward(linearBackward(dy, blk.outW), pre);
-      const dx1 = tf.add(dy, layerNormBackward(linearBackward(dpre, blk.fcW), { x: xh2, r: r2 }, blk.ln2[0]));
+      const dx1 = tf.add(dy, fused.layerNormGrad(linearBackward(dpre, blk.fcW), x1, blk.ln2[0], eps));
       const dO = splitHeads(linearBackward(dx1, blk.projW), numHeads, headDim);
       const [dq, dk, dv] = attentionBackward(dO, { q: q as tf.Tensor4D, k: k as tf.Tensor4D, v: v as tf.Tensor4D, p: p as tf.Tensor3D }, scaleOf(i));
       const dqkv = tf.concat([mergeHeads(dq), mergeHeads(dk), mergeHeads(dv)], 2);
-      return tf.add(dx1, layerNormBackward(linearBackward(dqkv, blk.attnW), { x: xh1, r: r1 }, blk.ln1[0]));
+      return tf.add(dx1, fused.layerNormGrad(linearBackward(dqkv, blk.attnW), x, blk.ln1[0], eps));
     };
 
     return {

@@ -7,10 +7,12 @@ import {
   ModelConfigError, WeightLoader, activation, causalBias, checkMask, nextCache, runBlocks, type BlockRun, numberField, optionalId, positiveInt,
   tokenIds,
 } from './layers.ts';
+import { ACTIVATIONS } from '../ops/activations.ts';
 import { attentionBackward, attentionForward, mergeHeads, splitHeads } from '../ops/attention.ts';
 import { linear, linearBackward } from '../ops/linear.ts';
-import { rmsNorm, rmsNormBackward, rmsNormForward } from '../ops/norms.ts';
-import { ropeBackward, ropeForward, ropeTables } from '../ops/rope.ts';
+import * as fused from '../ops/fused.ts';
+import { rmsNorm } from '../ops/norms.ts';
+import { ropeTables } from '../ops/rope.ts';
 
 // q, k and v share one matmul, as do gate and up: fewer, larger products.
 interface Block {
@@ -132,32 +134,41 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
       sin: tf.Tensor2D;
       bias: tf.Tensor;
     }
-    // Saved for the backward pass, in this order: x r1 q k v p x1 r2 gate up cos sin. (Tensors made
-    // outside the block are gone by the time the backward pass runs, so the rope tables are saved too.)
+    // SiLU-gated MLPs take the fused kernel; other activations the generic pair.
+    const isSilu = act === ACTIVATIONS.silu || act === ACTIVATIONS.swish;
+    const gated = (gu: tf.Tensor) => {
+      if (isSilu) return fused.swiGlu(gu);
+      const [g, u] = tf.split(gu, 2, -1);
+      return tf.mul(act.forward(g), u);
+    };
+    const gatedGrad = (gu: tf.Tensor, dm: tf.Tensor) => {
+      if (isSilu) return fused.swiGluGrad(gu, dm);
+      const [g, u] = tf.split(gu, 2, -1);
+      return tf.concat([act.backward(tf.mul(dm, u), g), tf.mul(dm, act.forward(g))], -1);
+    };
+    // Saved for the backward pass, in this order: x q k v p x1 gu cos sin. (Tensors made outside
+    // the block are gone by the time the backward pass runs, so the rope tables are saved too.)
     const runBlock = (blk: Block, x: tf.Tensor, c: Context, past?: { k: tf.Tensor4D; v: tf.Tensor4D }): BlockRun => {
-      const n1 = rmsNormForward(x, blk.inNorm, eps);
-      const [qp, kp, vp] = tf.split(linear(n1.y, blk.qkv, blk.qkvB), [qSize, kvSize, kvSize], 2);
-      const q = ropeForward(splitHeads(qp, numHeads, headDim), c.cos, c.sin);
-      let k = ropeForward(splitHeads(kp, numKvHeads, headDim), c.cos, c.sin);
+      const [qp, kp, vp] = tf.split(linear(fused.rmsNorm(x, blk.inNorm, eps), blk.qkv, blk.qkvB), [qSize, kvSize, kvSize], 2);
+      const q = fused.rope(splitHeads(qp, numHeads, headDim), c.cos, c.sin);
+      let k = fused.rope(splitHeads(kp, numKvHeads, headDim), c.cos, c.sin);
       let v = splitHeads(vp, numKvHeads, headDim);
       if (past) [k, v] = [tf.concat([past.k, k], 2) as tf.Tensor4D, tf.concat([past.v, v], 2) as tf.Tensor4D];
       const att = attentionForward(q, k, v, c.bias, scale);
       const x1 = tf.add(x, linear(mergeHeads(att.o), blk.o, blk.ob));
-      const n2 = rmsNormForward(x1, blk.postNorm, eps);
-      const [gate, up] = tf.split(linear(n2.y, blk.gateUp, blk.gateUpB), 2, 2);
-      const y = tf.add(x1, linear(tf.mul(act.forward(gate), up), blk.down, blk.downB));
-      return { y, k, v, saved: [x, n1.saved.r, q, k, v, att.saved.p, x1, n2.saved.r, gate, up, c.cos, c.sin] };
+      const gu = linear(fused.rmsNorm(x1, blk.postNorm, eps), blk.gateUp, blk.gateUpB);
+      const y = tf.add(x1, linear(gated(gu), blk.down, blk.downB));
+      return { y, k, v, saved: [x, q, k, v, att.saved.p, x1, gu, c.cos, c.sin] };
     };
-    const blockBackward = (blk: Block, dy: tf.Tensor, [x, r1, q, k, v, p, x1, r2, gate, up, cosT, sinT]: tf.Tensor[]) => {
+    const blockBackward = (blk: Block, dy: tf.Tensor, [x, q, k, v, p, x1, gu, cosT, sinT]: tf.Tensor[]) => {
       const [cos, sin] = [cosT as tf.Tensor2D, sinT as tf.Tensor2D];
-      const dm = linearBackward(dy, blk.down);
-      const dGateUp = tf.concat([act.backward(tf.mul(dm, up), gate), tf.mul(dm, act.forward(gate))], 2);
-      const dx1 = tf.add(dy, rmsNormBackward(linearBackward(dGateUp, blk.gateUp), { x: x1, r: r2 }, blk.postNorm));
+      const dgu = gatedGrad(gu, linearBackward(dy, blk.down));
+      const dx1 = tf.add(dy, fused.rmsNormGrad(linearBackward(dgu, blk.gateUp), x1, blk.postNorm, eps));
       const dO = splitHeads(linearBackward(dx1, blk.o), numHeads, headDim);
       const saved = { q: q as tf.Tensor4D, k: k as tf.Tensor4D, v: v as tf.Tensor4D, p: p as tf.Tensor3D };
       const [dq, dk, dv] = attentionBackward(dO, saved, scale);
-      const dqkv = tf.concat([mergeHeads(ropeBackward(dq, cos, sin)), mergeHeads(ropeBackward(dk, cos, sin)), mergeHeads(dv)], 2);
-      return tf.add(dx1, rmsNormBackward(linearBackward(dqkv, blk.qkv), { x, r: r1 }, blk.inNorm));
+      const dqkv = tf.concat([mergeHeads(fused.ropeGrad(dq, cos, sin)), mergeHeads(fused.ropeGrad(dk, cos, sin)), mergeHeads(dv)], 2);
+      return tf.add(dx1, fused.rmsNormGrad(linearBackward(dqkv, blk.qkv), x, blk.inNorm, eps));
     };
 
     return {

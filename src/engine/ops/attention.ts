@@ -2,6 +2,7 @@
 // h reads key/value head floor(h / group), as transformers' repeat_kv does; the query heads of
 // one kv head are stacked along rows, so k and v are never repeated.
 import * as tf from '@tensorflow/tfjs-core';
+import { scaledSoftmax, scaledSoftmaxGrad } from './fused.ts';
 import { bmm, bmmAT } from './matmul.ts';
 
 export interface AttentionSaved {
@@ -18,8 +19,8 @@ export function attentionForward(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
   const [, nkv, S] = k.shape;
   const G = B * nkv;
   const rows = (nh / nkv) * T;
-  const scores = tf.add(tf.mul(tf.reshape(bmm(tf.reshape(q, [G, rows, hd]), tf.reshape(k, [G, S, hd]), true), [B, nh, T, S]), scale), bias);
-  const p = tf.reshape(tf.softmax(scores), [G, rows, S]) as tf.Tensor3D;
+  const scores = tf.reshape(bmm(tf.reshape(q, [G, rows, hd]), tf.reshape(k, [G, S, hd]), true), [B, nh, T, S]) as tf.Tensor4D;
+  const p = tf.reshape(scaledSoftmax(scores, bias, scale), [G, rows, S]) as tf.Tensor3D;
   const o = tf.reshape(bmm(p, tf.reshape(v, [G, S, hd])), [B, nh, T, hd]) as tf.Tensor4D;
   return { o, saved: { q, k, v, p } };
 }
@@ -35,8 +36,7 @@ export function attentionBackward(dO: tf.Tensor4D, { q, k, v, p }: AttentionSave
   const dOg = tf.reshape(dO, [G, rows, hd]) as tf.Tensor3D;
   const dv = bmmAT(p, dOg);
   const dp = bmm(dOg, vg, true);
-  // softmax backward, then the score scale: ds = scale · p ⊙ (dp − Σ dp ⊙ p)
-  const ds = tf.mul(tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), 2, true))), scale) as tf.Tensor3D;
+  const ds = scaledSoftmaxGrad(p, dp, scale) as tf.Tensor3D;
   return [tf.reshape(bmm(ds, kg), q.shape), tf.reshape(bmmAT(ds, qg), k.shape), tf.reshape(dv, v.shape)];
 }
 

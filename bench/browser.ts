@@ -1,0 +1,50 @@
+// Drives the benchmark page in Debian's Chromium (WebGPU on whatever adapter it has; here the
+// SwiftShader software one) through a Vite dev server with cross-origin isolation, so WASM
+// gets SharedArrayBuffer and threads.
+import { chromium } from 'playwright-core';
+import { createServer } from 'vite';
+import type { AddressInfo } from 'node:net';
+import type { Outcome } from './report.ts';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+
+export async function runBrowserRows(root: string, backends: string[], models: string[], steps: number, timeoutS: number): Promise<Outcome[]> {
+  const server = await createServer({
+    root,
+    configFile: false,
+    logLevel: 'error',
+    appType: 'mpa',
+    server: { host: '127.0.0.1', port: 0, headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } },
+  });
+  await server.listen();
+  const { port } = server.httpServer!.address() as AddressInfo;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  const out: Outcome[] = [];
+  try {
+    for (const backend of backends) {
+      for (const model of models) {
+        const page = await browser.newPage();
+        page.setDefaultTimeout(timeoutS * 1000);
+        page.on('console', (m) => process.stderr.write(`  [${backend} ${model}] ${m.text()}\n`));
+        try {
+          await page.goto(`http://127.0.0.1:${port}/bench.html?backend=${backend}&model=${model}&steps=${steps}`);
+          await page.waitForFunction(() => '__benchResult' in window || '__benchError' in window, undefined, { timeout: timeoutS * 1000, polling: 1000 });
+          const { result, error } = await page.evaluate(() => ({ result: (window as unknown as { __benchResult?: unknown }).__benchResult, error: (window as unknown as { __benchError?: string }).__benchError }));
+          if (result) out.push({ row: result as Outcome extends { row: infer R } ? R : never });
+          else out.push({ platform: 'browser', backend, model, skipped: String(error) });
+        } catch (e) {
+          const message = (e as Error).message.includes('Timeout') ? `did not finish within ${timeoutS} s on this machine` : (e as Error).message.split('\n')[0];
+          out.push({ platform: 'browser', backend, model, skipped: message });
+        } finally {
+          await page.close().catch(() => {});
+        }
+        process.stderr.write(`browser ${backend} ${model}: ${'row' in out.at(-1)! ? 'done' : (out.at(-1) as { skipped: string }).skipped}\n`);
+      }
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+  return out;
+}

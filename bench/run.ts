@@ -1,0 +1,89 @@
+// `npm run bench`: the prompt-tuning step on every backend this machine has, for the demo model
+// and random-weight models with the shapes of gpt2, SmolLM2-135M and bloomz-560m, plus PyTorch
+// side by side when python3-torch is installed. Prints JSON; writes docs/benchmarks.md.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchRow } from '../src/bench/row.ts';
+import { runBrowserRows } from './browser.ts';
+import { markdownReport, type Outcome } from './report.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const flag = (name: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i < 0 ? undefined : args[i + 1];
+};
+const list = (name: string, all: string[]) => flag(name)?.split(',') ?? all;
+
+const DEMO = 'public/models/playground-demo';
+const shapes = list('models', [...(existsSync(path.join(root, DEMO)) ? ['demo'] : []), 'gpt2-124m', 'smollm2-135m', 'bloomz-560m']);
+const platforms = list('platforms', ['node', 'browser', 'torch']);
+const nodeBackends = list('node-backends', ['wasm', 'cpu']);
+const browserBackends = list('browser-backends', ['webgpu', 'wasm', 'webgl', 'cpu']);
+const steps = Number(flag('steps') ?? 3);
+const timeoutS = Number(flag('timeout') ?? 420);
+
+function run(cmd: string, argv: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, argv, { cwd: root, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr, timedOut: Boolean(error && (error as { killed?: boolean }).killed) });
+    });
+    child.stdin?.end();
+  });
+}
+
+function why(r: { code: number | null; stderr: string; timedOut: boolean }, seconds: number): string {
+  if (r.timedOut) return `did not finish within ${seconds} s on this machine`;
+  if (/Aborted\(\)|out of memory|Cannot allocate|OOM/i.test(r.stderr)) return 'ran out of memory (WASM has a 4 GB address space)';
+  const line = r.stderr.split('\n').find((l) => /Error/.test(l)) ?? r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`;
+  return line.slice(0, 160);
+}
+
+async function nodeRows(): Promise<Outcome[]> {
+  const out: Outcome[] = [];
+  for (const backend of nodeBackends) {
+    for (const model of shapes) {
+      const folder = model === 'demo' ? DEMO : '';
+      const r = await run(process.execPath, ['--no-warnings', '--import', 'tsx', '--import', './src/node/register-hooks.mjs', 'bench/node-row.ts', backend, model, folder, String(steps)], timeoutS * 1000);
+      const line = r.stdout.trim().split('\n').pop();
+      if (r.code === 0 && line) out.push({ row: JSON.parse(line) as BenchRow });
+      else out.push({ platform: 'node', backend, model, skipped: why(r, timeoutS) });
+      process.stderr.write(`node ${backend} ${model}: ${r.code === 0 ? 'done' : (out.at(-1) as { skipped: string }).skipped}\n`);
+    }
+  }
+  return out;
+}
+
+const TORCH_SHAPES: Record<string, string> = { 'gpt2-124m': 'gpt2', 'smollm2-135m': 'smollm2-135m', 'bloomz-560m': 'bloomz-560m' };
+
+async function torchRows(): Promise<Outcome[]> {
+  const script = path.resolve(root, '../shared/bench/torch_step.py');
+  const probe = await run('/usr/bin/python3', ['-c', 'import torch; print(torch.__version__)'], 60_000);
+  if (probe.code !== 0 || !existsSync(script)) {
+    return [{ platform: 'torch', backend: 'cpu', model: '*', skipped: existsSync(script) ? 'python3-torch is not installed (apt-get install python3-torch libopenblas0-pthread)' : `${script} not found` }];
+  }
+  const out: Outcome[] = [];
+  for (const model of shapes.filter((m) => TORCH_SHAPES[m])) {
+    const r = await run('/usr/bin/python3', [script, TORCH_SHAPES[model], '8', '64', '20', String(steps)], timeoutS * 1000);
+    const m = r.stdout.match(/\{.*\}/);
+    if (r.code === 0 && m) {
+      const t = JSON.parse(m[0].replace(/'/g, '"')) as { params: number; step_s: number; tokens_per_s: number; gflops: number; threads: number };
+      out.push({ torch: { model, params: t.params, stepMs: t.step_s * 1000, tokensPerSecond: t.tokens_per_s, gflops: t.gflops, threads: t.threads, torchVersion: probe.stdout.trim() } });
+    } else out.push({ platform: 'torch', backend: 'cpu', model, skipped: why(r, timeoutS) });
+    process.stderr.write(`torch ${model}: ${r.code === 0 ? 'done' : 'failed'}\n`);
+  }
+  return out;
+}
+
+const outcomes: Outcome[] = [];
+if (platforms.includes('node')) outcomes.push(...(await nodeRows()));
+if (platforms.includes('browser')) outcomes.push(...(await runBrowserRows(root, browserBackends, shapes, steps, timeoutS)));
+if (platforms.includes('torch')) outcomes.push(...(await torchRows()));
+
+process.stdout.write(JSON.stringify(outcomes, null, 2) + '\n');
+mkdirSync(path.join(root, 'docs'), { recursive: true });
+const file = flag('out') ?? path.join(root, 'docs/benchmarks.md');
+writeFileSync(file, markdownReport(outcomes, { steps, date: new Date().toISOString().slice(0, 10) }));
+process.stderr.write(`wrote ${path.relative(root, file)}\n`);

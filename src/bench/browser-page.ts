@@ -1,0 +1,63 @@
+// The browser side of `npm run bench`: one row per page load, chosen by the query string
+// (?backend=webgpu|wasm|webgl|cpu&model=<shape or demo>&steps=N). The result lands in
+// window.__benchResult (or window.__benchError) for the driver to read.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-webgl';
+import '@tensorflow/tfjs-backend-webgpu';
+import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import { shareIdentityOnWasm } from '../engine/kernels/wasm-identity.ts';
+import { loadModel } from '../engine/load.ts';
+import type { ModelSource } from '../engine/io/source.ts';
+import { runRow } from './row.ts';
+import { DEFAULT_STEP_BENCH } from './step-bench.ts';
+
+const params = new URLSearchParams(location.search);
+const backend = params.get('backend') ?? 'webgpu';
+const model = params.get('model') ?? 'demo';
+const steps = Number(params.get('steps') ?? DEFAULT_STEP_BENCH.steps);
+const log = (s: string) => {
+  (document.getElementById('log') as HTMLElement).textContent += `\n${s}`;
+  console.log(s);
+};
+
+/** The embedded demo model, fetched from the dev server's public folder. */
+function publicFolder(name: string): ModelSource {
+  return {
+    kind: 'folder',
+    id: name,
+    revision: null,
+    resolvedRevision: async () => null,
+    async tryRead(file) {
+      const res = await fetch(`/models/${name}/${file}`);
+      return res.ok ? new Uint8Array(await res.arrayBuffer()) : null;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  if (backend === 'wasm') {
+    setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd });
+    setThreadsCount(navigator.hardwareConcurrency || 1);
+    shareIdentityOnWasm();
+  }
+  if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} is not available in this browser`);
+  await tf.ready();
+  const details: Record<string, unknown> = { crossOriginIsolated, threads: backend === 'wasm' ? tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') : null };
+  if (backend === 'webgpu') {
+    const info = (tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo;
+    details.adapter = `${info?.vendor ?? ''} ${info?.architecture ?? ''}`.trim();
+  }
+  log(`backend ${backend} ready ${JSON.stringify(details)}`);
+  const row = await runRow(`browser (${navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'browser'})`, model, { ...DEFAULT_STEP_BENCH, steps }, model === 'demo' ? async () => (await loadModel(publicFolder('playground-demo'))).model : undefined, log);
+  (window as unknown as { __benchResult: unknown }).__benchResult = { ...row, details };
+  log(JSON.stringify(row));
+}
+
+main().catch((e: Error) => {
+  (window as unknown as { __benchError: string }).__benchError = e.message ?? String(e);
+  log(`error: ${e.message}`);
+});

@@ -1,0 +1,67 @@
+// One benchmark row, the same on every platform: build the model (real folder or random
+// weights with a real checkpoint's shapes), measure the backend's matmul ceiling, time the step.
+import * as tf from '@tensorflow/tfjs-core';
+import type { CausalLM } from '../engine/models/model.ts';
+import { buildModel } from '../engine/models/registry.ts';
+import { RandomWeights } from '../engine/models/random-weights.ts';
+import { BENCH_SHAPES } from './shapes.ts';
+import { benchStep, matmulCeiling, nonEmbeddingParams, type StepBenchOptions } from './step-bench.ts';
+
+export interface BenchRow {
+  platform: string;
+  backend: string;
+  model: string;
+  params: number;
+  nonEmbeddingParams: number;
+  batch: number;
+  seq: number;
+  virtualTokens: number;
+  labelTokens: number;
+  medianStepMs: number;
+  tokensPerSecond: number;
+  stepGflops: number;
+  matmulGflops: number;
+  matmulShape: [number, number, number];
+  mfu: number;
+  peakMB: number;
+  numTensorsFlat: boolean;
+  loadSeconds: number;
+}
+
+export async function runRow(platform: string, model: string, o: StepBenchOptions, load?: () => Promise<CausalLM>, log: (s: string) => void = () => {}): Promise<BenchRow> {
+  const ceiling = await matmulCeiling();
+  log(`matmul ceiling ${ceiling.gflops.toFixed(1)} GFLOP/s at ${ceiling.shape.join('x')}`);
+  const t0 = performance.now();
+  let lm: CausalLM;
+  if (load) lm = await load();
+  else {
+    const shape = BENCH_SHAPES[model];
+    if (!shape) throw new Error(`unknown benchmark shape ${model} (known: ${Object.keys(BENCH_SHAPES).join(', ')})`);
+    lm = buildModel(shape, new RandomWeights(1));
+  }
+  const loadSeconds = (performance.now() - t0) / 1000;
+  log(`model ready in ${loadSeconds.toFixed(1)} s`);
+  const r = await benchStep(lm, o, log);
+  const row: BenchRow = {
+    platform,
+    backend: tf.getBackend(),
+    model,
+    params: lm.parameterCount,
+    nonEmbeddingParams: nonEmbeddingParams(lm),
+    batch: o.batch,
+    seq: o.seq,
+    virtualTokens: o.virtualTokens,
+    labelTokens: o.labelTokens,
+    medianStepMs: r.medianStepMs,
+    tokensPerSecond: r.tokensPerSecond,
+    stepGflops: r.gflops,
+    matmulGflops: ceiling.gflops,
+    matmulShape: ceiling.shape,
+    mfu: r.gflops / ceiling.gflops,
+    peakMB: r.peakBytes / 2 ** 20,
+    numTensorsFlat: r.numTensorsFlat,
+    loadSeconds,
+  };
+  lm.dispose();
+  return row;
+}
