@@ -37,7 +37,7 @@ export function modelCard(config: AdapterConfig, extras: CardExtras = {}): strin
     '',
     `base = AutoModelForCausalLM.from_pretrained("${base}"${revisionArg})`,
     `tokenizer = AutoTokenizer.from_pretrained("${base}"${revisionArg})`,
-    'model = PeftModel.from_pretrained(base, "path/to/this/folder")  # is_trainable=True to keep training',
+    'model = PeftModel.from_pretrained(base, "path/to/this/folder")',
     '```',
     '',
   );

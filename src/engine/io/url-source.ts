@@ -1,0 +1,65 @@
+// Files of a model folder served over HTTP at `{baseUrl}/{file}` (the playground's embedded models).
+import { SourceError, type ModelSource, type ProgressCallback } from './source.ts';
+
+export class UrlFolderSource implements ModelSource {
+  readonly kind = 'folder';
+  readonly revision = null;
+  private readonly base: string;
+  private readonly fetchFn: typeof fetch;
+
+  /** `id` is what an adapter names as its base model (e.g. "playground-demo"). */
+  constructor(readonly id: string, baseUrl: string, fetchFn?: typeof fetch) {
+    this.base = baseUrl.replace(/\/+$/, '');
+    this.fetchFn = fetchFn ?? globalThis.fetch.bind(globalThis);
+  }
+
+  async resolvedRevision(): Promise<string | null> {
+    return null;
+  }
+
+  async tryRead(file: string, onProgress?: ProgressCallback): Promise<Uint8Array | null> {
+    const url = `${this.base}/${file}`;
+    let res: Response;
+    try {
+      res = await this.fetchFn(url);
+    } catch (e) {
+      throw new SourceError(`${this.id}: could not fetch ${url} (${(e as Error).message})`);
+    }
+    if (res.status === 404) return null;
+    if (!res.ok) throw new SourceError(`${this.id}: HTTP ${res.status} ${res.statusText} for ${url}`);
+    const type = res.headers.get('content-type') ?? '';
+    // A server that answers every path with its index page has no such file either.
+    if (type.startsWith('text/html')) return null;
+    return readStream(res, file, onProgress);
+  }
+}
+
+/** Reads a response body, reporting bytes as they arrive. */
+export async function readStream(res: Response, file: string, onProgress?: ProgressCallback): Promise<Uint8Array> {
+  const header = res.headers.get('content-length');
+  const total = header && res.headers.get('content-encoding') === null ? Number(header) : null;
+  if (!res.body) {
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    onProgress?.({ file, loaded: bytes.byteLength, total: bytes.byteLength });
+    return bytes;
+  }
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let loaded = 0;
+  onProgress?.({ file, loaded: 0, total });
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.byteLength;
+    onProgress?.({ file, loaded, total });
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(loaded);
+  let pos = 0;
+  for (const c of chunks) {
+    out.set(c, pos);
+    pos += c.byteLength;
+  }
+  return out;
+}

@@ -1,0 +1,155 @@
+// IndexedDB through idb, usable from the page and from the engine worker alike.
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { AdapterSummary } from '../worker/protocol.ts';
+import type { AdapterRecord, AdapterSummaryRecord, CheckpointRecord, DatasetRecord, RunRecord, RunSummaryRecord, TensorRecord } from './records.ts';
+
+interface PlaygroundDB extends DBSchema {
+  runs: { key: string; value: RunSummaryRecord; indexes: { createdAt: number } };
+  checkpoints: { key: string; value: CheckpointRecord };
+  adapters: { key: string; value: AdapterSummaryRecord; indexes: { createdAt: number } };
+  datasets: { key: string; value: DatasetRecord };
+  /** Run init prompts ('run:<id>') and adapter prompts ('adapter:<id>'), kept out of the listed records. */
+  tensors: { key: string; value: TensorRecord };
+}
+
+export const DB_NAME = 'prompt-tuning-playground';
+const DB_VERSION = 3;
+
+let dbPromise: Promise<IDBPDatabase<PlaygroundDB>> | null = null;
+
+export function db(): Promise<IDBPDatabase<PlaygroundDB>> {
+  dbPromise ??= openDB<PlaygroundDB>(DB_NAME, DB_VERSION, {
+    upgrade(d) {
+      // Created fresh: earlier development schemas are dropped rather than migrated.
+      for (const name of [...d.objectStoreNames]) d.deleteObjectStore(name);
+      d.createObjectStore('runs', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
+      d.createObjectStore('checkpoints', { keyPath: 'runId' });
+      d.createObjectStore('adapters', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
+      d.createObjectStore('datasets', { keyPath: 'id' });
+      d.createObjectStore('tensors', { keyPath: 'id' });
+    },
+    blocking() {
+      // Another tab upgrades the schema: let it.
+      void dbPromise?.then((d) => d.close());
+      dbPromise = null;
+    },
+  });
+  return dbPromise;
+}
+
+export function newId(): string {
+  return crypto.randomUUID();
+}
+
+const runKey = (id: string) => `run:${id}`;
+const adapterKey = (id: string) => `adapter:${id}`;
+
+function splitRun(run: RunRecord): { summary: RunSummaryRecord; tensors: TensorRecord } {
+  const { initPrompt, ...summary } = run;
+  return { summary: { ...summary, updatedAt: Date.now() }, tensors: { id: runKey(run.id), values: initPrompt, init: null } };
+}
+
+function splitAdapter(adapter: AdapterRecord): { summary: AdapterSummaryRecord; tensors: TensorRecord } {
+  const { prompt, initPrompt, ...summary } = adapter;
+  return { summary, tensors: { id: adapterKey(adapter.id), values: prompt, init: initPrompt } };
+}
+
+// Runs
+export async function putRun(run: RunRecord): Promise<void> {
+  const { summary, tensors } = splitRun(run);
+  const tx = (await db()).transaction(['runs', 'tensors'], 'readwrite');
+  await Promise.all([tx.objectStore('runs').put(summary), tx.objectStore('tensors').put(tensors), tx.done]);
+}
+/** Updates a run's state and curves (its tensors do not change). */
+export async function putRunState(run: RunSummaryRecord): Promise<void> {
+  const { initPrompt: _, ...summary } = run as RunRecord;
+  await (await db()).put('runs', { ...summary, updatedAt: Date.now() });
+}
+export async function getRun(id: string): Promise<RunRecord | undefined> {
+  const d = await db();
+  const [summary, tensors] = await Promise.all([d.get('runs', id), d.get('tensors', runKey(id))]);
+  return summary && tensors ? { ...summary, initPrompt: tensors.values } : undefined;
+}
+export async function listRuns(): Promise<RunSummaryRecord[]> {
+  return (await (await db()).getAllFromIndex('runs', 'createdAt')).reverse();
+}
+export async function deleteRun(id: string): Promise<void> {
+  const d = await db();
+  const tx = d.transaction(['runs', 'checkpoints', 'datasets', 'tensors'], 'readwrite');
+  const runs = tx.objectStore('runs');
+  const run = await runs.get(id);
+  await runs.delete(id);
+  await tx.objectStore('checkpoints').delete(id);
+  await tx.objectStore('tensors').delete(runKey(id));
+  // The dataset goes too unless another run still uses it.
+  if (run && !(await runs.getAll()).some((r) => r.spec.data.datasetId === run.spec.data.datasetId)) await tx.objectStore('datasets').delete(run.spec.data.datasetId);
+  await tx.done;
+}
+
+// Datasets
+export async function putDataset(dataset: DatasetRecord): Promise<void> {
+  await (await db()).put('datasets', dataset);
+}
+export async function getDataset(id: string): Promise<DatasetRecord | undefined> {
+  return (await db()).get('datasets', id);
+}
+
+/** A content key for a dataset: the same rows are stored once. */
+export async function datasetKey(rows: unknown, testRows: unknown): Promise<string> {
+  const bytes = new TextEncoder().encode(JSON.stringify([rows, testRows]));
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest.slice(0, 16), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+// Checkpoints: one per run (the latest); written together with the run's curves so both agree.
+export async function putCheckpoint(checkpoint: CheckpointRecord, run: RunSummaryRecord): Promise<void> {
+  const { initPrompt: _, ...summary } = run as RunRecord;
+  const tx = (await db()).transaction(['runs', 'checkpoints'], 'readwrite');
+  await Promise.all([tx.objectStore('checkpoints').put(checkpoint), tx.objectStore('runs').put({ ...summary, updatedAt: Date.now() }), tx.done]);
+}
+export async function getCheckpoint(runId: string): Promise<CheckpointRecord | undefined> {
+  return (await db()).get('checkpoints', runId);
+}
+
+// Adapters
+export async function putAdapter(adapter: AdapterRecord): Promise<void> {
+  const { summary, tensors } = splitAdapter(adapter);
+  const tx = (await db()).transaction(['adapters', 'tensors'], 'readwrite');
+  await Promise.all([tx.objectStore('adapters').put(summary), tx.objectStore('tensors').put(tensors), tx.done]);
+}
+/** Saves a run's adapter and the run's final state in one transaction. */
+export async function finishRun(run: RunSummaryRecord, adapter: AdapterRecord | null): Promise<void> {
+  const { initPrompt: _, ...summary } = run as RunRecord;
+  const tx = (await db()).transaction(['runs', 'adapters', 'checkpoints', 'tensors'], 'readwrite');
+  const ops: Promise<unknown>[] = [tx.objectStore('runs').put({ ...summary, updatedAt: Date.now() })];
+  if (adapter) {
+    const split = splitAdapter(adapter);
+    ops.push(tx.objectStore('adapters').put(split.summary), tx.objectStore('tensors').put(split.tensors));
+    // The adapter now holds the trained prompt; the resume checkpoint is no longer needed.
+    ops.push(tx.objectStore('checkpoints').delete(run.id));
+  }
+  await Promise.all([...ops, tx.done]);
+}
+export async function getAdapter(id: string): Promise<AdapterRecord | undefined> {
+  const d = await db();
+  const [summary, tensors] = await Promise.all([d.get('adapters', id), d.get('tensors', adapterKey(id))]);
+  return summary && tensors ? { ...summary, prompt: tensors.values, initPrompt: tensors.init } : undefined;
+}
+export async function listAdapters(): Promise<AdapterSummaryRecord[]> {
+  return (await (await db()).getAllFromIndex('adapters', 'createdAt')).reverse();
+}
+export async function deleteAdapter(id: string): Promise<void> {
+  const tx = (await db()).transaction(['adapters', 'tensors'], 'readwrite');
+  await Promise.all([tx.objectStore('adapters').delete(id), tx.objectStore('tensors').delete(adapterKey(id)), tx.done]);
+}
+export async function updateAdapter(id: string, change: Partial<Pick<AdapterRecord, 'name' | 'metrics'>>): Promise<void> {
+  const tx = (await db()).transaction('adapters', 'readwrite');
+  const current = await tx.store.get(id);
+  if (current) await tx.store.put({ ...current, ...change, metrics: { ...current.metrics, ...change.metrics } });
+  await tx.done;
+}
+
+export function summaryOf(a: AdapterSummaryRecord): AdapterSummary {
+  const { id, name, createdAt, source, runId, config, model, metrics } = a;
+  return { id, name, createdAt, source, runId, config, model, metrics };
+}

@@ -1,0 +1,116 @@
+import { useState } from 'react';
+import type { AdapterSummary } from '../../worker/protocol.ts';
+import { deleteAdapter, downloadAdapterZip, renameAdapter, setActiveAdapter, toast, whenEngine } from '../app/actions.ts';
+import { errorMessage } from '../engine/client.ts';
+import { formatDuration, formatLoss, formatPercent, timeAgo } from '../common/format.ts';
+import { downloadBytes, mimeOf } from './download.ts';
+import { Sparkline } from './Sparkline.tsx';
+
+export function AdapterCard({ adapter, active, curve, canUse }: { adapter: AdapterSummary; active: boolean; curve: number[]; canUse: boolean }) {
+  const [editing, setEditing] = useState(false);
+  const [name, setName] = useState(adapter.name);
+  const [files, setFiles] = useState<Record<string, Uint8Array> | null>(null);
+  const [folderName, setFolderName] = useState('');
+  const c = adapter.config;
+  const m = adapter.metrics;
+  const exportIt = async () => {
+    try {
+      return await (await whenEngine()).exportAdapter(adapter.id);
+    } catch (e) {
+      toast('error', `Export failed: ${errorMessage(e)}`);
+      return null;
+    }
+  };
+  return (
+    <li className={`adapter ${active ? 'active' : ''}`} data-testid="adapter-card" data-adapter-id={adapter.id}>
+      <div className="row between">
+        {editing ? (
+          <form
+            className="row gap grow"
+            onSubmit={(e) => {
+              e.preventDefault();
+              void renameAdapter(adapter.id, name.trim() || adapter.name);
+              setEditing(false);
+            }}
+          >
+            <input className="grow" value={name} onChange={(e) => setName(e.target.value)} autoFocus aria-label="adapter name" />
+            <button className="secondary">Save</button>
+          </form>
+        ) : (
+          <b className="adapter-name" data-testid="adapter-name">
+            {adapter.name}
+          </b>
+        )}
+        <span className="row gap">
+          <span className={`badge ${adapter.source}`}>{adapter.source}</span>
+          {active && <span className="badge active">active</span>}
+        </span>
+      </div>
+      <div className="small muted">
+        {c.numVirtualTokens} × {c.tokenDim} · {c.init}
+        {c.init === 'TEXT' && c.initText ? ` “${c.initText}”` : ''} · base {c.baseModel ?? 'unknown'}
+        {c.revision ? ` @ ${c.revision.slice(0, 10)}` : ''} · {timeAgo(adapter.createdAt)}
+      </div>
+      <div className="row gap small metrics">
+        {m.steps !== null && <span>{m.steps} steps</span>}
+        {m.finalLoss !== null && <span>loss {formatLoss(m.finalLoss)}</span>}
+        {m.bestValLoss !== null && <span>val {formatLoss(m.bestValLoss)}</span>}
+        {m.accuracy !== null && <span>accuracy {formatPercent(m.accuracy)}</span>}
+        {m.backend && <span>{m.backend}</span>}
+        {m.stepSeconds !== null && <span>{formatDuration(m.stepSeconds)}/step</span>}
+        <Sparkline y={curve} />
+      </div>
+      <div className="row gap wrap actions">
+        {!active && (
+          <button className="secondary" disabled={!canUse} onClick={() => void setActiveAdapter(adapter.id)} title={canUse ? 'Use it for Evaluate, Try it and Inspect (the model stays loaded)' : 'Its width does not match the loaded model'}>
+            Use
+          </button>
+        )}
+        <button
+          className="primary"
+          data-testid="download-zip"
+          onClick={() => void downloadAdapterZip(adapter.id)}
+        >
+          Download PEFT adapter (.zip)
+        </button>
+        <button
+          className="secondary"
+          onClick={async () => {
+            if (files) return setFiles(null);
+            const ex = await exportIt();
+            if (ex) {
+              setFiles(ex.files);
+              setFolderName(ex.folderName);
+            }
+          }}
+          aria-expanded={files !== null}
+        >
+          Files…
+        </button>
+        <button className="link" onClick={() => setEditing((x) => !x)}>
+          rename
+        </button>
+        <button
+          className="link danger"
+          onClick={() => {
+            if (confirm(`Delete the adapter “${adapter.name}” from this browser? Download it first if you want to keep it.`)) void deleteAdapter(adapter.id);
+          }}
+        >
+          delete
+        </button>
+      </div>
+      {files && (
+        <ul className="file-list small">
+          {Object.entries(files).map(([n, bytes]) => (
+            <li key={n}>
+              <button className="link" onClick={() => downloadBytes(bytes, n, mimeOf(n))}>
+                {folderName}/{n}
+              </button>{' '}
+              <span className="muted">{bytes.byteLength.toLocaleString()} bytes</span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </li>
+  );
+}

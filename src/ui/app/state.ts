@@ -1,0 +1,162 @@
+// The state the panels share. Panel-local details (form drafts, open sections) stay in the panels.
+import type { ColumnMapping, Example } from '../../engine/data/examples.ts';
+import type { Row } from '../../engine/data/parse.ts';
+import type { RunSummaryRecord } from '../../store/records.ts';
+import {
+  DEFAULT_TRAIN_SPEC,
+  type AdapterSummary,
+  type BackendInfo,
+  type BackendName,
+  type DataStats,
+  type ModelInfo,
+  type ModelSpec,
+  type PromptSpec,
+  type RunHistory,
+  type RunStatus,
+  type TrainSpec,
+} from '../../worker/protocol.ts';
+import type { BuiltinDataset } from '../data/builtins.ts';
+import type { EmbeddedModel } from '../model/models.ts';
+import { createStore } from './store.ts';
+
+export interface FileLoad {
+  loaded: number;
+  total: number | null;
+  cached: boolean;
+}
+
+export interface Dataset {
+  name: string;
+  source: { kind: 'builtin'; id: string } | { kind: 'file'; fileName: string } | { kind: 'paste' };
+  rows: Row[];
+  testRows: Row[] | null;
+  columns: string[];
+  description: string | null;
+}
+
+export interface LiveRun {
+  id: string;
+  label: string;
+  status: RunStatus | 'starting';
+  totalSteps: number;
+  stepsPerEpoch: number;
+  epochs: number;
+  /** Mutated in place as steps arrive; `version` changes so views re-read it. */
+  history: RunHistory;
+  version: number;
+  epoch: number;
+  lastCheckpoint: { step: number; savedAt: number } | null;
+  numTensors: number | null;
+  /** tf.memory().numTensors in the worker after each step (flat: nothing leaks). */
+  tensorCounts: number[];
+  message: string;
+  adapterId: string | null;
+  warnings: string[];
+  numVirtualTokens: number;
+  hiddenSize: number;
+}
+
+export interface Recovery {
+  run: RunSummaryRecord;
+  reason: string;
+  checkpoint: { step: number; savedAt: number } | null;
+}
+
+export interface Toast {
+  id: number;
+  kind: 'info' | 'success' | 'error' | 'warning';
+  text: string;
+}
+
+export type Tab = 'train' | 'evaluate' | 'inspect' | 'adapters';
+
+export interface AppState {
+  engineStatus: 'starting' | 'ready' | 'restarting' | 'failed';
+  engineError: string | null;
+  backend: BackendInfo | null;
+  preferredBackend: BackendName;
+  deviceLost: string | null;
+
+  embedded: EmbeddedModel[];
+  modelStatus: 'idle' | 'loading' | 'ready' | 'error';
+  modelLabel: string;
+  model: ModelInfo | null;
+  modelError: string | null;
+  loadFiles: Record<string, FileLoad>;
+  loadStartedAt: number;
+  lastModelSpec: ModelSpec | null;
+  hubEndpoint: string;
+
+  builtins: BuiltinDataset[];
+  dataset: Dataset | null;
+  mapping: ColumnMapping | null;
+  dataError: string | null;
+  examples: Example[] | null;
+  testExamples: Example[] | null;
+  stats: DataStats | null;
+  statsError: string | null;
+
+  prompt: PromptSpec;
+  train: TrainSpec;
+  /** Max length follows the data (the longest example, rounded up) until the user sets it. */
+  maxLengthAuto: boolean;
+
+  run: LiveRun | null;
+  runs: RunSummaryRecord[];
+  overlay: string[];
+
+  adapters: AdapterSummary[];
+  activeAdapterId: string | null;
+  activeWarnings: string[];
+
+  recovery: Recovery | null;
+  toasts: Toast[];
+  tab: Tab;
+}
+
+export const DEFAULT_INIT_TEXT = 'Classify if the tweet is a complaint or not:';
+
+export const app = createStore<AppState>({
+  engineStatus: 'starting',
+  engineError: null,
+  backend: null,
+  preferredBackend: 'webgpu',
+  deviceLost: null,
+
+  embedded: [],
+  modelStatus: 'idle',
+  modelLabel: '',
+  model: null,
+  modelError: null,
+  loadFiles: {},
+  loadStartedAt: 0,
+  lastModelSpec: null,
+  hubEndpoint: 'https://huggingface.co',
+
+  builtins: [],
+  dataset: null,
+  mapping: null,
+  dataError: null,
+  examples: null,
+  testExamples: null,
+  stats: null,
+  statsError: null,
+
+  prompt: { kind: 'TEXT', text: DEFAULT_INIT_TEXT, numVirtualTokens: 8, seed: 42 },
+  train: { ...DEFAULT_TRAIN_SPEC },
+  maxLengthAuto: true,
+
+  run: null,
+  runs: [],
+  overlay: [],
+
+  adapters: [],
+  activeAdapterId: null,
+  activeWarnings: [],
+
+  recovery: null,
+  toasts: [],
+  tab: 'train',
+});
+
+export const isTraining = (s: AppState): boolean => s.run !== null && (s.run.status === 'running' || s.run.status === 'paused' || s.run.status === 'starting');

@@ -1,0 +1,57 @@
+import { useEffect, useState } from 'react';
+import type { Example } from '../../engine/data/examples.ts';
+import type { ExamplePreview } from '../../worker/protocol.ts';
+import { whenEngine } from '../app/actions.ts';
+import { errorMessage } from '../engine/client.ts';
+import { showPiece } from '../common/format.ts';
+
+/** One example, token by token, as the trainer sees it: grey tokens are context, coloured ones carry the loss. */
+export function TokenPreview(props: { example: Example; maxLength: number | null; numVirtualTokens: number; modelKey: string }) {
+  const [preview, setPreview] = useState<ExamplePreview | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const { example, maxLength, numVirtualTokens, modelKey } = props;
+  useEffect(() => {
+    let live = true;
+    const t = setTimeout(async () => {
+      try {
+        const p = await (await whenEngine()).examplePreview(example, maxLength, numVirtualTokens);
+        if (live) {
+          setPreview(p);
+          setError(null);
+        }
+      } catch (e) {
+        if (live) setError(errorMessage(e));
+      }
+    }, 120);
+    return () => {
+      live = false;
+      clearTimeout(t);
+    };
+  }, [example, maxLength, numVirtualTokens, modelKey]);
+  if (error) return <p className="bad small">{error}</p>;
+  if (!preview) return <p className="muted small">Tokenizing…</p>;
+  return (
+    <div className="token-preview" data-testid="token-preview">
+      <div className="tokens" aria-label="tokens of the example">
+        <span className="tok virtual" title={`${numVirtualTokens} virtual tokens: the soft prompt, prepended to every example`}>
+          [soft prompt × {numVirtualTokens}]
+        </span>
+        {preview.dropped > 0 && <span className="tok dropped" title="dropped by truncation">… {preview.dropped} dropped …</span>}
+        {preview.tokens.map((t, i) => (
+          <span key={i} className={`tok ${t.role}`} title={`id ${t.id}${t.role === 'target' || t.role === 'eos' ? ' · loss' : ''}`}>
+            {showPiece(t.text)}
+          </span>
+        ))}
+      </div>
+      <div className="legend small">
+        <span>
+          <i className="tok input" /> context ({preview.inputTokens} tokens, no loss)
+        </span>
+        <span>
+          <i className="tok target" /> target + end token ({preview.targetTokens} tokens, loss)
+        </span>
+        {preview.truncated && <span className="warn">truncated to fit {maxLength ?? 'the context'}</span>}
+      </div>
+    </div>
+  );
+}
