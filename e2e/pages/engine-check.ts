@@ -2,13 +2,8 @@
 // through the engine in the browser on ?backend=webgpu|wasm|cpu and publishes the max errors
 // on window.__engineCheck, for e2e/engine-backends.e2e.test.ts to assert on.
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-webgpu';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
-import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
-import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { patchWasmKernels } from '../../src/engine/kernels/wasm-kernels.ts';
+import { initBackend } from '../../src/worker/backend.ts';
+import type { BackendName } from '../../src/worker/protocol.ts';
 import { setMaxBufferBytes } from '../../src/engine/device-limits.ts';
 import { parseSafetensors } from '../../src/engine/io/safetensors.ts';
 import type { ModelSource } from '../../src/engine/io/source.ts';
@@ -105,12 +100,8 @@ async function checkModel(name: string): Promise<ModelCheck> {
 }
 
 async function main(): Promise<void> {
-  if (backend === 'wasm') {
-    setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd });
-    patchWasmKernels();
-  }
-  if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} is not available`);
-  await tf.ready();
+  const { info } = await initBackend(backend as BackendName);
+  if (info.name !== backend) throw new Error(`backend ${backend} is not available (${info.notes.join(' ')})`);
   if (maxBuffer) setMaxBufferBytes(Number(maxBuffer));
   const checks: ModelCheck[] = [];
   for (const m of models) {

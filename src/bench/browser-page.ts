@@ -2,14 +2,9 @@
 // (?backend=webgpu|wasm|webgl|cpu&model=<shape or demo>&steps=N). The result lands in
 // window.__benchResult (or window.__benchError) for the driver to read.
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
-import '@tensorflow/tfjs-backend-webgpu';
-import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
-import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
-import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { patchWasmKernels } from '../engine/kernels/wasm-kernels.ts';
+import { initBackend } from '../worker/backend.ts';
+import type { BackendName } from '../worker/protocol.ts';
 import { loadModel } from '../engine/load.ts';
 import type { ModelSource } from '../engine/io/source.ts';
 import { runRow } from './row.ts';
@@ -39,17 +34,15 @@ function publicFolder(name: string): ModelSource {
 }
 
 async function main(): Promise<void> {
-  if (backend === 'wasm') {
-    setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd });
-    setThreadsCount(navigator.hardwareConcurrency || 1);
-    patchWasmKernels();
-  }
-  if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} is not available in this browser`);
-  await tf.ready();
-  const details: Record<string, unknown> = { crossOriginIsolated, threads: backend === 'wasm' ? tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') : null };
-  if (backend === 'webgpu') {
-    const info = (tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo;
-    details.adapter = `${info?.vendor ?? ''} ${info?.architecture ?? ''}`.trim();
+  // WebGL is benchmarked too, though the app does not offer it.
+  const details: Record<string, unknown> = { crossOriginIsolated };
+  if (backend === 'webgl') {
+    if (!(await tf.setBackend('webgl'))) throw new Error('backend webgl is not available in this browser');
+    await tf.ready();
+  } else {
+    const { info } = await initBackend(backend as BackendName);
+    if (info.name !== backend) throw new Error(`backend ${backend} is not available (${info.notes.join(' ')})`);
+    Object.assign(details, { threads: info.threads, adapter: info.adapter ? `${info.adapter.vendor} ${info.adapter.architecture}`.trim() : null });
   }
   log(`backend ${backend} ready ${JSON.stringify(details)}`);
   const row = await runRow(`browser (${navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'browser'})`, model, { ...DEFAULT_STEP_BENCH, steps }, model === 'demo' ? async () => (await loadModel(publicFolder('playground-demo'))).model : undefined, log);

@@ -1,0 +1,78 @@
+// The engine in Chromium on each backend the app uses, against the PyTorch reference fixtures:
+// WebGPU (with the fused kernels, and with embeddings split to fit a tiny buffer limit) and WASM.
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { createServer, type ViteDevServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launch } from './support/browser.ts';
+
+interface Check {
+  model: string;
+  logits: { err: number; scale: number };
+  loss: { got: number; want: number };
+  grad: { err: number; scale: number };
+  trained: { err: number; scale: number };
+  greedy: { got: number[]; want: number[] };
+  numTensorsAfterTrainFlat: boolean;
+}
+
+let server: ViteDevServer;
+let browser: Browser;
+let base: string;
+
+beforeAll(async () => {
+  // A dev server serves the check page and test/fixtures as they are in the repo.
+  server = await createServer({ root: path.resolve(import.meta.dirname, '..'), logLevel: 'error', server: { host: '127.0.0.1', port: 0 } });
+  await server.listen();
+  base = `http://127.0.0.1:${(server.httpServer!.address() as AddressInfo).port}`;
+  browser = await launch();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function runChecks(query: string): Promise<{ backend: string; checks: Check[] }> {
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${base}/e2e/pages/engine-check.html?${query}`);
+    await page.waitForFunction(() => '__engineCheck' in window || '__engineCheckError' in window, undefined, { timeout: 200_000, polling: 500 });
+    const { result, error } = await page.evaluate(() => ({
+      result: (window as unknown as { __engineCheck?: { backend: string; checks: Check[] } }).__engineCheck,
+      error: (window as unknown as { __engineCheckError?: string }).__engineCheckError,
+    }));
+    if (!result) throw new Error(error);
+    return result;
+  } finally {
+    await page.close();
+  }
+}
+
+function expectMatches(checks: Check[]): void {
+  for (const c of checks) {
+    // SPEC.md tolerances: 1e-4 relative for tensors, 1e-5 for the loss, exact ids.
+    expect(c.logits.err, `${c.model} logits`).toBeLessThanOrEqual(1e-4 * c.logits.scale);
+    expect(Math.abs(c.loss.got - c.loss.want), `${c.model} loss`).toBeLessThanOrEqual(1e-5 * Math.max(1, c.loss.want));
+    expect(c.grad.err, `${c.model} prompt gradient`).toBeLessThanOrEqual(1e-4 * c.grad.scale);
+    expect(c.trained.err, `${c.model} 3 AdamW steps`).toBeLessThanOrEqual(1e-4 * c.trained.scale);
+    expect(c.greedy.got, `${c.model} greedy ids`).toEqual(c.greedy.want);
+    expect(c.numTensorsAfterTrainFlat, `${c.model} numTensors flat`).toBe(true);
+  }
+}
+
+describe('engine on browser backends matches the PyTorch fixtures', () => {
+  it('WebGPU, fused kernels, embeddings split to a 4 KB buffer limit', async () => {
+    const { backend, checks } = await runChecks('backend=webgpu&models=tiny-gpt2,tiny-bloom,tiny-llama,tiny-qwen2&maxBufferBytes=4000');
+    expect(backend).toBe('webgpu');
+    expect(checks.length).toBe(4);
+    expectMatches(checks);
+  });
+
+  it('WASM', async () => {
+    const { backend, checks } = await runChecks('backend=wasm&models=tiny-gpt2,tiny-bloom,tiny-llama,tiny-qwen2');
+    expect(backend).toBe('wasm');
+    expectMatches(checks);
+  });
+});
