@@ -37,7 +37,7 @@ describe('embeddings split to fit a small buffer limit', () => {
       const g = expected!.get('grad_prompt_embeddings').data;
       expect(maxAbsDiff(grad.dataSync(), g)).toBeLessThanOrEqual(tensorTolerance(g));
       const init = readCase(dir, 'init-text-short');
-      const p = initSoftPrompt(lm.model, lm.tokenizer, { kind: 'TEXT', text: init.json.init.text, numVirtualTokens: init.json.num_virtual_tokens });
+      const p = await initSoftPrompt(lm.model, lm.tokenizer, { kind: 'TEXT', text: init.json.init.text, numVirtualTokens: init.json.num_virtual_tokens });
       expect(maxAbsDiff(p.values, init.expected!.get('prompt_embeddings').data)).toBe(0);
       const greedy = readCase(dir, 'greedy');
       const gp = greedy.expected!.get('prompt_embeddings');

@@ -43,7 +43,7 @@ for (const { name, dir } of fixtureModels()) {
     });
     afterAll(() => lm.dispose());
 
-    it('tokenizer: ids and decoded text', () => {
+    it('tokenizer: ids and decoded text', async () => {
       const c = readCase(dir, 'tokenizer').json;
       // Each case says how its decoded strings were made: plain decode(ids), or skip_special_tokens=True.
       const skipSpecial = String(c.description).includes('skip_special_tokens=True');
@@ -53,7 +53,7 @@ for (const { name, dir } of fixtureModels()) {
       });
     });
 
-    it('forward: logits, loss and prompt gradient', () => {
+    it('forward: logits, loss and prompt gradient', async () => {
       const { json, expected } = readCase(dir, 'forward');
       const pe = expected!.get('prompt_embeddings');
       const prompt = tf.tensor2d(pe.data, pe.shape as [number, number]);
@@ -71,11 +71,11 @@ for (const { name, dir } of fixtureModels()) {
     });
 
     for (const caseName of ['init-text-short', 'init-text-long']) {
-      it(`${caseName}: TEXT init ids and embeddings`, () => {
+      it(`${caseName}: TEXT init ids and embeddings`, async () => {
         const { json, expected } = readCase(dir, caseName);
         const V = json.num_virtual_tokens;
         expect(textInitIds(lm.tokenizer, json.init.text, V)).toEqual(json.init.ids);
-        const p = initSoftPrompt(lm.model, lm.tokenizer, { kind: 'TEXT', text: json.init.text, numVirtualTokens: V });
+        const p = await initSoftPrompt(lm.model, lm.tokenizer, { kind: 'TEXT', text: json.init.text, numVirtualTokens: V });
         expect(p.initIds).toEqual(json.init.ids);
         const want = expected!.get('prompt_embeddings');
         record(name, `${caseName} embeddings`, maxAbsDiff(p.values, want.data), 0);
@@ -114,7 +114,7 @@ for (const { name, dir } of fixtureModels()) {
     });
 
     for (const caseName of ['forward', 'init-text-short', 'init-text-long', 'train', 'greedy']) {
-      it(`adapter of ${caseName}: imports, and exports bit for bit with PEFT's 14 portable keys`, () => {
+      it(`adapter of ${caseName}: imports, and exports bit for bit with PEFT's 14 portable keys`, async () => {
         const { expected, adapterDir } = readCase(dir, caseName);
         const imported = readAdapterFolder(adapterDir!);
         const want = expected!.get('prompt_embeddings');

@@ -18,25 +18,26 @@ beforeAll(async () => {
 });
 
 describe('soft prompt init', () => {
-  it('loads a model from browser File objects', () => {
+  it('loads a model from browser File objects', async () => {
     expect(lm.origin).toEqual({ kind: 'files', id: 'tiny-gpt2', revision: null, commit: null });
     expect(lm.model.config.vocabSize).toBe(507);
   });
 
-  it('SAMPLE_VOCAB takes embedding rows of seeded uniform ids', () => {
-    const a = initSoftPrompt(lm.model, lm.tokenizer, { kind: 'SAMPLE_VOCAB', numVirtualTokens: 50, seed: 1 });
-    const b = initSoftPrompt(lm.model, lm.tokenizer, { kind: 'SAMPLE_VOCAB', numVirtualTokens: 50, seed: 1 });
-    const c = initSoftPrompt(lm.model, lm.tokenizer, { kind: 'SAMPLE_VOCAB', numVirtualTokens: 50, seed: 2 });
+  it('SAMPLE_VOCAB takes embedding rows of seeded uniform ids', async () => {
+    const a = await initSoftPrompt(lm.model, lm.tokenizer, { kind: 'SAMPLE_VOCAB', numVirtualTokens: 50, seed: 1 });
+    const b = await initSoftPrompt(lm.model, lm.tokenizer, { kind: 'SAMPLE_VOCAB', numVirtualTokens: 50, seed: 1 });
+    const c = await initSoftPrompt(lm.model, lm.tokenizer, { kind: 'SAMPLE_VOCAB', numVirtualTokens: 50, seed: 2 });
     expect(a.initIds).toEqual(b.initIds);
     expect(a.initIds).not.toEqual(c.initIds);
     expect(a.initIds!.every((id) => id >= 0 && id < 507)).toBe(true);
-    expect(Array.from(a.values.slice(0, 32))).toEqual(Array.from(lm.model.embeddings.rowValues([a.initIds![0]])));
-    expect(lm.model.embeddings.rowValues([a.initIds![0]]).some((v) => v !== 0)).toBe(true);
+    const row = await lm.model.embeddings.rowValues([a.initIds![0]]);
+    expect(Array.from(a.values.slice(0, 32))).toEqual(Array.from(row));
+    expect(row.some((v) => v !== 0)).toBe(true);
   });
 
-  it('RANDOM draws N(0, 1), reproducibly from the seed', () => {
-    const p = initSoftPrompt(lm.model, lm.tokenizer, { kind: 'RANDOM', numVirtualTokens: 100, seed: 9 });
-    const q = initSoftPrompt(lm.model, lm.tokenizer, { kind: 'RANDOM', numVirtualTokens: 100, seed: 9 });
+  it('RANDOM draws N(0, 1), reproducibly from the seed', async () => {
+    const p = await initSoftPrompt(lm.model, lm.tokenizer, { kind: 'RANDOM', numVirtualTokens: 100, seed: 9 });
+    const q = await initSoftPrompt(lm.model, lm.tokenizer, { kind: 'RANDOM', numVirtualTokens: 100, seed: 9 });
     expect(Array.from(p.values)).toEqual(Array.from(q.values));
     const n = p.values.length;
     const mean = p.values.reduce((a, b) => a + b, 0) / n;
@@ -46,10 +47,10 @@ describe('soft prompt init', () => {
     expect(p.initIds).toBeNull();
   });
 
-  it('explains bad init settings', () => {
-    expect(() => initSoftPrompt(lm.model, lm.tokenizer, { kind: 'TEXT', numVirtualTokens: 4 })).toThrow(/TEXT init needs an init text/);
-    expect(() => initSoftPrompt(lm.model, lm.tokenizer, { kind: 'RANDOM', numVirtualTokens: 0 })).toThrow(/positive integer/);
-    expect(() => initSoftPrompt(lm.model, lm.tokenizer, { kind: 'RANDOM', numVirtualTokens: 128 })).toThrow(/leaves no room in the model's 128-token context/);
+  it('explains bad init settings', async () => {
+    await expect(initSoftPrompt(lm.model, lm.tokenizer, { kind: 'TEXT', numVirtualTokens: 4 })).rejects.toThrow(/TEXT init needs an init text/);
+    await expect(initSoftPrompt(lm.model, lm.tokenizer, { kind: 'RANDOM', numVirtualTokens: 0 })).rejects.toThrow(/positive integer/);
+    await expect(initSoftPrompt(lm.model, lm.tokenizer, { kind: 'RANDOM', numVirtualTokens: 128 })).rejects.toThrow(/leaves no room in the model's 128-token context/);
     expect(parseInitKind('PromptTuningInit.SAMPLE_VOCAB')).toBe('SAMPLE_VOCAB');
     expect(parseInitKind('text')).toBe('TEXT');
   });

@@ -16,8 +16,7 @@ import { previewExample } from '../src/engine/data/preview.ts';
 import { embeddingScale, inspectPrompt } from '../src/engine/inspect.ts';
 import { UrlFolderSource } from '../src/engine/io/url-source.ts';
 import { loadModel, type LoadedModel } from '../src/engine/load.ts';
-import { initSoftPromptAsync } from '../src/engine/prompt/init-async.ts';
-import { initSoftPrompt, INIT_KINDS } from '../src/engine/prompt/init.ts';
+import { initSoftPrompt } from '../src/engine/prompt/init.ts';
 import { initNodeBackend } from '../src/node/backend.ts';
 import { FolderSource } from '../src/node/folder-source.ts';
 import { LOCAL_FIXTURES } from './support/fixtures.ts';
@@ -27,23 +26,6 @@ let lm: LoadedModel;
 beforeAll(async () => {
   await initNodeBackend();
   lm = await loadModel(new FolderSource(path.join(LOCAL_FIXTURES, 'tiny-llama')));
-});
-
-describe('initSoftPromptAsync', () => {
-  for (const kind of INIT_KINDS) {
-    it(`gives exactly what initSoftPrompt gives for ${kind}`, async () => {
-      const init = { kind, text: 'Classify if the tweet is a complaint or not:', numVirtualTokens: 12, seed: 7 };
-      const sync = initSoftPrompt(lm.model, lm.tokenizer, init);
-      const async = await initSoftPromptAsync(lm.model, lm.tokenizer, init);
-      expect(async.initIds).toEqual(sync.initIds);
-      expect(Array.from(async.values)).toEqual(Array.from(sync.values));
-    });
-  }
-
-  it('rejects what initSoftPrompt rejects', async () => {
-    await expect(initSoftPromptAsync(lm.model, lm.tokenizer, { kind: 'TEXT', text: '', numVirtualTokens: 4 })).rejects.toThrow(/init text/);
-    await expect(initSoftPromptAsync(lm.model, lm.tokenizer, { kind: 'SAMPLE_VOCAB', numVirtualTokens: 0 })).rejects.toThrow(/positive integer/);
-  });
 });
 
 describe('previewExample', () => {
@@ -71,7 +53,7 @@ describe('previewExample', () => {
 
 describe('inspectPrompt', () => {
   it('finds each TEXT-initialised row nearest to its own token, with no drift', async () => {
-    const init = await initSoftPromptAsync(lm.model, lm.tokenizer, { kind: 'TEXT', text: 'the cat sat on the mat', numVirtualTokens: 6 });
+    const init = await initSoftPrompt(lm.model, lm.tokenizer, { kind: 'TEXT', text: 'the cat sat on the mat', numVirtualTokens: 6 });
     const r = await inspectPrompt(lm.model, lm.tokenizer, init.values, { values: init.values, ids: init.initIds }, 3);
     expect(r.tokens).toHaveLength(6);
     for (const t of r.tokens) {
@@ -85,7 +67,7 @@ describe('inspectPrompt', () => {
 
   it('measures drift and norms of a moved prompt against the vocabulary scale', async () => {
     const H = lm.model.config.hiddenSize;
-    const init = await initSoftPromptAsync(lm.model, lm.tokenizer, { kind: 'SAMPLE_VOCAB', numVirtualTokens: 2, seed: 3 });
+    const init = await initSoftPrompt(lm.model, lm.tokenizer, { kind: 'SAMPLE_VOCAB', numVirtualTokens: 2, seed: 3 });
     const moved = init.values.map((v, i) => (i < H ? v + 0.5 : v));
     const r = await inspectPrompt(lm.model, lm.tokenizer, moved, { values: init.values, ids: init.initIds }, 2);
     expect(r.tokens[0].drift).toBeCloseTo(0.5 * Math.sqrt(H), 4);
@@ -109,8 +91,8 @@ describe('chunked embedding tables', () => {
     }
     expect(chunked.model.embeddings.chunks.length).toBeGreaterThan(1);
     const init = { kind: 'SAMPLE_VOCAB' as const, numVirtualTokens: 6, seed: 5 };
-    const a = await initSoftPromptAsync(lm.model, lm.tokenizer, init);
-    const b = await initSoftPromptAsync(chunked.model, chunked.tokenizer, init);
+    const a = await initSoftPrompt(lm.model, lm.tokenizer, init);
+    const b = await initSoftPrompt(chunked.model, chunked.tokenizer, init);
     expect(Array.from(b.values)).toEqual(Array.from(a.values));
     const prompt = a.values.map((v, i) => v + Math.sin(i));
     const ra = await inspectPrompt(lm.model, lm.tokenizer, prompt, { values: a.values, ids: a.initIds }, 4);

@@ -37,7 +37,7 @@ async function trainFor(options: Partial<TrainOptions>, epochs = 2, resume?: Par
 beforeAll(async () => {
   await initNodeBackend();
   lm = await loadModel(new FolderSource(path.join(LOCAL_FIXTURES, 'tiny-llama')));
-  initial = initSoftPrompt(lm.model, lm.tokenizer, { kind: 'TEXT', text: 'Classify if the tweet is a complaint or not:', numVirtualTokens: V }).values;
+  initial = (await initSoftPrompt(lm.model, lm.tokenizer, { kind: 'TEXT', text: 'Classify if the tweet is a complaint or not:', numVirtualTokens: V })).values;
 });
 
 describe('PromptTrainer', () => {

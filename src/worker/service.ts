@@ -16,7 +16,7 @@ import { generate } from '../engine/generate.ts';
 import { embeddingScale, inspectPrompt, type EmbeddingScale } from '../engine/inspect.ts';
 import { loadModel, type LoadedModel } from '../engine/load.ts';
 import { textInitIds } from '../engine/prompt/init.ts';
-import { initSoftPromptAsync } from '../engine/prompt/init-async.ts';
+import { initSoftPrompt } from '../engine/prompt/init.ts';
 import { PromptTrainer, type TrainOptions } from '../engine/train/trainer.ts';
 import { datasetKey, getAdapter, getCheckpoint, getDataset, getRun, newId, putAdapter, putDataset, putRun } from '../store/db.ts';
 import type { Row } from '../engine/data/parse.ts';
@@ -288,7 +288,7 @@ export class EngineService {
     this.idle('starting another');
     const lm = this.need();
     this.checkModelFor(spec);
-    const init = await initSoftPromptAsync(lm.model, lm.tokenizer, { kind: spec.prompt.kind, text: spec.prompt.text, numVirtualTokens: spec.prompt.numVirtualTokens, seed: spec.prompt.seed });
+    const init = await initSoftPrompt(lm.model, lm.tokenizer, { kind: spec.prompt.kind, text: spec.prompt.text, numVirtualTokens: spec.prompt.numVirtualTokens, seed: spec.prompt.seed });
     const { rows, testRows, name, mapping } = spec.data;
     const datasetId = await datasetKey(rows, testRows);
     const record: RunRecord = {

@@ -24,7 +24,7 @@ export const init: Command = {
     const lm = await loadCliModel(flags.model as string);
     const kind = parseInitKind(flags.init as string);
     const text = flags['init-text'] as string;
-    const prompt = initSoftPrompt(lm.model, lm.tokenizer, { kind, text, numVirtualTokens: flags['virtual-tokens'] as number, seed: flags.seed as number });
+    const prompt = await initSoftPrompt(lm.model, lm.tokenizer, { kind, text, numVirtualTokens: flags['virtual-tokens'] as number, seed: flags.seed as number });
     const adapter = makeAdapter(prompt.values, lm.model.config, lm.origin, { kind, text });
     writeFolder(flags.out as string, adapterFiles(adapter));
     emit({ out: flags.out, init: kind, num_virtual_tokens: prompt.numVirtualTokens, token_dim: prompt.hiddenSize, init_ids: prompt.initIds });

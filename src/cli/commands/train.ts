@@ -36,7 +36,7 @@ function readBatchFile(file: string, vocabSize: number): { batches: Batch[]; def
   return { batches, defaults };
 }
 
-function startingPrompt(lm: LoadedModel, flags: ParsedFlags): { values: Float32Array; V: number; init: InitKind; initText: string | null; warnings: string[] } {
+async function startingPrompt(lm: LoadedModel, flags: ParsedFlags): Promise<{ values: Float32Array; V: number; init: InitKind; initText: string | null; warnings: string[] }> {
   if (flags.adapter) {
     const a = loadCliAdapter(lm, flags.adapter as string);
     a.prompt.dispose();
@@ -45,7 +45,7 @@ function startingPrompt(lm: LoadedModel, flags: ParsedFlags): { values: Float32A
   }
   const init = parseInitKind(flags.init as string);
   const initText = init === 'TEXT' ? (flags['init-text'] as string) : null;
-  const p = initSoftPrompt(lm.model, lm.tokenizer, { kind: init, text: initText, numVirtualTokens: flags['virtual-tokens'] as number, seed: flags.seed as number });
+  const p = await initSoftPrompt(lm.model, lm.tokenizer, { kind: init, text: initText, numVirtualTokens: flags['virtual-tokens'] as number, seed: flags.seed as number });
   return { values: p.values, V: p.numVirtualTokens, init, initText, warnings: [] };
 }
 
@@ -78,7 +78,7 @@ export const train: Command = {
   async run(flags) {
     if (Boolean(flags.data) === Boolean(flags.batches)) throw new UsageError('train: give exactly one of --data or --batches');
     const lm = await loadCliModel(flags.model as string);
-    const start = startingPrompt(lm, flags);
+    const start = await startingPrompt(lm, flags);
     const given = (k: string) => process.argv.includes(`--${k}`) || process.argv.some((a) => a.startsWith(`--${k}=`));
     let data: TrainData;
     let report: Record<string, unknown> = {};

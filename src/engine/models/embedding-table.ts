@@ -80,9 +80,17 @@ export class EmbeddingTable {
     return this.chunks.map((c, i) => mm(tf.slice(d, [0, this.offsets[i]], [-1, c.shape[0]]) as tf.Tensor2D, c)).reduce((a, b) => tf.add(a, b));
   }
 
-  /** Rows as float32 values (for soft-prompt init). */
-  rowValues(ids: number[]): Float32Array {
-    return tf.tidy(() => this.lookup(ids)).dataSync() as Float32Array;
+  /**
+   * Rows as float32 values (for soft-prompt init). Read asynchronously: a synchronous read on
+   * WebGPU goes through a canvas, which a worker on a software adapter cannot always provide.
+   */
+  async rowValues(ids: number[]): Promise<Float32Array> {
+    const rows = tf.tidy(() => this.lookup(ids));
+    try {
+      return (await rows.data()) as Float32Array;
+    } finally {
+      rows.dispose();
+    }
   }
 
   dispose(): void {

@@ -47,7 +47,7 @@ export function textInitIds(tokenizer: TextTokenizer, text: string, numVirtualTo
   return repeated.slice(0, numVirtualTokens);
 }
 
-export function initSoftPrompt(model: CausalLM, tokenizer: TextTokenizer, init: PromptInit): SoftPrompt {
+export async function initSoftPrompt(model: CausalLM, tokenizer: TextTokenizer, init: PromptInit): Promise<SoftPrompt> {
   const V = init.numVirtualTokens;
   const H = model.config.hiddenSize;
   if (!Number.isInteger(V) || V <= 0) throw new PromptInitError(`num_virtual_tokens must be a positive integer, got ${V}`);
@@ -56,12 +56,12 @@ export function initSoftPrompt(model: CausalLM, tokenizer: TextTokenizer, init: 
   if (init.kind === 'TEXT') {
     if (!init.text) throw new PromptInitError('TEXT init needs an init text (prompt_tuning_init_text)');
     const ids = textInitIds(tokenizer, init.text, V);
-    return { numVirtualTokens: V, hiddenSize: H, values: model.embeddings.rowValues(ids), initIds: ids };
+    return { numVirtualTokens: V, hiddenSize: H, values: await model.embeddings.rowValues(ids), initIds: ids };
   }
   if (init.kind === 'SAMPLE_VOCAB') {
     const rows = model.embeddings.rows;
     const ids = Array.from({ length: V }, () => rng.int(rows));
-    return { numVirtualTokens: V, hiddenSize: H, values: model.embeddings.rowValues(ids), initIds: ids };
+    return { numVirtualTokens: V, hiddenSize: H, values: await model.embeddings.rowValues(ids), initIds: ids };
   }
   const values = new Float32Array(V * H);
   for (let i = 0; i < values.length; i++) values[i] = rng.normal();
