@@ -29,7 +29,7 @@ export function mmAT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
  * Below this many FLOPs per product, WASM's naive batched loop beats splitting the batch into
  * XNNPACK calls (each split, transpose and operator setup costs ~0.1 ms).
  */
-const SPLIT_MIN_FLOPS = 1e6;
+const SPLIT_MIN_FLOPS = 2e4;
 
 /** Batched a [G, M, K] · b [G, K, N] (or · bᵀ for b [G, N, K]) → [G, M, N]. */
 export function bmm(a: tf.Tensor3D, b: tf.Tensor3D, transposeB = false): tf.Tensor3D {
