@@ -27,7 +27,7 @@ export function mmAT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
 
 /**
  * Below this many FLOPs per product, WASM's naive batched loop beats splitting the batch into
- * XNNPACK calls (each split, transpose and operator setup costs ~0.1 ms).
+ * XNNPACK calls (each slice, transpose and operator setup costs some tens of microseconds).
  */
 const SPLIT_MIN_FLOPS = 2e4;
 
