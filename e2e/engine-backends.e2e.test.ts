@@ -6,16 +6,7 @@ import type { Browser } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launch } from './support/browser.ts';
-
-interface Check {
-  model: string;
-  logits: { err: number; scale: number };
-  loss: { got: number; want: number };
-  grad: { err: number; scale: number };
-  trained: { err: number; scale: number };
-  greedy: { got: number[]; want: number[] };
-  numTensorsAfterTrainFlat: boolean;
-}
+import type { ModelCheck } from './pages/engine-check.ts';
 
 let server: ViteDevServer;
 let browser: Browser;
@@ -34,13 +25,13 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function runChecks(query: string): Promise<{ backend: string; checks: Check[] }> {
+async function runChecks(query: string): Promise<{ backend: string; checks: ModelCheck[] }> {
   const page = await browser.newPage();
   try {
     await page.goto(`${base}/e2e/pages/engine-check.html?${query}`);
     await page.waitForFunction(() => '__engineCheck' in window || '__engineCheckError' in window, undefined, { timeout: 200_000, polling: 500 });
     const { result, error } = await page.evaluate(() => ({
-      result: (window as unknown as { __engineCheck?: { backend: string; checks: Check[] } }).__engineCheck,
+      result: (window as unknown as { __engineCheck?: { backend: string; checks: ModelCheck[] } }).__engineCheck,
       error: (window as unknown as { __engineCheckError?: string }).__engineCheckError,
     }));
     if (!result) throw new Error(error);
@@ -50,7 +41,7 @@ async function runChecks(query: string): Promise<{ backend: string; checks: Chec
   }
 }
 
-function expectMatches(checks: Check[]): void {
+function expectMatches(checks: ModelCheck[]): void {
   for (const c of checks) {
     // SPEC.md tolerances: 1e-4 relative for tensors, 1e-5 for the loss, exact ids.
     expect(c.logits.err, `${c.model} logits`).toBeLessThanOrEqual(1e-4 * c.logits.scale);

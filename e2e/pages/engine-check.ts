@@ -6,7 +6,7 @@ import { initBackend } from '../../src/worker/backend.ts';
 import type { BackendName } from '../../src/worker/protocol.ts';
 import { setMaxBufferBytes } from '../../src/engine/device-limits.ts';
 import { parseSafetensors } from '../../src/engine/io/safetensors.ts';
-import type { ModelSource } from '../../src/engine/io/source.ts';
+import { UrlFolderSource } from '../../src/engine/io/url-source.ts';
 import { generate } from '../../src/engine/generate.ts';
 import { loadModel } from '../../src/engine/load.ts';
 import { batchFromJson } from '../../src/engine/prompt/batch.ts';
@@ -24,19 +24,6 @@ const log = (s: string) => {
   console.log(s);
 };
 
-function folder(name: string): ModelSource {
-  return {
-    kind: 'folder',
-    id: name,
-    revision: null,
-    resolvedRevision: async () => null,
-    async tryRead(file) {
-      const res = await fetch(`${root}/${name}/${file}`);
-      return res.ok ? new Uint8Array(await res.arrayBuffer()) : null;
-    },
-  };
-}
-
 async function fixture(name: string, kind: string) {
   const json = await (await fetch(`${root}/${name}/cases/${kind}/case.json`)).json();
   const res = await fetch(`${root}/${name}/cases/${kind}/expected.safetensors`);
@@ -53,7 +40,7 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): { err: number; sca
   return { err, scale };
 }
 
-interface ModelCheck {
+export interface ModelCheck {
   model: string;
   logits: { err: number; scale: number };
   loss: { got: number; want: number };
@@ -64,7 +51,7 @@ interface ModelCheck {
 }
 
 async function checkModel(name: string): Promise<ModelCheck> {
-  const lm = await loadModel(folder(name));
+  const lm = await loadModel(new UrlFolderSource(name, `${location.origin}${root}/${name}`));
   const fwd = await fixture(name, 'forward');
   const pe = fwd.expected.get('prompt_embeddings');
   const prompt = tf.tensor2d(pe.data, pe.shape as [number, number]);

@@ -6,7 +6,7 @@ import '@tensorflow/tfjs-backend-webgl';
 import { initBackend } from '../worker/backend.ts';
 import type { BackendName } from '../worker/protocol.ts';
 import { loadModel } from '../engine/load.ts';
-import type { ModelSource } from '../engine/io/source.ts';
+import { UrlFolderSource } from '../engine/io/url-source.ts';
 import { runRow } from './row.ts';
 import { DEFAULT_STEP_BENCH } from './step-bench.ts';
 
@@ -18,20 +18,6 @@ const log = (s: string) => {
   (document.getElementById('log') as HTMLElement).textContent += `\n${s}`;
   console.log(s);
 };
-
-/** The embedded demo model, fetched from the dev server's public folder. */
-function publicFolder(name: string): ModelSource {
-  return {
-    kind: 'folder',
-    id: name,
-    revision: null,
-    resolvedRevision: async () => null,
-    async tryRead(file) {
-      const res = await fetch(`/models/${name}/${file}`);
-      return res.ok ? new Uint8Array(await res.arrayBuffer()) : null;
-    },
-  };
-}
 
 async function main(): Promise<void> {
   // WebGL is benchmarked too, though the app does not offer it.
@@ -45,7 +31,7 @@ async function main(): Promise<void> {
     Object.assign(details, { threads: info.threads, adapter: info.adapter ? `${info.adapter.vendor} ${info.adapter.architecture}`.trim() : null });
   }
   log(`backend ${backend} ready ${JSON.stringify(details)}`);
-  const row = await runRow(`browser (${navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'browser'})`, model, { ...DEFAULT_STEP_BENCH, steps }, model === 'demo' ? async () => (await loadModel(publicFolder('playground-demo'))).model : undefined, log);
+  const row = await runRow(`browser (${navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'browser'})`, model, { ...DEFAULT_STEP_BENCH, steps }, model === 'demo' ? async () => (await loadModel(new UrlFolderSource('playground-demo', `${location.origin}/models/playground-demo`))).model : undefined, log);
   (window as unknown as { __benchResult: unknown }).__benchResult = { ...row, details };
   log(JSON.stringify(row));
 }

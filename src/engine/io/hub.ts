@@ -1,3 +1,4 @@
+import { readBody } from './http-body.ts';
 import { SourceError, type ModelSource, type ProgressCallback } from './source.ts';
 
 export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
@@ -99,36 +100,4 @@ export class HubSource implements ModelSource {
     await this.options.cache?.put(url, bytes);
     return bytes;
   }
-}
-
-async function readBody(res: Response, file: string, onProgress?: ProgressCallback): Promise<Uint8Array> {
-  const lengthHeader = res.headers.get('x-linked-size') ?? res.headers.get('content-length');
-  const total = lengthHeader ? Number(lengthHeader) : null;
-  if (!res.body) {
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    onProgress?.({ file, loaded: bytes.byteLength, total: bytes.byteLength });
-    return bytes;
-  }
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let loaded = 0;
-  onProgress?.({ file, loaded: 0, total });
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loaded += value.byteLength;
-    onProgress?.({ file, loaded, total });
-  }
-  if (total !== null && Number.isFinite(total) && loaded !== total && res.headers.get('content-encoding') === null) {
-    throw new SourceError(`${file}: download ended after ${loaded} of ${total} bytes`);
-  }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(loaded);
-  let pos = 0;
-  for (const c of chunks) {
-    out.set(c, pos);
-    pos += c.byteLength;
-  }
-  return out;
 }

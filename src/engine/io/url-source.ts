@@ -1,4 +1,5 @@
 // Files of a model folder served over HTTP at `{baseUrl}/{file}` (the playground's embedded models).
+import { readBody } from './http-body.ts';
 import { SourceError, type ModelSource, type ProgressCallback } from './source.ts';
 
 export class UrlFolderSource implements ModelSource {
@@ -30,36 +31,6 @@ export class UrlFolderSource implements ModelSource {
     const type = res.headers.get('content-type') ?? '';
     // A server that answers every path with its index page has no such file either.
     if (type.startsWith('text/html')) return null;
-    return readStream(res, file, onProgress);
+    return readBody(res, file, onProgress);
   }
-}
-
-/** Reads a response body, reporting bytes as they arrive. */
-export async function readStream(res: Response, file: string, onProgress?: ProgressCallback): Promise<Uint8Array> {
-  const header = res.headers.get('content-length');
-  const total = header && res.headers.get('content-encoding') === null ? Number(header) : null;
-  if (!res.body) {
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    onProgress?.({ file, loaded: bytes.byteLength, total: bytes.byteLength });
-    return bytes;
-  }
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let loaded = 0;
-  onProgress?.({ file, loaded: 0, total });
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loaded += value.byteLength;
-    onProgress?.({ file, loaded, total });
-  }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(loaded);
-  let pos = 0;
-  for (const c of chunks) {
-    out.set(c, pos);
-    pos += c.byteLength;
-  }
-  return out;
 }

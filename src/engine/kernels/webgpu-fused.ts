@@ -78,6 +78,15 @@ function elementProgram(key: string, inputs: string[], outputShape: number[], bo
   };
 }
 
+/** WGSL: the row's mean and 1 / std of x, as \`mean\` and \`r\` (LayerNorm and its gradient). */
+const ROW_MEAN_RSTD = `
+      var s = 0.0;
+      for (var c = tid; c < cols; c += blockSize) { s += x[base + c]; }
+      let mean = rowSum(s, tid) / f32(cols);
+      var ss = 0.0;
+      for (var c = tid; c < cols; c += blockSize) { let d = x[base + c] - mean; ss += d * d; }
+      let r = inverseSqrt(rowSum(ss, tid) / f32(cols) + uniforms.eps);`;
+
 const GELU = `
   fn geluTanh(v : f32) -> f32 {
     return 0.5 * v * (1.0 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
@@ -123,12 +132,7 @@ const KERNELS: Record<string, (inputs: Record<string, tf.TensorInfo>, attrs: Rec
   PtLayerNorm: ({ x, g, b }, { eps }, backend) => {
     const cols = lastDim(x);
     const p = rowProgram('layernorm', ['x', 'g', 'b'], rowsOf(x), cols, `
-      var s = 0.0;
-      for (var c = tid; c < cols; c += blockSize) { s += x[base + c]; }
-      let mean = rowSum(s, tid) / f32(cols);
-      var ss = 0.0;
-      for (var c = tid; c < cols; c += blockSize) { let d = x[base + c] - mean; ss += d * d; }
-      let r = inverseSqrt(rowSum(ss, tid) / f32(cols) + uniforms.eps);
+      ${ROW_MEAN_RSTD}
       for (var c = tid; c < cols; c += blockSize) { setOutputAtIndex(base + c, (x[base + c] - mean) * r * g[c] + b[c]); }`, 'eps : f32,');
     return reshapeTo(run(backend, p, [x, g, b], [{ type: 'int32', data: [cols] }, { type: 'float32', data: [eps] }]), x.shape);
   },
@@ -136,12 +140,7 @@ const KERNELS: Record<string, (inputs: Record<string, tf.TensorInfo>, attrs: Rec
   PtLayerNormGrad: ({ dy, x, g }, { eps }, backend) => {
     const cols = lastDim(x);
     const p = rowProgram('layernorm_grad', ['dy', 'x', 'g'], rowsOf(x), cols, `
-      var s = 0.0;
-      for (var c = tid; c < cols; c += blockSize) { s += x[base + c]; }
-      let mean = rowSum(s, tid) / f32(cols);
-      var ss = 0.0;
-      for (var c = tid; c < cols; c += blockSize) { let d = x[base + c] - mean; ss += d * d; }
-      let r = inverseSqrt(rowSum(ss, tid) / f32(cols) + uniforms.eps);
+      ${ROW_MEAN_RSTD}
       var hs = 0.0;
       var hx = 0.0;
       for (var c = tid; c < cols; c += blockSize) { let h = dy[base + c] * g[c]; hs += h; hx += h * (x[base + c] - mean) * r; }

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { WeightStore } from '../io/checkpoint.ts';
 import type { CausalLM, ForwardOptions, ForwardOutput, ModelConfig } from './model.ts';
 import {
-  ModelConfigError, WeightLoader, causalBias, checkMask, nextCache, numberField, optionalId, positiveInt, runBlocks, tokenIds,
+  ModelConfigError, WeightLoader, causalBias, forwardSpan, nextCache, numberField, optionalId, positiveInt, runBlocks, tokenIds,
   type BlockRun,
 } from './layers.ts';
 import { attentionBackward, attentionForward, mergeHeads } from '../ops/attention.ts';
@@ -155,9 +155,8 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
       parameterCount: w.parameterCount,
       embed: (ids) => wordEmbeddings.embed(ids),
       forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
-        const [B, T] = embeds.shape;
-        const past = options.cache?.length ?? 0;
-        checkMask(mask, B, T, past);
+        // ALiBi has no hard position limit.
+        const { T } = forwardSpan(embeds, mask, options, WHAT);
         // The embedding LayerNorm applies to whatever is fed in, soft prompt included (as in BloomModel).
         const input = layerNorm(embeds, embNorm[0], embNorm[1], eps);
         const bias = tf.add(alibiBias(mask, slopes), causalBias(mask, T));

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { WeightStore } from '../io/checkpoint.ts';
 import type { CausalLM, ForwardOptions, ForwardOutput, ModelConfig } from './model.ts';
 import {
-  ModelConfigError, WeightLoader, activation, causalBias, checkMask, nextCache, runBlocks, type BlockRun, numberField, optionalId, positiveInt, tokenIds,
+  ModelConfigError, WeightLoader, activation, causalBias, forwardSpan, nextCache, runBlocks, type BlockRun, numberField, optionalId, positiveInt, tokenIds,
 } from './layers.ts';
 import { attentionBackward, attentionForward, mergeHeads, splitHeads } from '../ops/attention.ts';
 import { linear, linearBackward } from '../ops/linear.ts';
@@ -112,10 +112,7 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
       parameterCount: w.parameterCount,
       embed: (ids) => wte.embed(ids),
       forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
-        const [B, T] = embeds.shape;
-        const past = options.cache?.length ?? 0;
-        checkMask(mask, B, T, past);
-        if (past + T > contextLength) throw new Error(`gpt2: sequence of ${past + T} positions exceeds n_positions ${contextLength}`);
+        const { T, past } = forwardSpan(embeds, mask, options, WHAT, { max: contextLength, field: 'n_positions' });
         const input: tf.Tensor = tf.add(embeds, tf.gather(wpe, tf.range(past, past + T, 1, 'int32')));
         const bias = causalBias(mask, T);
         const { x, keys, values } = runBlocks(blocks, input, options, (blk, i, input, past) => runBlock(blk, i, input, bias, past), (blk, i, dy, saved) => blockBackward(blk, i, dy, saved));

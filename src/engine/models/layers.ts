@@ -157,10 +157,18 @@ export function nextCache(mask: number[][], keys: tf.Tensor4D[], values: tf.Tens
   return { keys, values, mask, length: mask[0].length };
 }
 
-export function checkMask(mask: number[][], B: number, T: number, past: number): void {
+/**
+ * New positions T and cached positions `past` of a forward call, after checking the mask covers
+ * both and (where the model has one) the position limit. `limit` names the config field.
+ */
+export function forwardSpan(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions, what: string, limit?: { max: number; field: string }): { T: number; past: number } {
+  const [B, T] = embeds.shape;
+  const past = options.cache?.length ?? 0;
   if (mask.length !== B || mask.some((r) => r.length !== past + T)) {
     throw new Error(`attention mask must be [${B}][${past + T}] (batch x (cached + new) positions)`);
   }
+  if (limit && past + T > limit.max) throw new Error(`${what}: sequence of ${past + T} positions exceeds ${limit.field} ${limit.max}`);
+  return { T, past };
 }
 
 export function numberField(config: Record<string, unknown>, names: string[], what: string, fallback?: number): number {

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { WeightStore } from '../io/checkpoint.ts';
 import type { CausalLM, ForwardOptions, ForwardOutput, ModelConfig } from './model.ts';
 import {
-  ModelConfigError, WeightLoader, activation, causalBias, checkMask, nextCache, runBlocks, type BlockRun, numberField, optionalId, positiveInt,
+  ModelConfigError, WeightLoader, activation, causalBias, forwardSpan, nextCache, runBlocks, type BlockRun, numberField, optionalId, positiveInt,
   tokenIds,
 } from './layers.ts';
 import { ACTIVATIONS } from '../ops/activations.ts';
@@ -177,10 +177,7 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
       parameterCount: w.parameterCount,
       embed: (ids) => embedTokens.embed(ids),
       forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
-        const [B, T] = embeds.shape;
-        const past = options.cache?.length ?? 0;
-        checkMask(mask, B, T, past);
-        if (past + T > contextLength) throw new Error(`${what}: sequence of ${past + T} positions exceeds max_position_embeddings ${contextLength}`);
+        const { T, past } = forwardSpan(embeds, mask, options, what, { max: contextLength, field: 'max_position_embeddings' });
         const [cos, sin] = ropeTables(inv, past, T);
         const c: Context = { cos, sin, bias: causalBias(mask, T) };
         const { x, keys, values } = runBlocks(blocks, embeds, options, (blk, _i, input, past) => runBlock(blk, input, c, past), (blk, _i, dy, saved) => blockBackward(blk, dy, saved));
