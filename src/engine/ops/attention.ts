@@ -2,7 +2,8 @@
 // h reads key/value head floor(h / group), as transformers' repeat_kv does; the query heads of
 // one kv head are stacked along rows, so k and v are never repeated.
 import * as tf from '@tensorflow/tfjs-core';
-import { scaledSoftmax, scaledSoftmaxGrad } from './fused.ts';
+import { attentionFlops, WASM_ATTENTION_MAX_FLOPS } from '../kernels/wasm-fused.ts';
+import { hasFused, scaledSoftmax, scaledSoftmaxGrad } from './fused.ts';
 import { bmm, bmmAT } from './matmul.ts';
 
 export interface AttentionSaved {
@@ -14,7 +15,16 @@ export interface AttentionSaved {
 }
 
 /** q [B, nh, T, hd], k and v [B, nkv, S, hd], additive bias broadcastable to [B, nh, T, S] → [B, nh, T, hd]. */
+/** WASM runs small attentions as one loop kernel: per-head XNNPACK calls would cost more in dispatch than in arithmetic. */
+function loopKernel(name: string, q: tf.Tensor4D, k: tf.Tensor4D): boolean {
+  return tf.getBackend() === 'wasm' && attentionFlops(q, k) <= WASM_ATTENTION_MAX_FLOPS && hasFused(name);
+}
+
 export function attentionForward(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor, scale: number): { o: tf.Tensor4D; saved: AttentionSaved } {
+  if (loopKernel('PtAttention', q, k) && bias.rank === 4) {
+    const [o, p] = tf.engine().runKernel('PtAttention', { q, k, v, bias }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor3D];
+    return { o, saved: { q, k, v, p } };
+  }
   const [B, nh, T, hd] = q.shape;
   const [, nkv, S] = k.shape;
   const G = B * nkv;
@@ -26,6 +36,7 @@ export function attentionForward(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
 }
 
 export function attentionBackward(dO: tf.Tensor4D, { q, k, v, p }: AttentionSaved, scale: number): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
+  if (loopKernel('PtAttentionGrad', q, k)) return tf.engine().runKernel('PtAttentionGrad', { dO, q, k, v, p }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
   const [B, nh, T, hd] = q.shape;
   const [, nkv, S] = k.shape;
   const G = B * nkv;
