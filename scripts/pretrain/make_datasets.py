@@ -28,7 +28,20 @@ TASKS = {
         'title': 'topic: what is an everyday post about?',
         'teaches': (
             'Four-way classification of everyday posts (no companies involved) into `sports`, `food`, `weather` or `tech`. '
-            'A second label task with more than two labels: per-label accuracy shows which topics the soft prompt separates first.'),
+            'The contrast case: the base model already does this with no prompt at all (its corpus annotated everyday posts '
+            'with topics under a `Label` field), so the baselines are near 100% and prompt tuning has nothing to add. It shows '
+            'that a soft prompt selects and steers what the model knows rather than teaching it new facts. (Its texts also stay '
+            'in `public/datasets/` because the demo model\'s corpus was built without them: keeping them keeps the model '
+            'reproducible.)'),
+        'template': 'Tweet text : {text} Label : ',
+    },
+    'department': {
+        'title': 'department: which team should handle this post?',
+        'teaches': (
+            'Six-way routing of the complaint task\'s own posts to the team that should answer them: `internet`, `delivery`, '
+            '`travel`, `food`, `banking` or `tech`. Same posts, another question: the soft prompt, not the text, decides which '
+            'annotation the frozen model writes after `Label :`. Without one the model answers with a mix of sentiment and '
+            'sector words, so the jump from the baselines to a trained prompt is large and easy to see per label.'),
         'template': 'Tweet text : {text} Label : ',
     },
     'support-reply': {
@@ -55,12 +68,15 @@ def unique(draw, n: int, seen: set[str]) -> list:
     return out
 
 
-def balanced(rng: random.Random, makers: dict, n_per_label: int, seen: set[str]) -> list:
+def balanced(rng: random.Random, makers: dict, n_per_label: int, seen: set[str], keep_posts: bool = False) -> list:
     rows = []
     for label, make in makers.items():
-        rows += unique(lambda: {'text': make().text, 'label': label}, n_per_label, seen)
+        def draw():
+            p = make()
+            return {'text': p.text, 'label': label, 'post': p}
+        rows += unique(draw, n_per_label, seen)
     rng.shuffle(rows)
-    return rows
+    return rows if keep_posts else [{'text': r['text'], 'label': r['label']} for r in rows]
 
 
 def build(seed: int) -> dict[str, dict[str, list]]:
@@ -73,11 +89,16 @@ def build(seed: int) -> dict[str, dict[str, list]]:
         p = complaint_post(rng)
         return {'prompt': p.text, 'completion': reply(rng, p, house=True)}
 
-    return {
-        'complaint': {'train': balanced(rng, complaint, 150, seen), 'test': balanced(rng, complaint, 75, seen)},
+    # The draw order is part of the data: changing it changes every later task's texts, and with
+    # them the pretraining corpus (which excludes them). Add new tasks by deriving, not drawing.
+    posts = {'train': balanced(rng, complaint, 150, seen, keep_posts=True), 'test': balanced(rng, complaint, 75, seen, keep_posts=True)}
+    tasks = {
+        'complaint': {s: [{'text': r['text'], 'label': r['label']} for r in rows] for s, rows in posts.items()},
         'topic': {'train': balanced(rng, topic, 40, seen), 'test': balanced(rng, topic, 25, seen)},
         'support-reply': {'train': unique(support, 160, seen), 'test': unique(support, 40, seen)},
     }
+    tasks['department'] = {s: [{'text': r['text'], 'label': r['post'].sector} for r in rows] for s, rows in posts.items()}
+    return tasks
 
 
 def readme(task: str, splits: dict[str, list], seed: int) -> str:
@@ -98,8 +119,8 @@ def readme(task: str, splits: dict[str, list], seed: int) -> str:
               'pretraining corpus of `public/models/playground-demo` (`scripts/pretrain/pretrain.py` excludes every `text` and '
               '`prompt` found in `public/datasets/`).']
     if 'label' in example:
-        lines += ['', 'Labels are balanced in both splits, so the majority-class baseline is '
-                  f'{100 / len(Counter(r["label"] for r in splits["test"])):.0f}% on the test split.']
+        counts = Counter(r['label'] for r in splits['test'])
+        lines += ['', f'Majority-class baseline on the test split: {100 * max(counts.values()) / len(splits["test"]):.0f}%.']
     return '\n'.join(lines) + '\n'
 
 
