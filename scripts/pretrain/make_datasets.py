@@ -40,8 +40,9 @@ TASKS = {
         'teaches': (
             'Six-way routing of the complaint task\'s own posts to the team that should answer them: `internet`, `delivery`, '
             '`travel`, `food`, `banking` or `tech`. Same posts, another question: the soft prompt, not the text, decides which '
-            'annotation the frozen model writes after `Label :`. Without one the model answers with a mix of sentiment and '
-            'sector words, so the jump from the baselines to a trained prompt is large and easy to see per label.'),
+            'annotation the frozen model writes after `Label :`. Without one the model answers with sentiment words about half '
+            'the time and sector words the other half (about 45% right, against 19% for the majority class); a trained prompt '
+            'makes it answer the sector every time, and per-label accuracy shows which teams it separates first.'),
         'template': 'Tweet text : {text} Label : ',
     },
     'support-reply': {
@@ -49,7 +50,7 @@ TASKS = {
         'teaches': (
             'Generation: the prompt is a complaint post, the completion is the reply in one fixed house style, '
             '"Hi from the <Company> care team! Sorry about your <item>. Send us a DM and we will fix it today." The company name '
-            'must be read off the @handle and the item off the post. Given only the post, the base model continues it with '
+            'must be read off the @handle and the item off the post ("Sorry about this." when the post names none). Given only the post, the base model continues it with '
             'something else (another post, a verdict, one of many reply styles); the soft prompt teaches it to answer, and to '
             'answer in this style.'),
         'template': '{prompt}',
@@ -87,7 +88,12 @@ def build(seed: int) -> dict[str, dict[str, list]]:
 
     def support():
         p = complaint_post(rng)
-        return {'prompt': p.text, 'completion': reply(rng, p, house=True)}
+        completion = reply(rng, p, house=True)
+        # Some complaint templates never name the item; the reply must not invent one. (Fixed here,
+        # not in posts.reply, which also writes the corpus the committed model was trained on.)
+        if p.item not in p.text:
+            completion = completion.replace(f'Sorry about your {p.item}.', 'Sorry about this.')
+        return {'prompt': p.text, 'completion': completion}
 
     # The draw order is part of the data: changing it changes every later task's texts, and with
     # them the pretraining corpus (which excludes them). Add new tasks by deriving, not drawing.
