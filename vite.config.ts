@@ -14,7 +14,9 @@ export default defineConfig({
   appType: 'mpa',
   // Crawl the worker too, so the dev server bundles tfjs up front instead of reloading the page.
   optimizeDeps: { entries: ['index.html', 'src/worker/worker.ts'] },
-  server: { headers: isolation, host: '127.0.0.1' },
+  // Transform the page and the worker while the browser is still connecting, so the first
+  // visit does not wait for each module in turn.
+  server: { headers: isolation, host: '127.0.0.1', warmup: { clientFiles: ['./src/main.tsx', './src/worker/worker.ts'] } },
   preview: { headers: isolation, host: '127.0.0.1' },
   worker: {
     format: 'es',

@@ -16,10 +16,18 @@ type Attrs = Record<string, number>;
 const lastDim = (t: tf.TensorInfo) => t.shape[t.shape.length - 1];
 const sizeOf = (t: tf.TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
 
-/** Allocates the outputs first (allocation can grow the heap and detach earlier views), then views everything. */
+/**
+ * Runs `body` on plain copies of the inputs and writes its results into new tensors: V8 reads
+ * and writes views of the WASM heap several times slower than ordinary typed arrays, and the
+ * copies cost little next to the loops.
+ */
 function run(backend: WasmBackendLike, inputs: tf.TensorInfo[], outShapes: number[][], body: (ins: Float32Array[], outs: Float32Array[]) => void): tf.TensorInfo[] {
+  const ins = inputs.map((t) => backend.typedArrayFromHeap(t).slice());
+  const outs = outShapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
+  body(ins, outs);
+  // Allocate every output before viewing any: allocation can grow the heap and detach views.
   const outputs = outShapes.map((s) => backend.makeOutput(s, 'float32'));
-  body(inputs.map((t) => backend.typedArrayFromHeap(t)), outputs.map((t) => backend.typedArrayFromHeap(t)));
+  outputs.forEach((t, i) => backend.typedArrayFromHeap(t).set(outs[i]));
   return outputs;
 }
 
@@ -98,81 +106,95 @@ const KERNELS: Record<string, (inputs: Inputs, attrs: Attrs, backend: WasmBacken
   PtAttention: ({ q, k, v, bias }, { scale }, backend) => {
     const [B, nh, T, hd] = q.shape;
     const [, nkv, S] = k.shape;
-    const group = nh / nkv;
-    const bh = bias.shape[1];
-    return run(backend, [q, k, v, bias], [q.shape, [B * nkv, group * T, S]], ([qs, ks, vs, bs], [o, p]) => {
-      for (let b = 0; b < B; b++) {
-        for (let h = 0; h < nh; h++) {
-          const kv = Math.floor(h / group);
-          const kBase = (b * nkv + kv) * S * hd;
-          for (let t = 0; t < T; t++) {
-            const qBase = ((b * nh + h) * T + t) * hd;
-            const pBase = ((b * nkv + kv) * group * T + (h % group) * T + t) * S;
-            const biasBase = ((b * bh + (bh === 1 ? 0 : h)) * T + t) * S;
-            let max = -Infinity;
-            for (let s = 0; s < S; s++) {
-              let dot = 0;
-              for (let d = 0; d < hd; d++) dot += qs[qBase + d] * ks[kBase + s * hd + d];
-              const score = dot * scale + bs[biasBase + s];
-              p[pBase + s] = score;
-              if (score > max) max = score;
-            }
-            let total = 0;
-            for (let s = 0; s < S; s++) total += p[pBase + s] = Math.exp(p[pBase + s] - max);
-            for (let s = 0; s < S; s++) p[pBase + s] /= total;
-            for (let d = 0; d < hd; d++) o[qBase + d] = 0;
-            for (let s = 0; s < S; s++) {
-              const ps = p[pBase + s];
-              if (ps === 0) continue;
-              for (let d = 0; d < hd; d++) o[qBase + d] += ps * vs[kBase + s * hd + d];
-            }
-          }
-        }
-      }
-    });
+    return run(backend, [q, k, v, bias], [q.shape, [B * nkv, (nh / nkv) * T, S]], ([qs, ks, vs, bs], [o, p]) =>
+      attentionLoop(qs, ks, vs, bs, o, p, B, nh, nkv, T, S, hd, bias.shape[1], scale),
+    );
   },
   // dq, dk, dv from dO and the forward's q, k, v, p
   PtAttentionGrad: ({ dO, q, k, v, p }, { scale }, backend) => {
     const [B, nh, T, hd] = q.shape;
     const [, nkv, S] = k.shape;
-    const group = nh / nkv;
-    return run(backend, [dO, q, k, v, p], [q.shape, k.shape, v.shape], ([dos, qs, ks, vs, ps], [dq, dk, dv]) => {
-      dk.fill(0);
-      dv.fill(0);
-      const ds = new Float32Array(S);
-      for (let b = 0; b < B; b++) {
-        for (let h = 0; h < nh; h++) {
-          const kv = Math.floor(h / group);
-          const kBase = (b * nkv + kv) * S * hd;
-          for (let t = 0; t < T; t++) {
-            const qBase = ((b * nh + h) * T + t) * hd;
-            const pBase = ((b * nkv + kv) * group * T + (h % group) * T + t) * S;
-            let dot = 0;
-            for (let s = 0; s < S; s++) {
-              const pv = ps[pBase + s];
-              let dp = 0;
-              for (let d = 0; d < hd; d++) {
-                dp += dos[qBase + d] * vs[kBase + s * hd + d];
-                dv[kBase + s * hd + d] += pv * dos[qBase + d];
-              }
-              ds[s] = dp;
-              dot += dp * pv;
-            }
-            for (let d = 0; d < hd; d++) dq[qBase + d] = 0;
-            for (let s = 0; s < S; s++) {
-              const g = scale * ps[pBase + s] * (ds[s] - dot);
-              if (g === 0) continue;
-              for (let d = 0; d < hd; d++) {
-                dq[qBase + d] += g * ks[kBase + s * hd + d];
-                dk[kBase + s * hd + d] += g * qs[qBase + d];
-              }
-            }
+    return run(backend, [dO, q, k, v, p], [q.shape, k.shape, v.shape], ([dos, qs, ks, vs, ps], [dq, dk, dv]) =>
+      attentionGradLoop(dos, qs, ks, vs, ps, dq, dk, dv, B, nh, nkv, T, S, hd, scale),
+    );
+  },
+};
+
+// The loops take every size as an argument: V8 optimises loops over locals far better than
+// over variables captured from an enclosing function.
+function attentionLoop(qs: Float32Array, ks: Float32Array, vs: Float32Array, bs: Float32Array, o: Float32Array, p: Float32Array, B: number, nh: number, nkv: number, T: number, S: number, hd: number, bh: number, scale: number): void {
+  const group = nh / nkv;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < nh; h++) {
+      const kBase = (b * nkv + Math.floor(h / group)) * S * hd;
+      const pHead = ((b * nkv + Math.floor(h / group)) * group + (h % group)) * T;
+      const biasHead = (b * bh + (bh === 1 ? 0 : h)) * T;
+      for (let t = 0; t < T; t++) {
+        const qBase = ((b * nh + h) * T + t) * hd;
+        const pBase = (pHead + t) * S;
+        const biasBase = (biasHead + t) * S;
+        let max = -Infinity;
+        for (let s = 0; s < S; s++) {
+          const kRow = kBase + s * hd;
+          let dot = 0;
+          for (let d = 0; d < hd; d++) dot += qs[qBase + d] * ks[kRow + d];
+          const score = dot * scale + bs[biasBase + s];
+          p[pBase + s] = score;
+          if (score > max) max = score;
+        }
+        let total = 0;
+        for (let s = 0; s < S; s++) {
+          const e = Math.exp(p[pBase + s] - max);
+          p[pBase + s] = e;
+          total += e;
+        }
+        const inv = 1 / total;
+        for (let s = 0; s < S; s++) {
+          const ps = (p[pBase + s] *= inv);
+          if (ps === 0) continue;
+          const vRow = kBase + s * hd;
+          for (let d = 0; d < hd; d++) o[qBase + d] += ps * vs[vRow + d];
+        }
+      }
+    }
+  }
+}
+
+function attentionGradLoop(dos: Float32Array, qs: Float32Array, ks: Float32Array, vs: Float32Array, ps: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, B: number, nh: number, nkv: number, T: number, S: number, hd: number, scale: number): void {
+  const group = nh / nkv;
+  const dp = new Float32Array(S);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < nh; h++) {
+      const kBase = (b * nkv + Math.floor(h / group)) * S * hd;
+      const pHead = ((b * nkv + Math.floor(h / group)) * group + (h % group)) * T;
+      for (let t = 0; t < T; t++) {
+        const qBase = ((b * nh + h) * T + t) * hd;
+        const pBase = (pHead + t) * S;
+        let dot = 0;
+        for (let s = 0; s < S; s++) {
+          const row = kBase + s * hd;
+          const pv = ps[pBase + s];
+          let acc = 0;
+          for (let d = 0; d < hd; d++) {
+            acc += dos[qBase + d] * vs[row + d];
+            dv[row + d] += pv * dos[qBase + d];
+          }
+          dp[s] = acc;
+          dot += acc * pv;
+        }
+        for (let s = 0; s < S; s++) {
+          const g = scale * ps[pBase + s] * (dp[s] - dot);
+          if (g === 0) continue;
+          const row = kBase + s * hd;
+          for (let d = 0; d < hd; d++) {
+            dq[qBase + d] += g * ks[row + d];
+            dk[row + d] += g * qs[qBase + d];
           }
         }
       }
-    });
-  },
-};
+    }
+  }
+}
 
 /** Attention forward FLOPs below which the loop kernels beat XNNPACK's per-head products. */
 export const WASM_ATTENTION_MAX_FLOPS = 40e6;
