@@ -146,7 +146,7 @@ describe('CLI', () => {
       [['frobnicate'], /unknown command "frobnicate"/, 2],
       [['tokenize', '--model', LLAMA, '--txt', 'x'], /unknown flag --txt/, 2],
       [['init', '--model', LLAMA, '--virtual-tokens', 'many', '--out', '/tmp/x'], /--virtual-tokens must be an integer, got "many"/, 2],
-      [['train', '--model', LLAMA, '--out', '/tmp/x'], /give exactly one of --data or --batches/, 2],
+      [['train', '--model', LLAMA, '--data', 'a.jsonl', '--batches', 'b.json', '--out', '/tmp/x'], /give --data or --batches, not both/, 2],
       [['eval', '--model', LLAMA, '--data', '/no/such/file.jsonl'], /cannot read \/no\/such\/file.jsonl/, 1],
       [['tokenize', '--model', './no-such-folder', '--text', 'x'], /model folder .\/no-such-folder does not exist/, 1],
       [['init', '--model', LLAMA, '--init', 'ZEROS', '--out', '/tmp/x'], /init "ZEROS" is not one of TEXT, SAMPLE_VOCAB, RANDOM/, 1],
@@ -179,6 +179,18 @@ describe('CLI', () => {
       expect(maxAbsDiff(parseSafetensors(new Uint8Array(readFileSync(out)), out).get('logits').data, want), name).toBeLessThanOrEqual(tensorTolerance(want));
       expect(gen.lines[0].ids, name).toEqual(g.output_ids);
     });
+  });
+
+  it('defaults to the embedded demo model and the complaint task', async () => {
+    const out = tmp();
+    const t = await cli(['train', '--max-steps', '2', '--val-split', '0', '--out', out]);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.lines.at(-1)).toMatchObject({ type: 'summary', steps: 2, template: 'Tweet text : {text} Label : ', train_examples: 300 });
+    expect(readAdapterFolder(out).config).toMatchObject({ baseModel: 'playground-demo', init: 'TEXT', initText: 'Classify if the tweet is a complaint or not:' });
+    const e = await cli(['eval', '--adapter', out, '--limit', '6']);
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.lines[0]).toMatchObject({ examples: 6 });
+    expect(Object.keys(e.lines[0].per_label).length).toBeGreaterThan(0);
   });
 
   it('prints help for a command', async () => {

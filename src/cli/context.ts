@@ -13,6 +13,9 @@ import { bar, formatBytes, status, statusDone } from './output.ts';
 import type { FlagSpec, ParsedFlags } from './args.ts';
 
 export const DEFAULT_MODEL = 'public/models/playground-demo';
+/** The complaint task (PEFT's cookbook task in miniature), the default data of train and eval. */
+export const DEFAULT_TRAIN_DATA = 'public/datasets/complaint.train.jsonl';
+export const DEFAULT_TEST_DATA = 'public/datasets/complaint.test.jsonl';
 
 export const MODEL_FLAG: FlagSpec = { name: 'model', type: 'string', help: 'model folder, or Hub id org/name[@revision] (HF_ENDPOINT overrides the Hub URL)', default: DEFAULT_MODEL };
 export const ADAPTER_FLAG: FlagSpec = { name: 'adapter', type: 'string', help: 'PEFT prompt-tuning adapter folder to apply' };

@@ -3,7 +3,7 @@ import { sequentialBatches } from '../../engine/data/batches.ts';
 import { encodeExample } from '../../engine/data/encode.ts';
 import { exampleBudget } from '../../engine/data/training-set.ts';
 import { evaluateLabels, evaluateLoss, majorityBaseline } from '../../engine/evaluate.ts';
-import { ADAPTER_FLAG, DATA_FLAGS, loadCliAdapter, loadCliModel, MODEL_FLAG, readExamples } from '../context.ts';
+import { ADAPTER_FLAG, DATA_FLAGS, DEFAULT_TEST_DATA, loadCliAdapter, loadCliModel, MODEL_FLAG, readExamples } from '../context.ts';
 import type { Command } from '../command.ts';
 import { bar, emit, status, statusDone } from '../output.ts';
 
@@ -15,7 +15,7 @@ export const evaluate: Command = {
     flags: [
       MODEL_FLAG,
       ADAPTER_FLAG,
-      { name: 'data', type: 'string', help: 'JSONL or CSV file (text+label or prompt+completion)', required: true },
+      { name: 'data', type: 'string', help: 'JSONL or CSV file (text+label or prompt+completion)', default: DEFAULT_TEST_DATA },
       ...DATA_FLAGS,
       { name: 'text-prompt', type: 'string', help: 'plain text put before each input (e.g. the init phrase, as a baseline)' },
       { name: 'batch-size', type: 'int', help: 'batch size for the loss', default: 8 },

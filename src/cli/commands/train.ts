@@ -6,7 +6,7 @@ import { batchFromJson, validateBatch, type Batch } from '../../engine/prompt/ba
 import { initSoftPrompt, parseInitKind, type InitKind } from '../../engine/prompt/init.ts';
 import { PromptTrainer, type TrainData, type TrainOptions } from '../../engine/train/trainer.ts';
 import { writeFolder } from '../../node/adapter-folder.ts';
-import { ADAPTER_FLAG, DATA_FLAGS, loadCliAdapter, loadCliModel, MODEL_FLAG, readExamples } from '../context.ts';
+import { ADAPTER_FLAG, DATA_FLAGS, DEFAULT_TRAIN_DATA, loadCliAdapter, loadCliModel, MODEL_FLAG, readExamples } from '../context.ts';
 import type { Command } from '../command.ts';
 import { UsageError, type ParsedFlags } from '../args.ts';
 import { INIT_FLAGS } from './init.ts';
@@ -56,7 +56,7 @@ export const train: Command = {
     usage: 'train --model M (--data FILE [--template T] | --batches FILE.json) [--adapter DIR | --init ... --virtual-tokens V] [options] --out DIR',
     flags: [
       MODEL_FLAG,
-      { name: 'data', type: 'string', help: 'JSONL or CSV training data (text+label or prompt+completion)' },
+      { name: 'data', type: 'string', help: `JSONL or CSV training data (text+label or prompt+completion); without --data or --batches, ${DEFAULT_TRAIN_DATA}` },
       ...DATA_FLAGS,
       { name: 'batches', type: 'string', help: 'pre-tokenized batches (SPEC.md train form), stepped through in order' },
       ADAPTER_FLAG,
@@ -76,7 +76,8 @@ export const train: Command = {
     ],
   },
   async run(flags) {
-    if (Boolean(flags.data) === Boolean(flags.batches)) throw new UsageError('train: give exactly one of --data or --batches');
+    if (flags.data && flags.batches) throw new UsageError('train: give --data or --batches, not both');
+    if (!flags.data && !flags.batches) flags.data = DEFAULT_TRAIN_DATA;
     const lm = await loadCliModel(flags.model as string);
     const start = await startingPrompt(lm, flags);
     const given = (k: string) => process.argv.includes(`--${k}`) || process.argv.some((a) => a.startsWith(`--${k}=`));

@@ -19,9 +19,16 @@ export const BUILTIN_DATASETS: BuiltinDataset[] = [
     initText: 'Classify if the tweet is a complaint or not:',
   },
   {
+    id: 'department',
+    title: 'Department routing',
+    summary: 'The complaint posts again, another question: which team should answer (internet, delivery, travel, food, banking or tech).',
+    template: 'Tweet text : {text} Label : ',
+    initText: 'Which team should handle this post: internet, delivery, travel, food, banking or tech?',
+  },
+  {
     id: 'topic',
     title: 'Topic of a post',
-    summary: 'Four-way classification of everyday posts: sports, food, weather or tech.',
+    summary: 'Four-way classification of everyday posts: sports, food, weather or tech. The contrast case: the demo model already does it without a prompt.',
     template: 'Tweet text : {text} Label : ',
     initText: 'Classify the topic of the post as sports, food, weather or tech:',
   },
