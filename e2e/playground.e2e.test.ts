@@ -52,7 +52,11 @@ describe('playground', () => {
     expect(facts).toMatch(/Parameters/);
     await useDataset(page, 'smoke');
     expect(await page.getByTestId('token-preview').textContent()).toContain('soft prompt');
-    expect(await page.getByTestId('trainable-params').textContent()).toMatch(/trainable params: 256 \|\| all params: [\d,]+ \|\| trainable%: /);
+    // PEFT's line: V x hidden trainable values (V defaults to 8).
+    const hidden = await state<number>('model.hiddenSize');
+    const line = (await page.getByTestId('trainable-params').textContent()) ?? '';
+    expect(line).toMatch(/trainable params: [\d,]+ \|\| all params: [\d,]+ \|\| trainable%: /);
+    expect(Number(line.match(/trainable params: ([\d,]+)/)?.[1].replace(/,/g, ''))).toBe(8 * hidden);
     expect(log.errors).toEqual([]);
   });
 
