@@ -4,12 +4,13 @@
 import { chromium } from 'playwright-core';
 import { createServer } from 'vite';
 import type { AddressInfo } from 'node:net';
+import type { BenchRow } from '../src/bench/row.ts';
 import type { Outcome } from './report.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
-export async function runBrowserRows(root: string, backends: string[], models: string[], steps: number, timeoutS: number): Promise<Outcome[]> {
+export async function runBrowserRows(root: string, backends: string[], models: string[], steps: number, timeoutS: number, hopeless: (gflops: number | undefined, model: string) => string | null): Promise<Outcome[]> {
   const server = await createServer({
     root,
     configFile: false,
@@ -23,7 +24,13 @@ export async function runBrowserRows(root: string, backends: string[], models: s
   const out: Outcome[] = [];
   try {
     for (const backend of backends) {
+      let speed: number | undefined;
       for (const model of models) {
+        const skip = hopeless(speed, model);
+        if (skip) {
+          out.push({ platform: 'browser', backend, model, skipped: skip });
+          continue;
+        }
         const page = await browser.newPage();
         page.setDefaultTimeout(timeoutS * 1000);
         page.on('console', (m) => process.stderr.write(`  [${backend} ${model}] ${m.text()}\n`));
@@ -31,7 +38,11 @@ export async function runBrowserRows(root: string, backends: string[], models: s
           await page.goto(`http://127.0.0.1:${port}/bench.html?backend=${backend}&model=${model}&steps=${steps}`);
           await page.waitForFunction(() => '__benchResult' in window || '__benchError' in window, undefined, { timeout: timeoutS * 1000, polling: 1000 });
           const { result, error } = await page.evaluate(() => ({ result: (window as unknown as { __benchResult?: unknown }).__benchResult, error: (window as unknown as { __benchError?: string }).__benchError }));
-          if (result) out.push({ row: result as Outcome extends { row: infer R } ? R : never });
+          if (result) {
+            const row = result as BenchRow;
+            speed = row.stepGflops;
+            out.push({ row });
+          }
           else out.push({ platform: 'browser', backend, model, skipped: String(error) });
         } catch (e) {
           const message = (e as Error).message.includes('Timeout') ? `did not finish within ${timeoutS} s on this machine` : (e as Error).message.split('\n')[0];

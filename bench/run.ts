@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url';
 import type { BenchRow } from '../src/bench/row.ts';
 import { runBrowserRows } from './browser.ts';
 import { markdownReport, type Outcome } from './report.ts';
+import { BENCH_SHAPES } from '../src/bench/shapes.ts';
+import { DEFAULT_STEP_BENCH } from '../src/bench/step-bench.ts';
+import { modelConfig } from '../src/engine/models/registry.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -24,6 +27,30 @@ const nodeBackends = list('node-backends', ['wasm', 'cpu']);
 const browserBackends = list('browser-backends', ['webgpu', 'wasm', 'webgl', 'cpu']);
 const steps = Number(flag('steps') ?? 3);
 const timeoutS = Number(flag('timeout') ?? 420);
+
+/** Useful FLOPs of one step per model, for predicting rows that cannot finish in time. */
+const STEP_FLOPS: Record<string, number> = {};
+function usefulFlops(model: string): number | null {
+  const shape = BENCH_SHAPES[model];
+  if (!shape) return STEP_FLOPS[model] ?? null;
+  const c = modelConfig(shape);
+  const perLayer = c.family === 'llama'
+    ? c.hiddenSize * c.headDim * (c.numHeads + 2 * c.numKvHeads) + c.numHeads * c.headDim * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize
+    : 4 * c.hiddenSize * c.hiddenSize + 2 * c.hiddenSize * c.intermediateSize;
+  const o = DEFAULT_STEP_BENCH;
+  return 4 * perLayer * c.numLayers * o.batch * (o.seq + o.virtualTokens) + 4 * c.hiddenSize * c.vocabSize * o.batch * o.labelTokens;
+}
+
+/**
+ * Skips a row whose predicted time (its FLOPs at the speed this backend reached on a smaller
+ * model) exceeds the limit, saying so, instead of waiting out the limit.
+ */
+function hopeless(speedGflops: number | undefined, model: string): string | null {
+  const flops = usefulFlops(model);
+  if (!speedGflops || !flops) return null;
+  const seconds = ((steps + DEFAULT_STEP_BENCH.warmup) * flops) / (speedGflops * 1e9);
+  return seconds > timeoutS ? `not run: about ${Math.round(seconds / (steps + DEFAULT_STEP_BENCH.warmup))} s per step at the ${speedGflops.toFixed(2)} GFLOP/s this backend reached on a smaller model (over the ${timeoutS} s limit)` : null;
+}
 
 function run(cmd: string, argv: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
   return new Promise((resolve) => {
@@ -44,11 +71,21 @@ function why(r: { code: number | null; stderr: string; timedOut: boolean }, seco
 async function nodeRows(): Promise<Outcome[]> {
   const out: Outcome[] = [];
   for (const backend of nodeBackends) {
+    let speed: number | undefined;
     for (const model of shapes) {
+      const skip = hopeless(speed, model);
+      if (skip) {
+        out.push({ platform: 'node', backend, model, skipped: skip });
+        continue;
+      }
       const folder = model === 'demo' ? DEMO : '';
       const r = await run(process.execPath, ['--no-warnings', '--import', 'tsx', '--import', './src/node/register-hooks.mjs', 'bench/node-row.ts', backend, model, folder, String(steps)], timeoutS * 1000);
       const line = r.stdout.trim().split('\n').pop();
-      if (r.code === 0 && line) out.push({ row: JSON.parse(line) as BenchRow });
+      if (r.code === 0 && line) {
+        const row = JSON.parse(line) as BenchRow;
+        speed = row.stepGflops;
+        out.push({ row });
+      }
       else out.push({ platform: 'node', backend, model, skipped: why(r, timeoutS) });
       process.stderr.write(`node ${backend} ${model}: ${r.code === 0 ? 'done' : (out.at(-1) as { skipped: string }).skipped}\n`);
     }
@@ -79,7 +116,7 @@ async function torchRows(): Promise<Outcome[]> {
 
 const outcomes: Outcome[] = [];
 if (platforms.includes('node')) outcomes.push(...(await nodeRows()));
-if (platforms.includes('browser')) outcomes.push(...(await runBrowserRows(root, browserBackends, shapes, steps, timeoutS)));
+if (platforms.includes('browser')) outcomes.push(...(await runBrowserRows(root, browserBackends, shapes, steps, timeoutS, hopeless)));
 if (platforms.includes('torch')) outcomes.push(...(await torchRows()));
 
 process.stdout.write(JSON.stringify(outcomes, null, 2) + '\n');
