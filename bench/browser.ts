@@ -40,7 +40,7 @@ export async function runBrowserRows(root: string, backends: string[], models: s
           const { result, error } = await page.evaluate(() => ({ result: (window as unknown as { __benchResult?: unknown }).__benchResult, error: (window as unknown as { __benchError?: string }).__benchError }));
           if (result) {
             const row = result as BenchRow;
-            speed = row.stepGflops;
+            speed = row.matmulGflops;
             out.push({ row });
           }
           else out.push({ platform: 'browser', backend, model, skipped: String(error) });

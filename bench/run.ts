@@ -42,14 +42,16 @@ function usefulFlops(model: string): number | null {
 }
 
 /**
- * Skips a row whose predicted time (its FLOPs at the speed this backend reached on a smaller
- * model) exceeds the limit, saying so, instead of waiting out the limit.
+ * Skips a row that could not finish within the limit even if its step ran at the backend's
+ * matmul ceiling (measured on a smaller model in the same run), saying so, instead of waiting
+ * out the limit.
  */
-function hopeless(speedGflops: number | undefined, model: string): string | null {
+function hopeless(ceilingGflops: number | undefined, model: string): string | null {
   const flops = usefulFlops(model);
-  if (!speedGflops || !flops) return null;
-  const seconds = ((steps + DEFAULT_STEP_BENCH.warmup) * flops) / (speedGflops * 1e9);
-  return seconds > timeoutS ? `not run: about ${Math.round(seconds / (steps + DEFAULT_STEP_BENCH.warmup))} s per step at the ${speedGflops.toFixed(2)} GFLOP/s this backend reached on a smaller model (over the ${timeoutS} s limit)` : null;
+  if (!ceilingGflops || !flops) return null;
+  const perStep = flops / (ceilingGflops * 1e9);
+  if (perStep * (steps + DEFAULT_STEP_BENCH.warmup) <= timeoutS) return null;
+  return `not run: at least ${Math.round(perStep)} s per step even at this backend's ${ceilingGflops.toFixed(2)} GFLOP/s matmul ceiling (over the ${timeoutS} s limit for ${steps + DEFAULT_STEP_BENCH.warmup} steps)`;
 }
 
 function run(cmd: string, argv: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
@@ -76,6 +78,7 @@ async function nodeRows(): Promise<Outcome[]> {
       const skip = hopeless(speed, model);
       if (skip) {
         out.push({ platform: 'node', backend, model, skipped: skip });
+        process.stderr.write(`node ${backend} ${model}: ${skip}\n`);
         continue;
       }
       const folder = model === 'demo' ? DEMO : '';
@@ -83,7 +86,7 @@ async function nodeRows(): Promise<Outcome[]> {
       const line = r.stdout.trim().split('\n').pop();
       if (r.code === 0 && line) {
         const row = JSON.parse(line) as BenchRow;
-        speed = row.stepGflops;
+        speed = row.matmulGflops;
         out.push({ row });
       }
       else out.push({ platform: 'node', backend, model, skipped: why(r, timeoutS) });
