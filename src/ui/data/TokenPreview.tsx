@@ -1,33 +1,11 @@
-import { useEffect, useState } from 'react';
 import type { Example } from '../../engine/data/examples.ts';
-import type { ExamplePreview } from '../../worker/protocol.ts';
-import { whenEngine } from '../app/actions.ts';
-import { errorMessage } from '../engine/client.ts';
+import { useEngineQuery } from '../engine/useEngineQuery.ts';
 import { showPiece } from '../common/format.ts';
 
 /** One example, token by token, as the trainer sees it: grey tokens are context, coloured ones carry the loss. */
 export function TokenPreview(props: { example: Example; maxLength: number | null; numVirtualTokens: number; modelKey: string }) {
-  const [preview, setPreview] = useState<ExamplePreview | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const { example, maxLength, numVirtualTokens, modelKey } = props;
-  useEffect(() => {
-    let live = true;
-    const t = setTimeout(async () => {
-      try {
-        const p = await (await whenEngine()).examplePreview(example, maxLength, numVirtualTokens);
-        if (live) {
-          setPreview(p);
-          setError(null);
-        }
-      } catch (e) {
-        if (live) setError(errorMessage(e));
-      }
-    }, 120);
-    return () => {
-      live = false;
-      clearTimeout(t);
-    };
-  }, [example, maxLength, numVirtualTokens, modelKey]);
+  const { result: preview, error } = useEngineQuery((engine) => engine.examplePreview(example, maxLength, numVirtualTokens), [example, maxLength, numVirtualTokens, modelKey], 120);
   if (error) return <p className="bad small">{error}</p>;
   if (!preview) return <p className="muted small">Tokenizing…</p>;
   return (

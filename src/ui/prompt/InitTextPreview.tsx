@@ -1,36 +1,16 @@
-import { useEffect, useState } from 'react';
-import type { InitTextPreview as Preview } from '../../worker/protocol.ts';
-import { whenEngine } from '../app/actions.ts';
-import { errorMessage } from '../engine/client.ts';
+import { useEngineQuery } from '../engine/useEngineQuery.ts';
 import { showPiece } from '../common/format.ts';
 
 /** How the init text becomes V virtual tokens: cut when longer than V, repeated when shorter. */
 export function InitTextPreview({ text, numVirtualTokens, modelKey }: { text: string; numVirtualTokens: number; modelKey: string }) {
-  const [preview, setPreview] = useState<Preview | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    let live = true;
-    const t = setTimeout(async () => {
-      if (!text.trim()) {
-        setPreview(null);
-        setError('TEXT init needs a phrase');
-        return;
-      }
-      try {
-        const p = await (await whenEngine()).initTextPreview(text, numVirtualTokens);
-        if (live) {
-          setPreview(p);
-          setError(null);
-        }
-      } catch (e) {
-        if (live) setError(errorMessage(e));
-      }
-    }, 120);
-    return () => {
-      live = false;
-      clearTimeout(t);
-    };
-  }, [text, numVirtualTokens, modelKey]);
+  const { result: preview, error } = useEngineQuery(
+    async (engine) => {
+      if (!text.trim()) throw new Error('TEXT init needs a phrase');
+      return engine.initTextPreview(text, numVirtualTokens);
+    },
+    [text, numVirtualTokens, modelKey],
+    120,
+  );
   if (error) return <p className="bad small">{error}</p>;
   if (!preview) return null;
   const n = preview.textTokens.length;
