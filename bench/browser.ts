@@ -20,7 +20,6 @@ export async function runBrowserRows(root: string, backends: string[], models: s
   });
   await server.listen();
   const { port } = server.httpServer!.address() as AddressInfo;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   const out: Outcome[] = [];
   try {
     for (const backend of backends) {
@@ -31,12 +30,25 @@ export async function runBrowserRows(root: string, backends: string[], models: s
           out.push({ platform: 'browser', backend, model, skipped: skip });
           continue;
         }
+        // A browser per row: one whose step holds the page's thread is killed with its browser,
+        // and cannot take CPU from the rows after it.
+        const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
         const page = await browser.newPage();
         page.setDefaultTimeout(timeoutS * 1000);
         page.on('console', (m) => process.stderr.write(`  [${backend} ${model}] ${m.text()}\n`));
         try {
           await page.goto(`http://127.0.0.1:${port}/bench.html?backend=${backend}&model=${model}&steps=${steps}`);
-          await page.waitForFunction(() => '__benchResult' in window || '__benchError' in window, undefined, { timeout: timeoutS * 1000, polling: 1000 });
+          // The deadline is kept here, not in the page: a step that holds the page's thread for
+          // minutes also stalls Playwright's in-page polling and its timeout.
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const deadline = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error('Timeout')), timeoutS * 1000);
+          });
+          try {
+            await Promise.race([page.waitForFunction(() => '__benchResult' in window || '__benchError' in window, undefined, { timeout: 0, polling: 1000 }), deadline]);
+          } finally {
+            clearTimeout(timer);
+          }
           const { result, error } = await page.evaluate(() => ({ result: (window as unknown as { __benchResult?: unknown }).__benchResult, error: (window as unknown as { __benchError?: string }).__benchError }));
           if (result) {
             const row = result as BenchRow;
@@ -48,13 +60,12 @@ export async function runBrowserRows(root: string, backends: string[], models: s
           const message = (e as Error).message.includes('Timeout') ? `did not finish within ${timeoutS} s on this machine` : (e as Error).message.split('\n')[0];
           out.push({ platform: 'browser', backend, model, skipped: message });
         } finally {
-          await page.close().catch(() => {});
+          await browser.close();
         }
         process.stderr.write(`browser ${backend} ${model}: ${'row' in out.at(-1)! ? 'done' : (out.at(-1) as { skipped: string }).skipped}\n`);
       }
     }
   } finally {
-    await browser.close();
     await server.close();
   }
   return out;

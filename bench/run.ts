@@ -2,12 +2,12 @@
 // and random-weight models with the shapes of gpt2, SmolLM2-135M and bloomz-560m, plus PyTorch
 // side by side when python3-torch is installed. Prints JSON; writes docs/benchmarks.md.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchRow } from '../src/bench/row.ts';
 import { runBrowserRows } from './browser.ts';
-import { markdownReport, type Outcome } from './report.ts';
+import { markdownReport, type BenchMeta, type Outcome } from './report.ts';
 import { BENCH_SHAPES } from '../src/bench/shapes.ts';
 import { DEFAULT_STEP_BENCH } from '../src/bench/step-bench.ts';
 import { modelConfig } from '../src/engine/models/registry.ts';
@@ -117,13 +117,20 @@ async function torchRows(): Promise<Outcome[]> {
   return out;
 }
 
-const outcomes: Outcome[] = [];
-if (platforms.includes('node')) outcomes.push(...(await nodeRows()));
-if (platforms.includes('browser')) outcomes.push(...(await runBrowserRows(root, browserBackends, shapes, steps, timeoutS, hopeless)));
-if (platforms.includes('torch')) outcomes.push(...(await torchRows()));
+// `--from docs/benchmarks.json` rewrites the Markdown from a saved run without measuring again.
+const from = flag('from');
+const saved = from ? (JSON.parse(readFileSync(from, 'utf8')) as { meta: BenchMeta; outcomes: Outcome[] }) : null;
+const meta: BenchMeta = saved?.meta ?? { date: new Date().toISOString().slice(0, 10), steps, warmup: DEFAULT_STEP_BENCH.warmup, timeoutS };
+const outcomes: Outcome[] = saved?.outcomes ?? [];
+if (!saved) {
+  if (platforms.includes('node')) outcomes.push(...(await nodeRows()));
+  if (platforms.includes('browser')) outcomes.push(...(await runBrowserRows(root, browserBackends, shapes, steps, timeoutS, hopeless)));
+  if (platforms.includes('torch')) outcomes.push(...(await torchRows()));
+}
 
 process.stdout.write(JSON.stringify(outcomes, null, 2) + '\n');
-mkdirSync(path.join(root, 'docs'), { recursive: true });
 const file = flag('out') ?? path.join(root, 'docs/benchmarks.md');
-writeFileSync(file, markdownReport(outcomes, { steps, date: new Date().toISOString().slice(0, 10) }));
+mkdirSync(path.dirname(file), { recursive: true });
+writeFileSync(file, markdownReport(outcomes, meta));
+if (!saved) writeFileSync(file.replace(/\.md$/, '') + '.json', JSON.stringify({ meta, outcomes }, null, 2) + '\n');
 process.stderr.write(`wrote ${path.relative(root, file)}\n`);
