@@ -1,12 +1,6 @@
-import { StrictMode } from 'react';
-import { createRoot } from 'react-dom/client';
-import { App } from './ui/app/App.tsx';
-import { boot } from './ui/app/actions.ts';
-import './ui/app/styles.css';
+// The engine worker starts before the app's modules are even fetched: see prespawnEngineWorker.
+import { prespawnEngineWorker } from './ui/engine/client.ts';
 
-createRoot(document.getElementById('root') as HTMLElement).render(
-  <StrictMode>
-    <App />
-  </StrictMode>,
-);
-void boot();
+prespawnEngineWorker();
+const { mountApp } = await import('./ui/app/mount.tsx');
+mountApp();

@@ -1,11 +1,16 @@
-// The page never runs tfjs: nothing the UI thread imports (src/main.tsx and what it reaches)
+// The page never runs tfjs: nothing the UI thread imports (src/main.tsx and what it reaches, dynamic imports included)
 // may import @tensorflow/*; the worker is reached only through `new Worker(new URL(...))`.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './support/fixtures.ts';
 
-/** Value imports (not `import type`) of a module, relative ones resolved to files. */
+function resolve(file: string, spec: string): { specifier: string; resolved: string | null } {
+  const resolved = spec.startsWith('.') ? path.resolve(path.dirname(file), spec.replace(/\?.*$/, '')) : null;
+  return { specifier: spec, resolved: resolved && existsSync(resolved) ? resolved : null };
+}
+
+/** Value imports (not `import type`) of a module, static and dynamic, relative ones resolved to files. */
 function valueImports(file: string): { specifier: string; resolved: string | null }[] {
   const src = readFileSync(file, 'utf8');
   const out: { specifier: string; resolved: string | null }[] = [];
@@ -15,10 +20,10 @@ function valueImports(file: string): { specifier: string; resolved: string | nul
     const clause = m[0].slice(m[0].indexOf(m[1]) + m[1].length, m[0].lastIndexOf('from'));
     const names = clause.match(/\{([^}]*)\}/)?.[1];
     if (names && !clause.replace(/\{[^}]*\}/, '').trim().replace(/,$/, '') && names.split(',').every((n) => !n.trim() || n.trim().startsWith('type '))) continue;
-    const spec = m[2];
-    const resolved = spec.startsWith('.') ? path.resolve(path.dirname(file), spec.replace(/\?.*$/, '')) : null;
-    out.push({ specifier: spec, resolved: resolved && existsSync(resolved) ? resolved : null });
+    out.push(resolve(file, m[2]));
   }
+  // Dynamic imports load at run time too.
+  for (const m of src.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) out.push(resolve(file, m[1]));
   return out;
 }
 

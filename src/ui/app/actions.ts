@@ -169,11 +169,14 @@ export async function boot(): Promise<void> {
     const run = app.get().run;
     if (run && (run.status === 'running' || run.status === 'paused')) localStorage.setItem(PAGEHIDE_KEY, JSON.stringify({ runId: run.id, at: Date.now() }));
   });
+  // The worker starts first: loading tfjs and its WASM or WebGPU backend is the longest part of
+  // the first visit, and needs nothing from the lists fetched meanwhile.
+  const launched = launch(backend).catch(() => undefined);
   const [embedded, builtins] = await Promise.all([availableEmbedded(), availableBuiltins(), refreshRunsAndAdapters()]);
   app.set({ embedded, builtins });
   const firstDataset = builtins.find((b) => b.id === 'complaint') ?? builtins[0];
   if (firstDataset) void selectBuiltin(firstDataset);
-  await launch(backend).catch(() => undefined);
+  await launched;
   if (!engine) return;
   await detectRecovery();
   const recovering = app.get().recovery;

@@ -12,13 +12,35 @@ export interface EngineHandle {
   terminate(): void;
 }
 
+function spawnWorker(): Worker {
+  return new Worker(new URL('../../worker/worker.ts', import.meta.url), { type: 'module', name: 'engine' });
+}
+
+let prespawned: { worker: Worker; error: string | null } | null = null;
+
+/**
+ * Creates the engine worker before the page's own modules load, so that the two module graphs
+ * (tfjs and the engine in the worker, React and the panels on the page) download in parallel
+ * on the first visit. The first startEngine takes it.
+ */
+export function prespawnEngineWorker(): void {
+  if (prespawned) return;
+  const early = { worker: spawnWorker(), error: null as string | null };
+  // Kept until startEngine listens, so a worker that fails to load is still reported.
+  early.worker.addEventListener('error', (e) => (early.error ??= e.message || 'the engine worker failed to load'), { once: true });
+  prespawned = early;
+}
+
 /** Starts a fresh worker with the given backend. A crash of the worker calls onCrash. */
 export async function startEngine(backend: BackendName, onEvent: (e: EngineEvent) => void, onCrash: (message: string) => void): Promise<EngineHandle> {
-  const worker = new Worker(new URL('../../worker/worker.ts', import.meta.url), { type: 'module', name: 'engine' });
+  const early = prespawned;
+  prespawned = null;
+  const worker = early?.worker ?? spawnWorker();
   let alive = true;
   worker.addEventListener('error', (e) => {
     if (alive) onCrash(e.message || 'the engine worker stopped unexpectedly');
   });
+  if (early?.error) onCrash(early.error);
   const api = Comlink.wrap<EngineService>(worker);
   await api.subscribe(Comlink.proxy(onEvent));
   const info = await api.init(backend);
