@@ -1,12 +1,17 @@
-import { parseSafetensors, type FloatTensor, type ParsedSafetensors } from './safetensors.ts';
+import { parseSafetensors, type FloatTensor, type ParsedSafetensors, type RawTensor } from './safetensors.ts';
 import { SourceError, describeSource, parseJsonFile, type ModelSource, type ProgressCallback } from './source.ts';
 
-/** Named float32 weights, possibly spread over several shard files. */
+/** Named weights, possibly spread over several shard files, in the dtype the checkpoint stores. */
 export interface WeightStore {
   names(): string[];
   has(name: string): boolean;
   shape(name: string): number[];
+  /** The stored bytes and dtype, not widened: what a model keeps on the device. */
+  raw(name: string): RawTensor;
+  /** Float32 values (F16/BF16 widened), for small tensors and tests. */
   get(name: string): FloatTensor;
+  /** The model holds this tensor now: the store may drop its bytes (a later raw/get may throw). */
+  release(name: string): void;
 }
 
 const SINGLE = 'model.safetensors';
@@ -22,7 +27,10 @@ function storeOf(shards: Map<string, ParsedSafetensors>, where: Map<string, stri
     names: () => [...where.keys()],
     has: (name) => where.has(name),
     shape: (name) => shardOf(name).entry(name).shape,
+    raw: (name) => shardOf(name).raw(name),
     get: (name) => shardOf(name).get(name),
+    // Shards are whole files in memory here, so there is nothing to drop per tensor.
+    release: () => {},
   };
 }
 

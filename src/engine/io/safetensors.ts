@@ -120,12 +120,21 @@ export function decodeFloat(bytes: Uint8Array, dtype: DType, file: string, name:
   return out;
 }
 
+/** One tensor's bytes exactly as the file stores them (little-endian, unaligned), with its dtype. */
+export interface RawTensor {
+  dtype: DType;
+  shape: number[];
+  bytes: Uint8Array;
+}
+
 export interface ParsedSafetensors {
   header: SafetensorsHeader;
   /** Names in file order. */
   names(): string[];
   has(name: string): boolean;
   entry(name: string): TensorEntry;
+  /** The stored bytes of one tensor, not widened (a view, no copy). */
+  raw(name: string): RawTensor;
   /** Float32 copy of one tensor. */
   get(name: string): FloatTensor;
 }
@@ -142,10 +151,13 @@ export function parseSafetensors(bytes: Uint8Array, file: string): ParsedSafeten
       if (!t) throw new SafetensorsError(file, `has no tensor "${name}"`);
       return t;
     },
-    get(name) {
+    raw(name) {
       const t = this.entry(name);
-      const data = decodeFloat(bytes.subarray(header.dataStart + t.begin, header.dataStart + t.end), t.dtype, file, name);
-      return { shape: t.shape, data };
+      return { dtype: t.dtype, shape: t.shape, bytes: bytes.subarray(header.dataStart + t.begin, header.dataStart + t.end) };
+    },
+    get(name) {
+      const { dtype, shape, bytes: data } = this.raw(name);
+      return { shape, data: decodeFloat(data, dtype, file, name) };
     },
   };
 }

@@ -18,9 +18,13 @@ export class RandomWeights implements WeightStore {
   shape(): number[] {
     throw new Error('RandomWeights has no stored shapes; WeightLoader asks it for tensors directly');
   }
+  raw(): never {
+    throw new Error('RandomWeights has no stored data; WeightLoader asks it for tensors directly');
+  }
   get(): never {
     throw new Error('RandomWeights has no stored data; WeightLoader asks it for tensors directly');
   }
+  release(): void {}
   tensor(shape: number[]): tf.Tensor {
     if (shape.length === 1) return tf.ones(shape);
     return tf.randomNormal(shape, 0, 0.02, 'float32', this.seed + this.calls++);
