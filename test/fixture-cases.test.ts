@@ -1,6 +1,6 @@
 // Every fixture model and case in SPEC.md through the engine, within SPEC.md's tolerances.
 import * as tf from '@tensorflow/tfjs-core';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adapterFiles, makeAdapter, readAdapter } from '../src/engine/adapter/adapter.ts';
@@ -44,7 +44,9 @@ for (const { name, dir } of fixtureModels()) {
     afterAll(() => lm.dispose());
 
     it('tokenizer: ids and decoded text', async () => {
-      const c = readCase(dir, 'tokenizer').json;
+      // shared/stories260k's tokenizer case holds transformers 4 ids; its transformers 5 ids are committed here.
+      const v5 = path.join(import.meta.dirname, 'fixtures', 'tokenizers', 'fixture-models', `${name}.json`);
+      const c = existsSync(v5) ? JSON.parse(readFileSync(v5, 'utf8')) : readCase(dir, 'tokenizer').json;
       // Each case says how its decoded strings were made: plain decode(ids), or skip_special_tokens=True.
       const skipSpecial = String(c.description).includes('skip_special_tokens=True');
       c.strings.forEach((s: string, i: number) => {
