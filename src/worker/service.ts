@@ -261,6 +261,7 @@ export class EngineService {
       syncEvery: 1,
       checkpointEvery: CHECKPOINT_EVERY,
       restoreBest: true,
+      seed: train.seed, // dropout masks (the config's dropout is on while training, as in transformers)
     };
     record.totalSteps = Math.min(set.data.epochs * set.data.stepsPerEpoch, train.maxSteps ?? Infinity);
     return new PromptTrainer(

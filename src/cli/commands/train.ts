@@ -72,6 +72,7 @@ export const train: Command = {
       { name: 'eval-every', type: 'int', help: 'validate every N steps (default: every epoch)' },
       { name: 'max-steps', type: 'int', help: 'stop after N steps' },
       { name: 'sync-every', type: 'int', help: 'read the loss back every N steps', default: 1 },
+      { name: 'no-dropout', type: 'boolean', help: "train without the model config's dropout (transformers applies it in training mode; seeded by --seed)" },
       { name: 'out', type: 'string', help: 'adapter folder to write', required: true },
     ],
   },
@@ -116,6 +117,8 @@ export const train: Command = {
       evalEvery: (flags['eval-every'] as number | undefined) ?? null,
       maxSteps: (flags['max-steps'] as number | undefined) ?? null,
       syncEvery: flags['sync-every'] as number,
+      dropout: !flags['no-dropout'],
+      seed: (flags.seed as number | undefined) ?? 0,
     });
     const total = Math.min(trainer.totalSteps, (flags['max-steps'] as number | undefined) ?? Infinity);
     const t0 = performance.now();

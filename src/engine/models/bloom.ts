@@ -7,7 +7,8 @@ import {
   ModelConfigError, WeightLoader, causalBias, forwardSpan, nextCache, numberField, optionalId, positiveInt, runBlocks, tokenIds,
   type BlockRun,
 } from './layers.ts';
-import { attentionBackward, attentionForward, mergeHeads } from '../ops/attention.ts';
+import { attentionBackward, attentionForward, attentionProbsShape, mergeHeads } from '../ops/attention.ts';
+import { dropout, dropoutRate, restoreMasks, savedMasks, type Dropout } from '../ops/dropout.ts';
 import { linear, linearBackward } from '../ops/linear.ts';
 import * as fused from '../ops/fused.ts';
 import { layerNorm } from '../ops/norms.ts';
@@ -86,6 +87,10 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
   const { hiddenSize: H, numLayers, numHeads, headDim, vocabSize } = config;
   const eps = numberField(raw, ['layer_norm_epsilon'], WHAT, 1e-5);
   const residualAfterNorm = raw.apply_residual_connection_post_layernorm === true;
+  // Training-mode dropout: attention probabilities, and dropout_add on both residual branches.
+  const attnDrop = dropoutRate(raw, 'attention_dropout', WHAT);
+  const hiddenDrop = dropoutRate(raw, 'hidden_dropout', WHAT);
+  const blockRates = [attnDrop, hiddenDrop, hiddenDrop];
   const prefix = store.has('transformer.word_embeddings.weight') ? 'transformer.' : store.has('word_embeddings.weight') ? '' : null;
   if (prefix === null) throw new ModelConfigError(`${WHAT}: checkpoint has neither "transformer.word_embeddings.weight" nor "word_embeddings.weight"`);
   const w = new WeightLoader(store, WHAT);
@@ -116,8 +121,8 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
     const slopes = alibiSlopes(numHeads);
     const scale = 1 / Math.sqrt(headDim);
 
-    // Saved for the backward pass, in this order: x q k v p x1 pre-activation.
-    const runBlock = (blk: Block, x: tf.Tensor, bias: tf.Tensor, past?: { k: tf.Tensor4D; v: tf.Tensor4D }): BlockRun => {
+    // Saved for the backward pass, in this order: x q k v p x1 pre-activation, then the dropout masks drawn.
+    const runBlock = (blk: Block, x: tf.Tensor, bias: tf.Tensor, past?: { k: tf.Tensor4D; v: tf.Tensor4D }, drop?: Dropout): BlockRun => {
       const [B, T] = x.shape;
       const n1 = fused.layerNorm(x, blk.ln1[0], blk.ln1[1], eps);
       // The fused projection's output is laid out [head][q|k|v][headDim].
@@ -126,22 +131,28 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
       const q = heads[0];
       let [k, v] = [heads[1], heads[2]];
       if (past) [k, v] = [tf.concat([past.k, k], 2) as tf.Tensor4D, tf.concat([past.v, v], 2) as tf.Tensor4D];
-      const att = attentionForward(q, k, v, bias, scale);
-      const x1 = tf.add(linear(mergeHeads(att.o), blk.denseW, blk.denseB), residualAfterNorm ? n1 : x);
+      const mAttn = drop?.mask(attentionProbsShape(q, k), attnDrop) ?? null;
+      const att = attentionForward(q, k, v, bias, scale, mAttn);
+      const dense = linear(mergeHeads(att.o), blk.denseW, blk.denseB);
+      const mDense = drop?.mask(dense.shape, hiddenDrop) ?? null;
+      const x1 = tf.add(dropout(dense, mDense), residualAfterNorm ? n1 : x);
       const n2 = fused.layerNorm(x1, blk.ln2[0], blk.ln2[1], eps);
       const pre = linear(n2, blk.upW, blk.upB);
-      const y = tf.add(linear(fused.geluTanh(pre), blk.downW, blk.downB), residualAfterNorm ? n2 : x1);
-      return { y, k, v, saved: [x, q, k, v, att.saved.p, x1, pre] };
+      const down = linear(fused.geluTanh(pre), blk.downW, blk.downB);
+      const mDown = drop?.mask(down.shape, hiddenDrop) ?? null;
+      const y = tf.add(dropout(down, mDown), residualAfterNorm ? n2 : x1);
+      return { y, k, v, saved: [x, q, k, v, att.saved.p, x1, pre, ...savedMasks([mAttn, mDense, mDown])] };
     };
-    const blockBackward = (blk: Block, dy: tf.Tensor, [x, q, k, v, p, x1, pre]: tf.Tensor[]) => {
+    const blockBackward = (blk: Block, dy: tf.Tensor, [x, q, k, v, p, x1, pre, ...masks]: tf.Tensor[]) => {
       const [B, T] = dy.shape;
+      const [mAttn, mDense, mDown] = restoreMasks(masks, blockRates);
       // With apply_residual_connection_post_layernorm the residual branches leave from the norms' outputs.
-      let dn2 = linearBackward(fused.geluTanhGrad(linearBackward(dy, blk.downW), pre), blk.upW);
+      let dn2 = linearBackward(fused.geluTanhGrad(linearBackward(dropout(dy, mDown), blk.downW), pre), blk.upW);
       if (residualAfterNorm) dn2 = tf.add(dn2, dy);
       let dx1 = fused.layerNormGrad(dn2, x1, blk.ln2[0], eps);
       if (!residualAfterNorm) dx1 = tf.add(dx1, dy);
-      const dO = tf.transpose(tf.reshape(linearBackward(dx1, blk.denseW), [B, T, numHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D;
-      const grads = attentionBackward(dO, { q: q as tf.Tensor4D, k: k as tf.Tensor4D, v: v as tf.Tensor4D, p: p as tf.Tensor3D }, scale);
+      const dO = tf.transpose(tf.reshape(linearBackward(dropout(dx1, mDense), blk.denseW), [B, T, numHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D;
+      const grads = attentionBackward(dO, { q: q as tf.Tensor4D, k: k as tf.Tensor4D, v: v as tf.Tensor4D, p: p as tf.Tensor3D, mask: (mAttn as tf.Tensor3D | null) ?? undefined }, scale);
       const dqkv = tf.reshape(tf.stack(grads.map((g) => tf.transpose(g, [0, 2, 1, 3])), 3), [B, T, 3 * H]);
       let dn1 = linearBackward(dqkv, blk.qkvW);
       if (residualAfterNorm) dn1 = tf.add(dn1, dx1);
@@ -160,7 +171,7 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
         // The embedding LayerNorm applies to whatever is fed in, soft prompt included (as in BloomModel).
         const input = layerNorm(embeds, embNorm[0], embNorm[1], eps);
         const bias = tf.add(alibiBias(mask, slopes), causalBias(mask, T));
-        const { x, keys, values } = runBlocks(blocks, input, options, (blk, _i, xi, pastKV) => runBlock(blk, xi, bias, pastKV), (blk, _i, dy, saved) => blockBackward(blk, dy, saved));
+        const { x, keys, values } = runBlocks(blocks, input, options, (blk, _i, xi, pastKV) => runBlock(blk, xi, bias, pastKV, options.dropout), (blk, _i, dy, saved) => blockBackward(blk, dy, saved));
         const hidden = layerNorm(x, lnf[0], lnf[1], eps) as tf.Tensor3D;
         return { hidden, cache: options.useCache ? nextCache(mask, keys, values) : undefined };
       },

@@ -6,7 +6,8 @@ import type { CausalLM, ForwardOptions, ForwardOutput, ModelConfig } from './mod
 import {
   ModelConfigError, WeightLoader, activation, causalBias, forwardSpan, nextCache, runBlocks, type BlockRun, numberField, optionalId, positiveInt, tokenIds,
 } from './layers.ts';
-import { attentionBackward, attentionForward, mergeHeads, splitHeads } from '../ops/attention.ts';
+import { attentionBackward, attentionForward, attentionProbsShape, mergeHeads, splitHeads } from '../ops/attention.ts';
+import { dropout, dropoutRate, restoreMasks, savedMasks, type Dropout } from '../ops/dropout.ts';
 import { linear, linearBackward } from '../ops/linear.ts';
 import * as fused from '../ops/fused.ts';
 import { layerNorm } from '../ops/norms.ts';
@@ -55,6 +56,9 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
   const act = activation(String(raw.activation_function ?? 'gelu_new'), WHAT);
   const scaleWeights = raw.scale_attn_weights !== false;
   const inverseLayerIdx = raw.scale_attn_by_inverse_layer_idx === true;
+  // Training-mode dropout (GPT2Config defaults 0.1): embeddings, attention probabilities, both residual branches.
+  const [embdDrop, attnDrop, residDrop] = ['embd_pdrop', 'attn_pdrop', 'resid_pdrop'].map((f) => dropoutRate(raw, f, WHAT, 0.1));
+  const blockRates = [attnDrop, residDrop, residDrop];
   // Hub gpt2 checkpoints have no "transformer." prefix; save_pretrained writes it.
   const prefix = store.has('transformer.wte.weight') ? 'transformer.' : store.has('wte.weight') ? '' : null;
   if (prefix === null) throw new ModelConfigError(`${WHAT}: checkpoint has neither "transformer.wte.weight" nor "wte.weight"`);
@@ -84,24 +88,30 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
     const head = !config.tieWordEmbeddings && w.has('lm_head.weight') ? w.table('lm_head.weight', vocabSize, H) : wte;
 
     const scaleOf = (i: number) => (scaleWeights ? 1 / Math.sqrt(headDim) : 1) / (inverseLayerIdx ? i + 1 : 1);
-    // Saved for the backward pass, in this order: x q k v p x1 pre-activation.
-    const runBlock = (blk: Block, i: number, x: tf.Tensor, bias: tf.Tensor, past?: { k: tf.Tensor4D; v: tf.Tensor4D }): BlockRun => {
+    // Saved for the backward pass, in this order: x q k v p x1 pre-activation, then the dropout masks drawn.
+    const runBlock = (blk: Block, i: number, x: tf.Tensor, bias: tf.Tensor, past?: { k: tf.Tensor4D; v: tf.Tensor4D }, drop?: Dropout): BlockRun => {
       const [qp, kp, vp] = tf.split(linear(fused.layerNorm(x, blk.ln1[0], blk.ln1[1], eps), blk.attnW, blk.attnB), 3, 2);
       const q = splitHeads(qp, numHeads, headDim);
       let k = splitHeads(kp, numHeads, headDim);
       let v = splitHeads(vp, numHeads, headDim);
       if (past) [k, v] = [tf.concat([past.k, k], 2) as tf.Tensor4D, tf.concat([past.v, v], 2) as tf.Tensor4D];
-      const att = attentionForward(q, k, v, bias, scaleOf(i));
-      const x1 = tf.add(x, linear(mergeHeads(att.o), blk.projW, blk.projB));
+      const mAttn = drop?.mask(attentionProbsShape(q, k), attnDrop) ?? null;
+      const att = attentionForward(q, k, v, bias, scaleOf(i), mAttn);
+      const proj = linear(mergeHeads(att.o), blk.projW, blk.projB);
+      const mProj = drop?.mask(proj.shape, residDrop) ?? null;
+      const x1 = tf.add(x, dropout(proj, mProj));
       const pre = linear(fused.layerNorm(x1, blk.ln2[0], blk.ln2[1], eps), blk.fcW, blk.fcB);
-      const y = tf.add(x1, linear(act.forward(pre), blk.outW, blk.outB));
-      return { y, k, v, saved: [x, q, k, v, att.saved.p, x1, pre] };
+      const out = linear(act.forward(pre), blk.outW, blk.outB);
+      const mOut = drop?.mask(out.shape, residDrop) ?? null;
+      const y = tf.add(x1, dropout(out, mOut));
+      return { y, k, v, saved: [x, q, k, v, att.saved.p, x1, pre, ...savedMasks([mAttn, mProj, mOut])] };
     };
-    const blockBackward = (blk: Block, i: number, dy: tf.Tensor, [x, q, k, v, p, x1, pre]: tf.Tensor[]) => {
-      const dpre = act.backward(linearBackward(dy, blk.outW), pre);
+    const blockBackward = (blk: Block, i: number, dy: tf.Tensor, [x, q, k, v, p, x1, pre, ...masks]: tf.Tensor[]) => {
+      const [mAttn, mProj, mOut] = restoreMasks(masks, blockRates);
+      const dpre = act.backward(linearBackward(dropout(dy, mOut), blk.outW), pre);
       const dx1 = tf.add(dy, fused.layerNormGrad(linearBackward(dpre, blk.fcW), x1, blk.ln2[0], eps));
-      const dO = splitHeads(linearBackward(dx1, blk.projW), numHeads, headDim);
-      const [dq, dk, dv] = attentionBackward(dO, { q: q as tf.Tensor4D, k: k as tf.Tensor4D, v: v as tf.Tensor4D, p: p as tf.Tensor3D }, scaleOf(i));
+      const dO = splitHeads(linearBackward(dropout(dx1, mProj), blk.projW), numHeads, headDim);
+      const [dq, dk, dv] = attentionBackward(dO, { q: q as tf.Tensor4D, k: k as tf.Tensor4D, v: v as tf.Tensor4D, p: p as tf.Tensor3D, mask: (mAttn as tf.Tensor3D | null) ?? undefined }, scaleOf(i));
       const dqkv = tf.concat([mergeHeads(dq), mergeHeads(dk), mergeHeads(dv)], 2);
       return tf.add(dx1, fused.layerNormGrad(linearBackward(dqkv, blk.attnW), x, blk.ln1[0], eps));
     };
@@ -113,9 +123,10 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
       embed: (ids) => wte.embed(ids),
       forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
         const { T, past } = forwardSpan(embeds, mask, options, WHAT, { max: contextLength, field: 'n_positions' });
-        const input: tf.Tensor = tf.add(embeds, tf.gather(wpe, tf.range(past, past + T, 1, 'int32')));
+        const summed: tf.Tensor = tf.add(embeds, tf.gather(wpe, tf.range(past, past + T, 1, 'int32')));
+        const input = dropout(summed, options.dropout?.mask(summed.shape, embdDrop) ?? null);
         const bias = causalBias(mask, T);
-        const { x, keys, values } = runBlocks(blocks, input, options, (blk, i, input, past) => runBlock(blk, i, input, bias, past), (blk, i, dy, saved) => blockBackward(blk, i, dy, saved));
+        const { x, keys, values } = runBlocks(blocks, input, options, (blk, i, input, past) => runBlock(blk, i, input, bias, past, options.dropout), (blk, i, dy, saved) => blockBackward(blk, i, dy, saved));
         const hidden = layerNorm(x, lnf[0], lnf[1], eps) as tf.Tensor3D;
         return { hidden, cache: options.useCache ? nextCache(mask, keys, values) : undefined };
       },

@@ -8,7 +8,8 @@ import {
   tokenIds,
 } from './layers.ts';
 import { ACTIVATIONS } from '../ops/activations.ts';
-import { attentionBackward, attentionForward, mergeHeads, splitHeads } from '../ops/attention.ts';
+import { attentionBackward, attentionForward, attentionProbsShape, mergeHeads, splitHeads } from '../ops/attention.ts';
+import { restoreMasks, savedMasks, dropoutRate, type Dropout } from '../ops/dropout.ts';
 import { linear, linearBackward } from '../ops/linear.ts';
 import * as fused from '../ops/fused.ts';
 import { rmsNorm } from '../ops/norms.ts';
@@ -93,6 +94,8 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
   const oBias = raw.attention_bias === true;
   const mlpBias = raw.mlp_bias === true;
   const inv = ropeInverseFrequencies(raw, headDim);
+  // Training-mode dropout: only on the attention probabilities (attention_dropout, default 0).
+  const attnDrop = dropoutRate(raw, 'attention_dropout', what);
   const w = new WeightLoader(store, what);
   // HF Linear weights are [out, in]; they are stored transposed so every matmul is x · W.
   const lin = (name: string, out: number, inp: number) => w.load(name, [out, inp], true) as tf.Tensor2D;
@@ -133,6 +136,7 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
       cos: tf.Tensor2D;
       sin: tf.Tensor2D;
       bias: tf.Tensor;
+      drop?: Dropout;
     }
     // SiLU-gated MLPs take the fused kernel; other activations the generic pair.
     const isSilu = act === ACTIVATIONS.silu || act === ACTIVATIONS.swish;
@@ -146,7 +150,7 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
       const [g, u] = tf.split(gu, 2, -1);
       return tf.concat([act.backward(tf.mul(dm, u), g), tf.mul(dm, act.forward(g))], -1);
     };
-    // Saved for the backward pass, in this order: x q k v p x1 gu cos sin. (Tensors made outside
+    // Saved for the backward pass, in this order: x q k v p x1 gu cos sin, then the dropout mask drawn. (Tensors made outside
     // the block are gone by the time the backward pass runs, so the rope tables are saved too.)
     const runBlock = (blk: Block, x: tf.Tensor, c: Context, past?: { k: tf.Tensor4D; v: tf.Tensor4D }): BlockRun => {
       const [qp, kp, vp] = tf.split(linear(fused.rmsNorm(x, blk.inNorm, eps), blk.qkv, blk.qkvB), [qSize, kvSize, kvSize], 2);
@@ -154,18 +158,20 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
       let k = fused.rope(splitHeads(kp, numKvHeads, headDim), c.cos, c.sin);
       let v = splitHeads(vp, numKvHeads, headDim);
       if (past) [k, v] = [tf.concat([past.k, k], 2) as tf.Tensor4D, tf.concat([past.v, v], 2) as tf.Tensor4D];
-      const att = attentionForward(q, k, v, c.bias, scale);
+      const mAttn = c.drop?.mask(attentionProbsShape(q, k), attnDrop) ?? null;
+      const att = attentionForward(q, k, v, c.bias, scale, mAttn);
       const x1 = tf.add(x, linear(mergeHeads(att.o), blk.o, blk.ob));
       const gu = linear(fused.rmsNorm(x1, blk.postNorm, eps), blk.gateUp, blk.gateUpB);
       const y = tf.add(x1, linear(gated(gu), blk.down, blk.downB));
-      return { y, k, v, saved: [x, q, k, v, att.saved.p, x1, gu, c.cos, c.sin] };
+      return { y, k, v, saved: [x, q, k, v, att.saved.p, x1, gu, c.cos, c.sin, ...savedMasks([mAttn])] };
     };
-    const blockBackward = (blk: Block, dy: tf.Tensor, [x, q, k, v, p, x1, gu, cosT, sinT]: tf.Tensor[]) => {
+    const blockBackward = (blk: Block, dy: tf.Tensor, [x, q, k, v, p, x1, gu, cosT, sinT, ...masks]: tf.Tensor[]) => {
+      const [mAttn] = restoreMasks(masks, [attnDrop]);
       const [cos, sin] = [cosT as tf.Tensor2D, sinT as tf.Tensor2D];
       const dgu = gatedGrad(gu, linearBackward(dy, blk.down));
       const dx1 = tf.add(dy, fused.rmsNormGrad(linearBackward(dgu, blk.gateUp), x1, blk.postNorm, eps));
       const dO = splitHeads(linearBackward(dx1, blk.o), numHeads, headDim);
-      const saved = { q: q as tf.Tensor4D, k: k as tf.Tensor4D, v: v as tf.Tensor4D, p: p as tf.Tensor3D };
+      const saved = { q: q as tf.Tensor4D, k: k as tf.Tensor4D, v: v as tf.Tensor4D, p: p as tf.Tensor3D, mask: (mAttn as tf.Tensor3D | null) ?? undefined };
       const [dq, dk, dv] = attentionBackward(dO, saved, scale);
       const dqkv = tf.concat([mergeHeads(fused.ropeGrad(dq, cos, sin)), mergeHeads(fused.ropeGrad(dk, cos, sin)), mergeHeads(dv)], 2);
       return tf.add(dx1, fused.rmsNormGrad(linearBackward(dqkv, blk.qkv), x, blk.inNorm, eps));
@@ -179,7 +185,7 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
       forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
         const { T, past } = forwardSpan(embeds, mask, options, what, { max: contextLength, field: 'max_position_embeddings' });
         const [cos, sin] = ropeTables(inv, past, T);
-        const c: Context = { cos, sin, bias: causalBias(mask, T) };
+        const c: Context = { cos, sin, bias: causalBias(mask, T), drop: options.dropout };
         const { x, keys, values } = runBlocks(blocks, embeds, options, (blk, _i, input, past) => runBlock(blk, input, c, past), (blk, _i, dy, saved) => blockBackward(blk, dy, saved));
         const hidden = rmsNorm(x, norm, eps) as tf.Tensor3D;
         return { hidden, cache: options.useCache ? nextCache(mask, keys, values) : undefined };

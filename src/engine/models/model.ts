@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { EmbeddingTable } from './embedding-table.ts';
+import type { Dropout } from '../ops/dropout.ts';
 
 /** The sizes every family shares, normalised from the family's own config.json field names. */
 export interface ModelConfig {
@@ -35,6 +36,12 @@ export interface ForwardOptions {
   cache?: KVCache;
   /** Return a cache extended with this call's keys and values. */
   useCache?: boolean;
+  /**
+   * Set for training steps only (transformers' model.train()): the config's dropout applies
+   * where transformers applies it, with this step's seeded masks. Absent: no dropout (eval,
+   * generation, plain forward). See ops/dropout.ts for how a family applies it.
+   */
+  dropout?: Dropout;
 }
 
 export interface ForwardOutput {

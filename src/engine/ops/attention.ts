@@ -12,6 +12,15 @@ export interface AttentionSaved {
   v: tf.Tensor4D;
   /** Attention probabilities [B * nkv, group * T, S]. */
   p: tf.Tensor3D;
+  /** Dropout mask on the probabilities (training), same shape as p. */
+  mask?: tf.Tensor3D;
+}
+
+/** Shape of the attention probabilities (and of their dropout mask) for q [B, nh, T, hd] and k [B, nkv, S, hd]: [B * nkv, group * T, S], the element order of [B, nh, T, S]. */
+export function attentionProbsShape(q: tf.Tensor4D, k: tf.Tensor4D): [number, number, number] {
+  const [B, nh, T] = q.shape;
+  const [, nkv, S] = k.shape;
+  return [B * nkv, (nh / nkv) * T, S];
 }
 
 /** q [B, nh, T, hd], k and v [B, nkv, S, hd], additive bias broadcastable to [B, nh, T, S] → [B, nh, T, hd]. */
@@ -20,8 +29,9 @@ function loopKernel(name: string, q: tf.Tensor4D, k: tf.Tensor4D): boolean {
   return tf.getBackend() === 'wasm' && attentionFlops(q, k) <= WASM_ATTENTION_MAX_FLOPS && hasFused(name);
 }
 
-export function attentionForward(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor, scale: number): { o: tf.Tensor4D; saved: AttentionSaved } {
-  if (loopKernel('PtAttention', q, k) && bias.rank === 4) {
+/** `dropMask` (training): dropout on the probabilities after the softmax, as transformers' attention_dropout; the fused kernels do not take one. */
+export function attentionForward(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor, scale: number, dropMask: tf.Tensor | null = null): { o: tf.Tensor4D; saved: AttentionSaved } {
+  if (!dropMask && loopKernel('PtAttention', q, k) && bias.rank === 4) {
     const [o, p] = tf.engine().runKernel('PtAttention', { q, k, v, bias }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor3D];
     return { o, saved: { q, k, v, p } };
   }
@@ -31,12 +41,13 @@ export function attentionForward(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
   const rows = (nh / nkv) * T;
   const scores = tf.reshape(bmm(tf.reshape(q, [G, rows, hd]), tf.reshape(k, [G, S, hd]), true), [B, nh, T, S]) as tf.Tensor4D;
   const p = tf.reshape(scaledSoftmax(scores, bias, scale), [G, rows, S]) as tf.Tensor3D;
-  const o = tf.reshape(bmm(p, tf.reshape(v, [G, S, hd])), [B, nh, T, hd]) as tf.Tensor4D;
-  return { o, saved: { q, k, v, p } };
+  const mask = dropMask ? (tf.reshape(dropMask, [G, rows, S]) as tf.Tensor3D) : undefined;
+  const o = tf.reshape(bmm(mask ? tf.mul(p, mask) : p, tf.reshape(v, [G, S, hd])), [B, nh, T, hd]) as tf.Tensor4D;
+  return { o, saved: mask ? { q, k, v, p, mask } : { q, k, v, p } };
 }
 
-export function attentionBackward(dO: tf.Tensor4D, { q, k, v, p }: AttentionSaved, scale: number): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
-  if (loopKernel('PtAttentionGrad', q, k)) return tf.engine().runKernel('PtAttentionGrad', { dO, q, k, v, p }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+export function attentionBackward(dO: tf.Tensor4D, { q, k, v, p, mask }: AttentionSaved, scale: number): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
+  if (!mask && loopKernel('PtAttentionGrad', q, k)) return tf.engine().runKernel('PtAttentionGrad', { dO, q, k, v, p }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
   const [B, nh, T, hd] = q.shape;
   const [, nkv, S] = k.shape;
   const G = B * nkv;
@@ -45,8 +56,9 @@ export function attentionBackward(dO: tf.Tensor4D, { q, k, v, p }: AttentionSave
   const kg = tf.reshape(k, [G, S, hd]) as tf.Tensor3D;
   const vg = tf.reshape(v, [G, S, hd]) as tf.Tensor3D;
   const dOg = tf.reshape(dO, [G, rows, hd]) as tf.Tensor3D;
-  const dv = bmmAT(p, dOg);
-  const dp = bmm(dOg, vg, true);
+  // With dropout, o = (p ⊙ m) v: dv = (p ⊙ m)ᵀ dO and the probabilities' gradient is (dO vᵀ) ⊙ m.
+  const dv = bmmAT(mask ? tf.mul(p, mask) : p, dOg);
+  const dp = mask ? tf.mul(bmm(dOg, vg, true), mask) : bmm(dOg, vg, true);
   const ds = scaledSoftmaxGrad(p, dp, scale) as tf.Tensor3D;
   return [tf.reshape(bmm(ds, kg), q.shape), tf.reshape(bmmAT(ds, qg), k.shape), tf.reshape(dv, v.shape)];
 }

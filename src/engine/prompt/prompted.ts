@@ -2,7 +2,7 @@
 // embeddings = concat(prompt, embed(ids)), V ones prepended to the mask, V -100s to the labels,
 // positions over the whole sequence, token-mean cross-entropy of logits[i] against labels[i + 1].
 import * as tf from '@tensorflow/tfjs-core';
-import type { CausalLM } from '../models/model.ts';
+import type { CausalLM, ForwardOptions } from '../models/model.ts';
 import { crossEntropy, gatherRows, lmHeadLoss } from '../ops/lm-loss.ts';
 import { tidy } from '../tidy.ts';
 import { BatchError, IGNORE_INDEX, type Batch } from './batch.ts';
@@ -41,13 +41,13 @@ export function labelPositions(labels: number[][], numVirtualTokens: number): { 
   return { rows: Int32Array.from(rows), targets: Int32Array.from(targets) };
 }
 
-/** The loss of the prompted model on a batch, with the LM head run only where a label is. */
-export function promptLoss(model: CausalLM, prompt: tf.Tensor2D | null, batch: Batch): tf.Scalar {
+/** The loss of the prompted model on a batch, with the LM head run only where a label is. `forward.dropout`: a training step. */
+export function promptLoss(model: CausalLM, prompt: tf.Tensor2D | null, batch: Batch, forward: ForwardOptions = {}): tf.Scalar {
   const V = prompt ? prompt.shape[0] : 0;
   const { rows, targets } = labelPositions(batch.labels, V);
   if (rows.length === 0) throw new BatchError('batch has no label that is not -100: there is nothing to take a loss on');
   const { embeds, mask } = promptedInputs(model, prompt, batch.inputIds, batch.attentionMask);
-  const { hidden } = model.forward(embeds, mask);
+  const { hidden } = model.forward(embeds, mask, forward);
   const H = hidden.shape[2];
   const picked = gatherRows(tf.reshape(hidden, [-1, H]) as tf.Tensor2D, rows);
   return lmHeadLoss(picked, model.head, targets);
@@ -67,8 +67,8 @@ export function promptForward(model: CausalLM, prompt: tf.Tensor2D | null, batch
   });
 }
 
-/** Loss and d loss / d prompt; no gradient is taken for any weight. */
-export function lossAndGradient(model: CausalLM, prompt: tf.Tensor2D, batch: Batch): { loss: tf.Scalar; grad: tf.Tensor2D } {
-  const { value, grad } = tf.valueAndGrad((p: tf.Tensor) => promptLoss(model, p as tf.Tensor2D, batch))(prompt);
+/** Loss and d loss / d prompt; no gradient is taken for any weight. `forward.dropout`: a training step's dropout. */
+export function lossAndGradient(model: CausalLM, prompt: tf.Tensor2D, batch: Batch, forward: ForwardOptions = {}): { loss: tf.Scalar; grad: tf.Tensor2D } {
+  const { value, grad } = tf.valueAndGrad((p: tf.Tensor) => promptLoss(model, p as tf.Tensor2D, batch, forward))(prompt);
   return { loss: value as tf.Scalar, grad: grad as tf.Tensor2D };
 }

@@ -8,6 +8,7 @@ import { evaluateLoss } from '../evaluate.ts';
 import { AdamW, TORCH_ADAMW, type AdamWState } from './adamw.ts';
 import { linearScheduleLr } from './schedule.ts';
 import { tidy } from '../tidy.ts';
+import { Dropout } from '../ops/dropout.ts';
 
 export interface TrainOptions {
   lr: number;
@@ -28,6 +29,13 @@ export interface TrainOptions {
   restoreBest: boolean;
   /** Stop after this many steps in all (the schedule still spans every epoch). */
   maxSteps: number | null;
+  /**
+   * Apply the model config's dropout during training steps, as transformers does after
+   * model.train() (PEFT's training loop); evaluation and generation never use it.
+   */
+  dropout: boolean;
+  /** Seeds the dropout masks: the same seed and step give the same masks (a resumed run included). */
+  seed: number;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
@@ -43,6 +51,8 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   checkpointEvery: null,
   restoreBest: true,
   maxSteps: null,
+  dropout: true,
+  seed: 0,
 };
 
 /** What the loop trains on: the batches of each epoch, in order, and the validation batches. */
@@ -205,7 +215,8 @@ export class PromptTrainer {
         }
         const lr = linearScheduleLr(o.lr, this.step, o.warmupSteps, this.totalSteps);
         const before = tf.keep(tf.clone(this.prompt)) as tf.Tensor2D;
-        const { loss, grad } = tidy(() => lossAndGradient(this.model, this.prompt, batches[b]));
+        const forward = o.dropout ? { dropout: new Dropout(o.seed, this.step) } : {};
+        const { loss, grad } = tidy(() => lossAndGradient(this.model, this.prompt, batches[b], forward));
         this.optimizer.apply(this.prompt, grad, lr);
         grad.dispose();
         const health = tf.tidy(() => tf.add(loss, tf.mul(tf.sum(this.prompt), 0))) as tf.Scalar;
