@@ -6,7 +6,7 @@ import type { Browser } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launch } from './support/browser.ts';
-import type { ModelCheck } from './pages/engine-check.ts';
+import type { DropoutCheck, ModelCheck } from './pages/engine-check.ts';
 
 let server: ViteDevServer;
 let browser: Browser;
@@ -25,19 +25,27 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function runChecks(query: string): Promise<{ backend: string; checks: ModelCheck[] }> {
+async function runChecks(query: string): Promise<{ backend: string; checks: ModelCheck[]; dropout: DropoutCheck[] }> {
   const page = await browser.newPage();
   try {
     await page.goto(`${base}/e2e/pages/engine-check.html?${query}`);
     await page.waitForFunction(() => '__engineCheck' in window || '__engineCheckError' in window, undefined, { timeout: 200_000, polling: 500 });
     const { result, error } = await page.evaluate(() => ({
-      result: (window as unknown as { __engineCheck?: { backend: string; checks: ModelCheck[] } }).__engineCheck,
+      result: (window as unknown as { __engineCheck?: { backend: string; checks: ModelCheck[]; dropout: DropoutCheck[] } }).__engineCheck,
       error: (window as unknown as { __engineCheckError?: string }).__engineCheckError,
     }));
     if (!result) throw new Error(error);
     return result;
   } finally {
     await page.close();
+  }
+}
+
+function expectDropout(dropout: DropoutCheck[]): void {
+  expect(dropout.map((d) => d.variant)).toEqual(['gpt2', 'bloom', 'llama']);
+  for (const d of dropout) {
+    expect(d.err, `${d.variant} gradient with dropout`).toBeLessThanOrEqual(1e-4 * d.scale);
+    expect(d.errWithoutMasks, `${d.variant} gradient without the masks`).toBeGreaterThan(1e-3 * d.scale);
   }
 }
 
@@ -55,15 +63,17 @@ function expectMatches(checks: ModelCheck[]): void {
 
 describe('engine on browser backends matches the PyTorch fixtures', () => {
   it('WebGPU, fused kernels, embeddings split to a 4 KB buffer limit', async () => {
-    const { backend, checks } = await runChecks('backend=webgpu&models=tiny-gpt2,tiny-bloom,tiny-llama,tiny-qwen2&maxBufferBytes=4000');
+    const { backend, checks, dropout } = await runChecks('backend=webgpu&models=tiny-gpt2,tiny-bloom,tiny-llama,tiny-qwen2&maxBufferBytes=4000');
     expect(backend).toBe('webgpu');
     expect(checks.length).toBe(4);
     expectMatches(checks);
+    expectDropout(dropout);
   });
 
   it('WASM', async () => {
-    const { backend, checks } = await runChecks('backend=wasm&models=tiny-gpt2,tiny-bloom,tiny-llama,tiny-qwen2');
+    const { backend, checks, dropout } = await runChecks('backend=wasm&models=tiny-gpt2,tiny-bloom,tiny-llama,tiny-qwen2');
     expect(backend).toBe('wasm');
     expectMatches(checks);
+    expectDropout(dropout);
   });
 });

@@ -90,7 +90,7 @@ describe('hand-written block gradients with dropout equal autodiff with the same
       expect(maxAbsDiff(await gradient('cpu', false), autodiff)).toBeLessThanOrEqual(tolerance);
       expect(maxAbsDiff(await gradient('wasm', false), autodiff)).toBeLessThanOrEqual(tolerance);
       // The masks matter: without them the gradient is another one.
-      expect(maxAbsDiff(await gradient('wasm', false, false), autodiff)).toBeGreaterThan(100 * tolerance);
+      expect(maxAbsDiff(await gradient('wasm', false, false), autodiff)).toBeGreaterThan(10 * tolerance);
       tf.dispose([x, weights]);
       model.dispose();
     });

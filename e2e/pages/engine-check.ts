@@ -12,6 +12,9 @@ import { loadModel } from '../../src/engine/load.ts';
 import { batchFromJson } from '../../src/engine/prompt/batch.ts';
 import { lossAndGradient, promptForward } from '../../src/engine/prompt/prompted.ts';
 import { PromptTrainer, type StepEvent } from '../../src/engine/train/trainer.ts';
+import { buildModel } from '../../src/engine/models/registry.ts';
+import { RandomWeights } from '../../src/engine/models/random-weights.ts';
+import { Dropout } from '../../src/engine/ops/dropout.ts';
 
 const params = new URLSearchParams(location.search);
 const backend = params.get('backend') ?? 'webgpu';
@@ -86,6 +89,42 @@ async function checkModel(name: string): Promise<ModelCheck> {
   return { model: name, ...result, trained, greedy: { got: ids, want: g.output_ids }, numTensorsAfterTrainFlat: counts.length === 2 && counts[0] === counts[1] };
 }
 
+export interface DropoutCheck {
+  variant: string;
+  /** Hand-written block gradient with dropout on this backend against CPU autodiff with the same masks. */
+  err: number;
+  scale: number;
+  /** The same against the gradient without dropout (must be far off: the masks matter). */
+  errWithoutMasks: number;
+}
+
+const DROPOUT_VARIANTS: Record<string, Record<string, unknown>> = {
+  gpt2: { model_type: 'gpt2', n_embd: 24, n_layer: 2, n_head: 2, n_positions: 64, vocab_size: 50, embd_pdrop: 0.2, attn_pdrop: 0.3, resid_pdrop: 0.25 },
+  bloom: { model_type: 'bloom', hidden_size: 24, n_layer: 2, n_head: 3, vocab_size: 50, attention_dropout: 0.3, hidden_dropout: 0.2 },
+  llama: { model_type: 'llama', hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 48, vocab_size: 50, attention_dropout: 0.3 },
+};
+
+/** Training-mode dropout through the blocks' backward passes on this backend (fused kernels included). */
+async function checkDropout(variant: string): Promise<DropoutCheck> {
+  const home = tf.getBackend();
+  const model = buildModel(DROPOUT_VARIANTS[variant], new RandomWeights(7));
+  const H = model.config.hiddenSize;
+  const mask = [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]];
+  const x = tf.randomNormal([2, 6, H], 0, 1, 'float32', 3) as tf.Tensor3D;
+  const weights = tf.randomNormal([2, 6, H], 0, 1, 'float32', 4);
+  const grad = async (useCache: boolean, drop: boolean) =>
+    tf.tidy(() => tf.grad((input: tf.Tensor) => tf.sum(tf.mul(model.forward(input as tf.Tensor3D, mask, { useCache, dropout: drop ? new Dropout(11, 4) : undefined }).hidden, weights)))(x)).data();
+  const hand = await grad(false, true);
+  const plain = await grad(false, false);
+  // Autodiff of the plain forward pass needs tfjs ops throughout, so it runs on the CPU backend.
+  await tf.setBackend('cpu');
+  const auto = await grad(true, true);
+  await tf.setBackend(home);
+  tf.dispose([x, weights]);
+  model.dispose();
+  return { variant, ...maxDiff(hand, auto), errWithoutMasks: maxDiff(plain, auto).err };
+}
+
 async function main(): Promise<void> {
   const { info } = await initBackend(backend as BackendName);
   if (info.name !== backend) throw new Error(`backend ${backend} is not available (${info.notes.join(' ')})`);
@@ -96,7 +135,12 @@ async function main(): Promise<void> {
     checks.push(await checkModel(m));
     log(`${m}: ${JSON.stringify(checks.at(-1))} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   }
-  (window as unknown as { __engineCheck: unknown }).__engineCheck = { backend: tf.getBackend(), checks };
+  const dropout: DropoutCheck[] = [];
+  for (const v of Object.keys(DROPOUT_VARIANTS)) {
+    dropout.push(await checkDropout(v));
+    log(`dropout ${v}: ${JSON.stringify(dropout.at(-1))}`);
+  }
+  (window as unknown as { __engineCheck: unknown }).__engineCheck = { backend: tf.getBackend(), checks, dropout };
 }
 
 main().catch((e: Error) => {

@@ -11,7 +11,6 @@
 // back in the backward pass with `restoreMasks` (in the same order). Attention probabilities take
 // their mask through attentionForward's `dropMask` argument, which keeps it for attentionBackward.
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '../random.ts';
 
 export class DropoutError extends Error {
   constructor(message: string) {
@@ -20,14 +19,28 @@ export class DropoutError extends Error {
   }
 }
 
-/** The masks of one training step. */
+/** murmur3's 32-bit finalizer: a bijection that mixes every input bit into every output bit. */
+function fmix32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/**
+ * The masks of one training step. Each element's draw is a pure function of (seed, step, which
+ * mask of the step, element index), splitmix32-style (fmix32 over a Weyl sequence), so a device
+ * kernel can draw the same masks with 32-bit integer arithmetic instead of uploading them.
+ */
 export class Dropout {
-  private readonly rng: Rng;
+  private readonly key: number;
+  private drawn = 0;
 
   /** `seed`: the run's seed; `step`: the training step (so a resumed run draws the masks it would have drawn). */
   constructor(seed: number, step: number) {
-    // Mix the step into the seed so consecutive steps are unrelated streams.
-    this.rng = new Rng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca6b)) >>> 0);
+    this.key = fmix32((fmix32(seed >>> 0) + Math.imul(step + 1, 0x9e3779b9)) >>> 0);
   }
 
   /** A mask of `shape` holding 0 (dropped) or 1 / (1 - p) (kept), or null when p is 0. */
@@ -36,9 +49,10 @@ export class Dropout {
     const size = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(size);
     const keep = Math.fround(1 / (1 - p));
-    // Dropped when a uniform 32-bit draw falls below p * 2^32 (exact rate p up to 2^-32).
+    // Dropped when the element's uniform 32-bit draw falls below p * 2^32 (rate p to within 2^-32).
     const threshold = p * 2 ** 32;
-    for (let i = 0; i < size; i++) data[i] = this.rng.nextUint32() < threshold ? 0 : keep;
+    const stream = fmix32((this.key + Math.imul(++this.drawn, 0x632be5ab)) >>> 0);
+    for (let i = 0; i < size; i++) data[i] = fmix32((stream + Math.imul(i + 1, 0x9e3779b9)) >>> 0) < threshold ? 0 : keep;
     return tf.tensor(data, shape, 'float32');
   }
 }
