@@ -107,21 +107,27 @@ const DROPOUT_VARIANTS: Record<string, Record<string, unknown>> = {
 /** Training-mode dropout through the blocks' backward passes on this backend (fused kernels included). */
 async function checkDropout(variant: string): Promise<DropoutCheck> {
   const home = tf.getBackend();
-  const model = buildModel(DROPOUT_VARIANTS[variant], new RandomWeights(7));
-  const H = model.config.hiddenSize;
-  const mask = [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]];
-  const x = tf.randomNormal([2, 6, H], 0, 1, 'float32', 3) as tf.Tensor3D;
-  const weights = tf.randomNormal([2, 6, H], 0, 1, 'float32', 4);
-  const grad = async (useCache: boolean, drop: boolean) =>
-    tf.tidy(() => tf.grad((input: tf.Tensor) => tf.sum(tf.mul(model.forward(input as tf.Tensor3D, mask, { useCache, dropout: drop ? new Dropout(11, 4) : undefined }).hidden, weights)))(x)).data();
-  const hand = await grad(false, true);
-  const plain = await grad(false, false);
+  // Each backend builds its own copy (seeded weights and inputs), so no tensor crosses backends.
+  const gradients = async (backend: string, runs: [useCache: boolean, drop: boolean][]) => {
+    await tf.setBackend(backend);
+    const model = buildModel(DROPOUT_VARIANTS[variant], new RandomWeights(7));
+    const H = model.config.hiddenSize;
+    const mask = [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]];
+    const x = tf.randomNormal([2, 6, H], 0, 1, 'float32', 3) as tf.Tensor3D;
+    const weights = tf.randomNormal([2, 6, H], 0, 1, 'float32', 4);
+    const out: Float32Array[] = [];
+    for (const [useCache, drop] of runs) {
+      const g = tf.tidy(() => tf.grad((input: tf.Tensor) => tf.sum(tf.mul(model.forward(input as tf.Tensor3D, mask, { useCache, dropout: drop ? new Dropout(11, 4) : undefined }).hidden, weights)))(x));
+      out.push((await g.data()) as Float32Array);
+      g.dispose();
+    }
+    tf.dispose([x, weights]);
+    model.dispose();
+    return out;
+  };
   // Autodiff of the plain forward pass needs tfjs ops throughout, so it runs on the CPU backend.
-  await tf.setBackend('cpu');
-  const auto = await grad(true, true);
-  await tf.setBackend(home);
-  tf.dispose([x, weights]);
-  model.dispose();
+  const [auto] = await gradients('cpu', [[true, true]]);
+  const [hand, plain] = await gradients(home, [[false, true], [false, false]]);
   return { variant, ...maxDiff(hand, auto), errWithoutMasks: maxDiff(plain, auto).err };
 }
 
