@@ -116,19 +116,18 @@ export class EngineService {
     const t0 = performance.now();
     const hitsBefore = this.cache.hitBytes;
     const putsBefore = this.cache.putBytes;
-    let lastHits = this.cache.hits;
+    const problemsBefore = this.cache.problems.length;
     const totals = new Map<string, number>();
     const source = await sourceFor(spec, this.cache);
     let lastEmit = 0;
     const lm = await loadModel(source, (p) => {
-      // HubSource reports a cached file in one event right after a cache hit.
-      const cached = this.cache.hits !== lastHits;
-      lastHits = this.cache.hits;
+      const cached = p.cached === true;
+      const first = !totals.has(p.file);
       totals.set(p.file, p.loaded);
       const now = performance.now();
-      if (cached || now - lastEmit > 100 || p.loaded === p.total) {
+      if (first || now - lastEmit > 100 || p.loaded === p.total) {
         lastEmit = now;
-        this.emit({ type: 'load-progress', progress: { ...p, cached } });
+        this.emit({ type: 'load-progress', progress: { file: p.file, loaded: p.loaded, total: p.total, cached } });
       }
     });
     const cachedBytes = this.cache.hitBytes - hitsBefore;
@@ -158,6 +157,7 @@ export class EngineService {
       embeddingNorm: this.scale.mean,
       downloadedBytes: downloaded,
       cachedBytes,
+      cacheProblems: this.cache.problems.slice(problemsBefore).map(({ file, reason, message }) => ({ file, reason, message })),
       loadSeconds: (performance.now() - t0) / 1000,
     };
     return this.model;
