@@ -101,25 +101,32 @@ export class HubSource implements ModelSource {
   async resolvedRevision(): Promise<string | null> {
     if (this.commit) return this.commit;
     if (/^[0-9a-f]{40}$/.test(this.revision)) return (this.commit = this.revision);
-    const api = `${this.endpoint}/api/models/${this.id}/revision/${encodeURIComponent(this.revision)}`;
     const cache = this.options.cache;
     let res: Response;
     try {
-      res = await this.fetchFn(api, { headers: this.headers() });
+      res = await this.fetchFn(this.revisionUrl(), { headers: this.headers() });
     } catch {
       // Offline: the commit this revision pointed to when its files were cached, so they are found.
-      const stored = cache ? await cache.get(api).catch(() => null) : null;
+      const stored = cache ? await cache.get(this.revisionUrl()).catch(() => null) : null;
       if (stored) this.commit = commitOf(await readAll(stored).catch(() => null));
       return this.commit;
     }
     // The API is optional: without it, the resolve responses' X-Repo-Commit header is used instead.
     if (!res.ok) return this.commit;
     const sha = commitOf(new Uint8Array(await res.arrayBuffer().catch(() => new ArrayBuffer(0))));
-    if (sha) {
-      this.commit = sha;
-      if (cache) await storeBytes(cache, api, `revision ${this.revision}`, new TextEncoder().encode(JSON.stringify({ sha })));
-    }
+    if (sha) await this.learnCommit(sha);
     return this.commit;
+  }
+
+  private revisionUrl(): string {
+    return `${this.endpoint}/api/models/${this.id}/revision/${encodeURIComponent(this.revision)}`;
+  }
+
+  /** Keeps the commit a branch or tag points to, also in the cache for an offline load. */
+  private async learnCommit(sha: string): Promise<void> {
+    if (this.commit) return;
+    this.commit = sha;
+    if (this.options.cache && sha !== this.revision) await storeBytes(this.options.cache, this.revisionUrl(), `revision ${this.revision}`, new TextEncoder().encode(JSON.stringify({ sha })));
   }
 
   async tryRead(file: string, onProgress?: ProgressCallback): Promise<Uint8Array | null> {
@@ -152,7 +159,7 @@ export class HubSource implements ModelSource {
     if (res.status === 401 || res.status === 403) throw new SourceError(`${this.id}: HTTP ${res.status} for ${file}: the model is gated or private, or does not exist`);
     if (!res.ok) throw new SourceError(`${this.id}: HTTP ${res.status} ${res.statusText} for ${file} from ${url}`);
     const commit = res.headers.get('x-repo-commit');
-    if (commit && !this.commit) this.commit = commit;
+    if (commit) await this.learnCommit(commit);
     const body = bodyStream(res, file);
     const tracked = trackedStream(file, body.size, body.chunks, onProgress);
     const writer = cache ? await cache.writer(url, file, body.size) : null;
