@@ -115,15 +115,16 @@ export class EngineService {
     this.idle('loading another model');
     const t0 = performance.now();
     const hitsBefore = this.cache.hitBytes;
-    const putsBefore = this.cache.putBytes;
     const problemsBefore = this.cache.problems.length;
     const totals = new Map<string, number>();
+    const seen = new Set<string>();
     const source = await sourceFor(spec, this.cache);
     let lastEmit = 0;
     const lm = await loadModel(source, (p) => {
       const cached = p.cached === true;
-      const first = !totals.has(p.file);
-      totals.set(p.file, p.loaded);
+      const first = !seen.has(p.file);
+      seen.add(p.file);
+      if (!cached) totals.set(p.file, p.loaded);
       const now = performance.now();
       if (first || now - lastEmit > 100 || p.loaded === p.total) {
         lastEmit = now;
@@ -131,8 +132,8 @@ export class EngineService {
       }
     });
     const cachedBytes = this.cache.hitBytes - hitsBefore;
-    // Hub files go through the cache (every download is stored); other sources report weights only.
-    const downloaded = spec.kind === 'hub' ? this.cache.putBytes - putsBefore : spec.kind === 'embedded' ? [...totals.values()].reduce((a, b) => a + b, 0) : 0;
+    // Bytes that came over the network (a picked local folder downloads nothing).
+    const downloaded = spec.kind === 'files' ? 0 : [...totals.values()].reduce((a, b) => a + b, 0);
     this.setActive(null);
     this.lm?.dispose();
     this.lm = lm;
