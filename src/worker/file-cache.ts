@@ -2,7 +2,7 @@
 // Files are written as they stream in (never assembled whole in memory), and a file that could not
 // be kept is recorded with the reason, for the model panel: never a silent miss.
 import type { CacheWriter, FileCache } from '../engine/io/hub.ts';
-import type { ByteStream } from '../engine/io/source.ts';
+import { SourceError, type ByteStream } from '../engine/io/source.ts';
 
 export const MODEL_CACHE = 'pt-model-files-v1';
 
@@ -16,9 +16,23 @@ export interface CacheProblem {
 }
 
 /** Bytes the cache may hold ahead of the write to disk: the download waits beyond this. */
-const WRITE_AHEAD_BYTES = 16 * 1024 * 1024;
+const WRITE_AHEAD_BYTES = 8 * 1024 * 1024;
+/**
+ * A file is kept as pieces of this size, each its own entry, plus a list of them under the file's
+ * own URL, written last. Chromium's Cache Storage fails one put of a large body ("Unexpected
+ * internal error" for a 988 MB file, measured here, while 9 MB went in), so no entry is large.
+ */
+export const PIECE_BYTES = 32 * 1024 * 1024;
 /** Marks a URL the server answered 404 for. */
 const MISSING = 'X-Playground-Missing';
+/** On a file's list entry: its size and how many pieces it has. */
+const SIZE = 'X-Playground-Size';
+const PIECES = 'X-Playground-Pieces';
+
+function pieceUrl(url: string, i: number): string {
+  // A query, not a fragment: Cache Storage ignores fragments when it matches.
+  return `${url}${url.includes('?') ? '&' : '?'}playground-piece=${i}`;
+}
 
 function mb(n: number): string {
   return n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)} MB`;
@@ -31,6 +45,24 @@ async function estimate(): Promise<{ usage: number; quota: number } | null> {
   } catch {
     return null;
   }
+}
+
+/** One piece being written: a stream whose body Cache Storage reads as we write. */
+interface PieceWrite {
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+  /** Rejects with the put's error. */
+  failed: Promise<void>;
+  done: Promise<void>;
+  bytes: number;
+}
+
+function startPiece(cache: Cache, url: string): PieceWrite {
+  const pipe = new TransformStream<Uint8Array, Uint8Array>(undefined, { highWaterMark: WRITE_AHEAD_BYTES, size: (c) => c.byteLength });
+  const done = cache.put(url, new Response(pipe.readable, { headers: { 'Content-Type': 'application/octet-stream' } }));
+  const failed = done.then(() => new Promise<void>(() => undefined));
+  failed.catch(() => undefined);
+  done.catch(() => undefined);
+  return { writer: pipe.writable.getWriter(), failed, done, bytes: 0 };
 }
 
 export class CacheStorageFileCache implements FileCache {
@@ -48,24 +80,40 @@ export class CacheStorageFileCache implements FileCache {
 
   async get(url: string): Promise<ByteStream | null> {
     const cache = await this.open();
-    const res = await cache?.match(url);
-    if (!res || res.status !== 200 || res.headers.has(MISSING) || !res.body) return null;
+    const list = await cache?.match(url);
+    if (!cache || !list || list.status !== 200 || !list.headers.has(PIECES)) return null;
+    const size = Number(list.headers.get(SIZE));
+    const count = Number(list.headers.get(PIECES));
+    if (!Number.isSafeInteger(size) || !Number.isSafeInteger(count)) return null;
+    // Every piece must be there before the file counts as cached (a half-evicted file is fetched again).
+    const pieces: Response[] = [];
+    for (let i = 0; i < count; i++) {
+      const piece = await cache.match(pieceUrl(url, i));
+      if (!piece?.body) return null;
+      pieces.push(piece);
+    }
     this.hits += 1;
-    const length = Number(res.headers.get('Content-Length') ?? NaN);
-    return { size: Number.isSafeInteger(length) ? length : null, chunks: this.counted(res.body) };
+    return { size, chunks: this.counted(url, pieces) };
   }
 
-  private async *counted(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
-    const reader = body.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        this.hitBytes += value.byteLength;
-        yield value;
+  private async *counted(url: string, pieces: Response[]): AsyncGenerator<Uint8Array> {
+    for (const [i, piece] of pieces.entries()) {
+      const reader = (piece.body as ReadableStream<Uint8Array>).getReader();
+      try {
+        for (;;) {
+          let step: ReadableStreamReadResult<Uint8Array>;
+          try {
+            step = await reader.read();
+          } catch (e) {
+            throw new SourceError(`the cached copy of ${url} could not be read at piece ${i} (${(e as Error).message}); clear the cache and load again`);
+          }
+          if (step.done) break;
+          this.hitBytes += step.value.byteLength;
+          yield step.value;
+        }
+      } finally {
+        void reader.cancel().catch(() => undefined);
       }
-    } finally {
-      void reader.cancel().catch(() => undefined);
     }
   }
 
@@ -103,54 +151,63 @@ export class CacheStorageFileCache implements FileCache {
       await this.recordError(file, url, size, e);
       return null;
     }
-    const pipe = new TransformStream<Uint8Array, Uint8Array>(undefined, { highWaterMark: WRITE_AHEAD_BYTES, size: (c) => c.byteLength });
-    const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
-    if (size !== null) headers['Content-Length'] = String(size);
-    let failure: unknown = null;
-    const put = cache.put(url, new Response(pipe.readable, { headers })).then(
-      () => true,
-      (e: unknown) => {
-        failure = e;
-        return false;
-      },
-    );
-    const failed = put.then((ok) => {
-      if (!ok) throw failure;
-    });
-    failed.catch(() => undefined);
-    const w = pipe.writable.getWriter();
+    // An older list for this URL (whose pieces are incomplete, or get() would have served it) must not
+    // point at the pieces written now until they are all in.
+    await cache.delete(url).catch(() => false);
+    let piece: PieceWrite | null = null;
+    let pieces = 0;
+    let total = 0;
     // Once a write fails (quota, disk), later pieces are dropped; the download goes on for the model.
     let dead = false;
-    let reported = false;
-    const fail = async (e: unknown) => {
+    const drop = async () => {
       dead = true;
-      void w.abort(e).catch(() => undefined);
-      if (!reported) {
-        reported = true;
-        await this.recordError(file, url, size, e);
-      }
+      if (piece) void piece.writer.abort(new Error('not kept')).catch(() => undefined);
+      piece = null;
+      await cache.delete(url).catch(() => false);
+      for (let i = 0; i <= pieces; i++) await cache.delete(pieceUrl(url, i)).catch(() => false);
+    };
+    const fail = async (e: unknown) => {
+      if (dead) return;
+      await drop();
+      await this.recordError(file, url, size, e);
+    };
+    const endPiece = async (p: PieceWrite) => {
+      piece = null;
+      await p.writer.close();
+      await p.done;
+      pieces += 1;
     };
     return {
       write: async (chunk) => {
-        if (dead) return;
-        try {
-          await Promise.race([w.ready, failed]);
-          void w.write(chunk).catch(() => undefined);
-          this.putBytes += chunk.byteLength;
-        } catch (e) {
-          await fail(e);
+        let rest = chunk;
+        while (!dead && rest.byteLength > 0) {
+          try {
+            const p: PieceWrite = piece ?? (piece = startPiece(cache, pieceUrl(url, pieces)));
+            const n = Math.min(rest.byteLength, PIECE_BYTES - p.bytes);
+            await Promise.race([p.writer.ready, p.failed]);
+            void p.writer.write(rest.subarray(0, n)).catch(() => undefined);
+            p.bytes += n;
+            total += n;
+            this.putBytes += n;
+            rest = rest.subarray(n);
+            if (p.bytes === PIECE_BYTES) await endPiece(p);
+          } catch (e) {
+            await fail(e);
+          }
         }
       },
       close: async () => {
         if (dead) return;
-        await w.close().catch(() => undefined);
-        if (!(await put)) await fail(failure);
+        try {
+          if (piece) await endPiece(piece);
+          // The list goes in last: until then the file is not found, so a partial file is never read.
+          await cache.put(url, new Response(JSON.stringify({ size: total, pieces }), { headers: { 'Content-Type': 'application/json', [SIZE]: String(total), [PIECES]: String(pieces) } }));
+        } catch (e) {
+          await fail(e);
+        }
       },
-      abort: async (reason) => {
-        if (dead) return;
-        dead = true;
-        await w.abort(new Error(reason)).catch(() => undefined);
-        await put;
+      abort: async () => {
+        if (!dead) await drop();
       },
     };
   }
@@ -190,13 +247,12 @@ export async function summarizeCache(): Promise<CacheSummary> {
   for (const req of await cache.keys()) {
     const path = new URL(req.url).pathname;
     const m = path.match(/^\/(.+?)\/resolve\//);
-    // Revision lookups and "no such file" markers are bookkeeping, not files.
+    // Revision lookups, pieces and "no such file" markers are bookkeeping, not files.
     if (!m) continue;
+    if (new URL(req.url).searchParams.has('playground-piece')) continue;
     const res = await cache.match(req);
-    if (!res || res.status !== 200 || res.headers.has(MISSING)) continue;
-    const header = Number(res.headers.get('Content-Length') ?? NaN);
-    // The blob of a cached response is backed by the cache on disk: its size costs no read.
-    const size = Number.isSafeInteger(header) ? header : (await res.blob()).size;
+    if (!res || res.status !== 200 || !res.headers.has(PIECES)) continue;
+    const size = Number(res.headers.get(SIZE));
     summary.files += 1;
     summary.bytes += size;
     const id = decodeURIComponent(m[1]);
