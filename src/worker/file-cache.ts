@@ -40,7 +40,7 @@ function mb(n: number): string {
 
 async function estimate(): Promise<{ usage: number; quota: number } | null> {
   try {
-    const e = await navigator.storage?.estimate?.();
+    const e = await globalThis.navigator?.storage?.estimate?.();
     return e && typeof e.usage === 'number' && typeof e.quota === 'number' ? { usage: e.usage, quota: e.quota } : null;
   } catch {
     return null;
@@ -73,6 +73,8 @@ export class CacheStorageFileCache implements FileCache {
   putBytes = 0;
   /** Every file this session could not keep, in order. */
   readonly problems: CacheProblem[] = [];
+
+  constructor(private readonly pieceBytes = PIECE_BYTES) {}
 
   private open(): Promise<Cache> | null {
     return typeof caches === 'undefined' ? null : caches.open(MODEL_CACHE);
@@ -183,14 +185,14 @@ export class CacheStorageFileCache implements FileCache {
         while (!dead && rest.byteLength > 0) {
           try {
             const p: PieceWrite = piece ?? (piece = startPiece(cache, pieceUrl(url, pieces)));
-            const n = Math.min(rest.byteLength, PIECE_BYTES - p.bytes);
+            const n = Math.min(rest.byteLength, this.pieceBytes - p.bytes);
             await Promise.race([p.writer.ready, p.failed]);
             void p.writer.write(rest.subarray(0, n)).catch(() => undefined);
             p.bytes += n;
             total += n;
             this.putBytes += n;
             rest = rest.subarray(n);
-            if (p.bytes === PIECE_BYTES) await endPiece(p);
+            if (p.bytes === this.pieceBytes) await endPiece(p);
           } catch (e) {
             await fail(e);
           }
@@ -239,7 +241,7 @@ export interface CacheSummary {
 
 export async function summarizeCache(): Promise<CacheSummary> {
   const est = await estimate();
-  const persisted = await Promise.resolve(navigator.storage?.persisted?.()).catch(() => undefined);
+  const persisted = await Promise.resolve(globalThis.navigator?.storage?.persisted?.()).catch(() => undefined);
   const summary: CacheSummary = { files: 0, bytes: 0, models: [], usage: est?.usage ?? null, quota: est?.quota ?? null, persisted: typeof persisted === 'boolean' ? persisted : null };
   if (typeof caches === 'undefined') return summary;
   const cache = await caches.open(MODEL_CACHE);
