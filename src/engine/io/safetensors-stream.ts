@@ -48,8 +48,10 @@ export class StreamedSafetensors {
     return { dtype: t.dtype, shape: t.shape, bytes };
   }
 
+  /** Float32 values; an F32 tensor's are a view of the stored bytes (no second copy of a 1 GB embedding), so do not write to them. */
   get(name: string): FloatTensor {
     const { dtype, shape, bytes } = this.raw(name);
+    if (dtype === 'F32') return { shape, data: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) };
     return { shape, data: decodeFloat(bytes, dtype, this.file, name) };
   }
 
