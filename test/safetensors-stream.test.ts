@@ -9,7 +9,7 @@ import { loadWeights } from '../src/engine/io/checkpoint.ts';
 import { HubSource, parseHubRef } from '../src/engine/io/hub.ts';
 import { parseSafetensors, writeSafetensors, type FloatTensor } from '../src/engine/io/safetensors.ts';
 import { SafetensorsStreamParser, readSafetensorsStream } from '../src/engine/io/safetensors-stream.ts';
-import { SourceError, readAll, trackedStream, type ByteStream, type FileProgress, type ModelSource, type ProgressCallback } from '../src/engine/io/source.ts';
+import { FilesSource, SourceError, readAll, trackedStream, type ByteStream, type FileProgress, type ModelSource, type ProgressCallback } from '../src/engine/io/source.ts';
 import { loadModel } from '../src/engine/load.ts';
 import { batchFromJson } from '../src/engine/prompt/batch.ts';
 import { promptForward } from '../src/engine/prompt/prompted.ts';
@@ -313,6 +313,14 @@ describe('streamed loads from a Hub-layout server', () => {
     expect(err).toBeInstanceOf(SourceError);
     expect((err as Error).message).toMatch(new RegExp(`^model.safetensors: the download ended after \\d+ of ${size} bytes$`));
     expect([...cache.files.keys()].some((u) => u.endsWith('model.safetensors'))).toBe(false);
+  });
+
+  it('reads a picked File by slices', async () => {
+    const file = readFileSync(path.join(bigDir, 'model.safetensors'));
+    const blob = new Blob([file]);
+    const store = await loadWeights(new FilesSource('picked', [{ name: 'big/model.safetensors', blob }], 1 << 20));
+    expect(store.files[0].stats).toMatchObject({ bytes: file.byteLength, largestChunk: 1 << 20, largestBuffer: VALUES * 4 });
+    expect(Array.from(store.get('layer.3.weight').data.subarray(0, 1))).toEqual([3]);
   });
 
   it('streams a folder on disk in pieces', async () => {

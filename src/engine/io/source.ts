@@ -116,7 +116,7 @@ export class FilesSource implements ModelSource {
   readonly kind = 'files';
   readonly revision = null;
   private readonly byName = new Map<string, Blob>();
-  constructor(readonly id: string, files: Iterable<{ name: string; blob: Blob }>) {
+  constructor(readonly id: string, files: Iterable<{ name: string; blob: Blob }>, private readonly sliceBytes = BLOB_SLICE_BYTES) {
     for (const f of files) this.byName.set(f.name.split('/').pop() as string, f.blob);
   }
   async resolvedRevision(): Promise<string | null> {
@@ -129,20 +129,22 @@ export class FilesSource implements ModelSource {
   async tryOpen(file: string, onProgress?: ProgressCallback): Promise<ByteStream | null> {
     const blob = this.byName.get(file);
     if (!blob) return null;
-    return trackedStream(file, blob.size, blobSlices(blob, file), onProgress);
+    return trackedStream(file, blob.size, blobSlices(blob, file, this.sliceBytes), onProgress);
   }
 }
 
 /** Pieces of a picked file, read by slices so that a file larger than an ArrayBuffer can hold still loads. */
 export const BLOB_SLICE_BYTES = 16 * 1024 * 1024;
 
-async function* blobSlices(blob: Blob, file: string): AsyncGenerator<Uint8Array> {
-  for (let pos = 0; pos < blob.size; pos += BLOB_SLICE_BYTES) {
+async function* blobSlices(blob: Blob, file: string, sliceBytes: number): AsyncGenerator<Uint8Array> {
+  for (let pos = 0; pos < blob.size; pos += sliceBytes) {
+    let slice: ArrayBuffer;
     try {
-      yield new Uint8Array(await blob.slice(pos, Math.min(blob.size, pos + BLOB_SLICE_BYTES)).arrayBuffer());
+      slice = await blob.slice(pos, Math.min(blob.size, pos + sliceBytes)).arrayBuffer();
     } catch (e) {
       // A File changed or removed on disk after it was picked reads as NotReadableError.
       throw new SourceError(`${file}: could not read the local file at byte ${pos} (${(e as Error).message}); pick the folder again`);
     }
+    yield new Uint8Array(slice);
   }
 }
