@@ -1,5 +1,5 @@
 import { useEffect, useState, type DependencyList } from 'react';
-import { whenEngine } from '../app/actions.ts';
+import { whenEngine } from '../app/engine.ts';
 import { errorMessage, type EngineApi } from './client.ts';
 
 /**

@@ -1,6 +1,7 @@
 import { useMemo, useState } from 'react';
 import type uPlot from 'uplot';
-import { continueTraining, downloadAdapterZip, pauseTraining, startTraining, stopTraining, toggleOverlay, deleteRun } from '../app/actions.ts';
+import { continueTraining, pauseTraining, startTraining, stopTraining } from './actions.ts';
+import { downloadAdapterZip, toggleOverlay, deleteRun } from '../adapters/actions.ts';
 import { app, isTraining, type LiveRun } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { formatDuration, formatLoss, timeAgo } from '../common/format.ts';
