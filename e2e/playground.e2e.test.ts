@@ -20,7 +20,6 @@ const trained: { init: string; adapterId: string }[] = [];
 const timings: Record<string, number[]> = {};
 
 const state = <T>(pick: string) => page.evaluate((p) => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let v: any = (globalThis as any).__playground.state();
   for (const k of p.split('.')) v = v?.[k];
   return v;

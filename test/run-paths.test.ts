@@ -18,14 +18,26 @@ import { LOCAL_FIXTURES, REPO_ROOT } from './support/fixtures.ts';
 
 const LLAMA = path.join(LOCAL_FIXTURES, 'tiny-llama');
 const SEED = 3;
-const rowsText = Array.from({ length: 22 }, (_, i) => JSON.stringify({ text: `my parcel is ${i % 2 ? 'late again' : 'here, thanks'} #${i}`, label: i % 2 ? 'complaint' : 'no complaint' })).join('\n') + '\n';
+const rowsText =
+  Array.from({ length: 22 }, (_, i) => JSON.stringify({ text: `my parcel is ${i % 2 ? 'late again' : 'here, thanks'} #${i}`, label: i % 2 ? 'complaint' : 'no complaint' })).join('\n') + '\n';
 
 function cliTrain(args: string[]): Promise<Record<string, any>[]> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--no-warnings', '--import', 'tsx', '--import', './src/node/register-hooks.mjs', 'src/cli/main.ts', 'train', ...args], { cwd: REPO_ROOT, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(stderr || error.message));
-      else resolve(stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)));
-    });
+    execFile(
+      process.execPath,
+      ['--no-warnings', '--import', 'tsx', '--import', './src/node/register-hooks.mjs', 'src/cli/main.ts', 'train', ...args],
+      { cwd: REPO_ROOT, maxBuffer: 64 << 20 },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(stderr || error.message));
+        else
+          resolve(
+            stdout
+              .split('\n')
+              .filter(Boolean)
+              .map((l) => JSON.parse(l)),
+          );
+      },
+    );
   });
 }
 
@@ -54,7 +66,12 @@ describe('one path for every run', () => {
     const spec: RunSpec = {
       label: 'paths',
       model: { kind: 'files', name: 'tiny-llama' },
-      data: { name: 'tweets.jsonl', rows: parseDataset(rowsText, 'tweets.jsonl'), testRows: null, mapping: { kind: 'label', input: 'text', target: 'label', template: 'Tweet text : {text} Label : ' } },
+      data: {
+        name: 'tweets.jsonl',
+        rows: parseDataset(rowsText, 'tweets.jsonl'),
+        testRows: null,
+        mapping: { kind: 'label', input: 'text', target: 'label', template: 'Tweet text : {text} Label : ' },
+      },
       prompt: { kind: 'TEXT', text: 'is this a complaint', numVirtualTokens: 4, seed: SEED },
       train,
     };
@@ -66,11 +83,42 @@ describe('one path for every run', () => {
       }, 20);
     });
     expect(end.status).toBe('completed');
-    const tab = { loss: events.flatMap((e) => (e.type === 'step' ? [e.loss] : [])), evalStep: events.flatMap((e) => (e.type === 'eval' ? [e.step] : [])), valLoss: events.flatMap((e) => (e.type === 'eval' ? [e.valLoss] : [])) };
+    const tab = {
+      loss: events.flatMap((e) => (e.type === 'step' ? [e.loss] : [])),
+      evalStep: events.flatMap((e) => (e.type === 'eval' ? [e.step] : [])),
+      valLoss: events.flatMap((e) => (e.type === 'eval' ? [e.valLoss] : [])),
+    };
 
     const out = path.join(dir, 'adapter');
-    const lines = await cliTrain(['--model', LLAMA, '--data', data, '--init', 'TEXT', '--init-text', 'is this a complaint', '--virtual-tokens', '4', '--seed', String(SEED), '--epochs', '2', '--batch-size', '4', '--val-split', '0.2', '--lr', '0.05', '--out', out]);
-    const cli = { loss: lines.filter((l) => l.type === 'step').map((l) => l.loss), evalStep: lines.filter((l) => l.type === 'eval').map((l) => l.step), valLoss: lines.filter((l) => l.type === 'eval').map((l) => l.val_loss) };
+    const lines = await cliTrain([
+      '--model',
+      LLAMA,
+      '--data',
+      data,
+      '--init',
+      'TEXT',
+      '--init-text',
+      'is this a complaint',
+      '--virtual-tokens',
+      '4',
+      '--seed',
+      String(SEED),
+      '--epochs',
+      '2',
+      '--batch-size',
+      '4',
+      '--val-split',
+      '0.2',
+      '--lr',
+      '0.05',
+      '--out',
+      out,
+    ]);
+    const cli = {
+      loss: lines.filter((l) => l.type === 'step').map((l) => l.loss),
+      evalStep: lines.filter((l) => l.type === 'eval').map((l) => l.step),
+      valLoss: lines.filter((l) => l.type === 'eval').map((l) => l.val_loss),
+    };
 
     expect(tab.loss).toHaveLength(10); // 18 training rows / 4 per batch = 5 steps per epoch, 2 epochs
     expect(cli.loss).toHaveLength(tab.loss.length);

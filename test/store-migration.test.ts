@@ -10,7 +10,10 @@ import { DEFAULT_TRAIN_SPEC } from '../src/engine/run/spec.ts';
 import { closeDb, DB_NAME, DB_VERSION, getAdapter, getCheckpoint, getDataset, getRun, listAdapters, listRuns } from '../src/store/db.ts';
 
 const rows = Array.from({ length: 30 }, (_, i) => ({ text: `row ${i}`, label: i % 3 ? 'a' : 'b' }));
-const testRows = [{ text: 't0', label: 'a' }, { text: 't1', label: 'b' }];
+const testRows = [
+  { text: 't0', label: 'a' },
+  { text: 't1', label: 'b' },
+];
 
 /** What version 3 of the app wrote: its schema and records exactly as they were (no split, accuracy a number). */
 async function writeV3(): Promise<{ datasetId: string }> {
@@ -25,15 +28,69 @@ async function writeV3(): Promise<{ datasetId: string }> {
     },
   });
   const train = { ...DEFAULT_TRAIN_SPEC, seed: 7, valSplit: 0.2, batchSize: 4, evalEvery: null };
-  const spec = { label: 'old run', model: { kind: 'embedded', name: 'playground-demo', url: '/models/playground-demo/' }, data: { name: 'complaint', mapping: { kind: 'label', input: 'text', target: 'label', template: '{text}' }, datasetId, rowCount: 30, testRowCount: 2 }, prompt: { kind: 'TEXT', text: 'x', numVirtualTokens: 2, seed: 7 }, train };
+  const spec = {
+    label: 'old run',
+    model: { kind: 'embedded', name: 'playground-demo', url: '/models/playground-demo/' },
+    data: { name: 'complaint', mapping: { kind: 'label', input: 'text', target: 'label', template: '{text}' }, datasetId, rowCount: 30, testRowCount: 2 },
+    prompt: { kind: 'TEXT', text: 'x', numVirtualTokens: 2, seed: 7 },
+    train,
+  };
   const history = { step: [1, 2], loss: [2, 1.5], lr: [0.03, 0.03], tokensPerSecond: [10, 10], time: [0.1, 0.2], evalStep: [], valLoss: [] };
   await d.put('datasets', { id: datasetId, name: 'complaint', rows, testRows });
-  await d.put('runs', { id: 'r1', createdAt: 1, updatedAt: 2, spec, status: 'interrupted', statusMessage: 'tab closed', totalSteps: 10, stepsDone: 2, history, initIds: [5, 6], hiddenSize: 4, adapterId: null, backend: 'wasm', checkpointStep: 2 });
+  await d.put('runs', {
+    id: 'r1',
+    createdAt: 1,
+    updatedAt: 2,
+    spec,
+    status: 'interrupted',
+    statusMessage: 'tab closed',
+    totalSteps: 10,
+    stepsDone: 2,
+    history,
+    initIds: [5, 6],
+    hiddenSize: 4,
+    adapterId: null,
+    backend: 'wasm',
+    checkpointStep: 2,
+  });
   await d.put('tensors', { id: 'run:r1', values: new Float32Array(8).fill(0.5), init: null });
-  await d.put('checkpoints', { runId: 'r1', step: 2, savedAt: 3, prompt: new Float32Array(8).fill(0.25), optimizer: { step: 2, m: new Float32Array(8), v: new Float32Array(8) }, bestValLoss: null, bestPrompt: null, evalsSinceBest: 0 });
+  await d.put('checkpoints', {
+    runId: 'r1',
+    step: 2,
+    savedAt: 3,
+    prompt: new Float32Array(8).fill(0.25),
+    optimizer: { step: 2, m: new Float32Array(8), v: new Float32Array(8) },
+    bestValLoss: null,
+    bestPrompt: null,
+    evalsSinceBest: 0,
+  });
   const metrics = { steps: 10, finalLoss: 0.5, bestValLoss: 0.6, stopReason: 'completed', accuracy: 0.75, backend: 'wasm', stepSeconds: 0.1 };
-  const config = { numVirtualTokens: 2, tokenDim: 4, init: 'TEXT', initText: 'x', baseModel: 'playground-demo', revision: null, tokenizerName: 'playground-demo', numLayers: 1, numAttentionHeads: 1, peftType: 'PROMPT_TUNING' };
-  await d.put('adapters', { id: 'a1', name: 'old adapter', createdAt: 5, source: 'trained', runId: 'r0', config, model: { kind: 'folder', id: 'playground-demo', revision: null, commit: null }, metrics, initIds: null, lossCurve: { step: [1], loss: [1] }, importedFrom: null, warnings: [] });
+  const config = {
+    numVirtualTokens: 2,
+    tokenDim: 4,
+    init: 'TEXT',
+    initText: 'x',
+    baseModel: 'playground-demo',
+    revision: null,
+    tokenizerName: 'playground-demo',
+    numLayers: 1,
+    numAttentionHeads: 1,
+    peftType: 'PROMPT_TUNING',
+  };
+  await d.put('adapters', {
+    id: 'a1',
+    name: 'old adapter',
+    createdAt: 5,
+    source: 'trained',
+    runId: 'r0',
+    config,
+    model: { kind: 'folder', id: 'playground-demo', revision: null, commit: null },
+    metrics,
+    initIds: null,
+    lossCurve: { step: [1], loss: [1] },
+    importedFrom: null,
+    warnings: [],
+  });
   await d.put('tensors', { id: 'adapter:a1', values: new Float32Array(8).fill(1), init: null });
   d.close();
   return { datasetId };

@@ -46,7 +46,15 @@ export function cloneHistory(h: RunHistory): RunHistory {
 export function historyUpTo(h: RunHistory, step: number): RunHistory {
   const n = h.step.filter((s) => s <= step).length;
   const e = h.evalStep.filter((s) => s <= step).length;
-  return { step: h.step.slice(0, n), loss: h.loss.slice(0, n), lr: h.lr.slice(0, n), tokensPerSecond: h.tokensPerSecond.slice(0, n), time: h.time.slice(0, n), evalStep: h.evalStep.slice(0, e), valLoss: h.valLoss.slice(0, e) };
+  return {
+    step: h.step.slice(0, n),
+    loss: h.loss.slice(0, n),
+    lr: h.lr.slice(0, n),
+    tokensPerSecond: h.tokensPerSecond.slice(0, n),
+    time: h.time.slice(0, n),
+    evalStep: h.evalStep.slice(0, e),
+    valLoss: h.valLoss.slice(0, e),
+  };
 }
 
 export type RunStatus = 'running' | 'paused' | 'completed' | 'stopped' | 'interrupted' | 'failed';
@@ -155,7 +163,8 @@ export const NO_METRICS: AdapterMetrics = { steps: null, finalLoss: null, bestVa
 
 /** The one way an adapter record is made (trained, kept from a checkpoint, or imported). */
 export function newAdapterRecord(
-  a: Pick<AdapterRecord, 'name' | 'source' | 'config' | 'model' | 'prompt'> & Partial<Pick<AdapterRecord, 'runId' | 'initPrompt' | 'initIds' | 'lossCurve' | 'importedFrom' | 'warnings'>> & { metrics?: Partial<AdapterMetrics> },
+  a: Pick<AdapterRecord, 'name' | 'source' | 'config' | 'model' | 'prompt'> &
+    Partial<Pick<AdapterRecord, 'runId' | 'initPrompt' | 'initIds' | 'lossCurve' | 'importedFrom' | 'warnings'>> & { metrics?: Partial<AdapterMetrics> },
 ): AdapterRecord {
   return {
     id: crypto.randomUUID(),

@@ -51,10 +51,24 @@ export interface SplitRows {
 }
 
 /** The examples of a stored split's part, checked against the dataset they were made for. */
-export function splitRows(split: RunSplit, dataset: { hash: string; rows: Row[]; testRows: Row[] | null }, mapping: ColumnMapping, name: string, part: SplitPart = split.test.length ? 'test' : 'validation'): SplitRows {
+export function splitRows(
+  split: RunSplit,
+  dataset: { hash: string; rows: Row[]; testRows: Row[] | null },
+  mapping: ColumnMapping,
+  name: string,
+  part: SplitPart = split.test.length ? 'test' : 'validation',
+): SplitRows {
   if (split.datasetHash !== dataset.hash) throw new Error(`the run's split was made for dataset ${split.datasetHash}, but dataset ${dataset.hash} was given`);
   const ids = part === 'test' ? split.test : split.validation;
   const source = part === 'test' ? (dataset.testRows ?? []) : dataset.rows;
   for (const i of ids) if (!(i >= 0 && i < source.length)) throw new Error(`the run's ${part} split names row ${i}, but the dataset has ${source.length} ${part === 'test' ? 'test ' : ''}rows`);
-  return { part, ids, examples: toExamples(ids.map((i) => source[i]), mapping, `${name} (${part})`) };
+  return {
+    part,
+    ids,
+    examples: toExamples(
+      ids.map((i) => source[i]),
+      mapping,
+      `${name} (${part})`,
+    ),
+  };
 }

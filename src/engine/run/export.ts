@@ -71,7 +71,10 @@ export function exportBundle(x: ExportInput): ExportBundle {
     const lines = (rows: Row[]) => enc.encode(rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
     files['dataset.jsonl'] = lines(r.rows);
     if (r.testRows?.length) files['dataset.test.jsonl'] = lines(r.testRows);
-    if (r.split) files[SPLIT_FILE] = enc.encode(JSON.stringify({ dataset: r.split.datasetHash, rows: r.rows.length, test_rows: r.testRows?.length ?? 0, train: r.split.train, validation: r.split.validation, test: r.split.test }) + '\n');
+    if (r.split)
+      files[SPLIT_FILE] = enc.encode(
+        JSON.stringify({ dataset: r.split.datasetHash, rows: r.rows.length, test_rows: r.testRows?.length ?? 0, train: r.split.train, validation: r.split.validation, test: r.split.test }) + '\n',
+      );
     const t = r.train;
     files['train_peft.py'] = enc.encode(
       trainScript({

@@ -55,7 +55,7 @@ export async function downloadAdapterZip(id: string): Promise<void> {
 
 export async function importAdapter(files: File[]): Promise<string | null> {
   const uploads = await Promise.all(files.map(async (f) => ({ name: f.webkitRelativePath || f.name, bytes: new Uint8Array(await f.arrayBuffer()) })));
-  const name = files.length === 1 ? files[0].name.replace(/\.zip$/i, '') : (files[0]?.webkitRelativePath.split('/')[0] || 'imported adapter');
+  const name = files.length === 1 ? files[0].name.replace(/\.zip$/i, '') : files[0]?.webkitRelativePath.split('/')[0] || 'imported adapter';
   const result = await api().importAdapter(uploads, `${name} (imported)`);
   await refreshRunsAndAdapters();
   await setActiveAdapter(result.adapterId);

@@ -30,7 +30,10 @@ export async function selectBuiltin(b: BuiltinDataset): Promise<void> {
 }
 
 function readmeSummary(md: string): string {
-  const paragraphs = md.split(/\n\s*\n/).map((p) => p.trim()).filter((p) => p && !p.startsWith('#'));
+  const paragraphs = md
+    .split(/\n\s*\n/)
+    .map((p) => p.trim())
+    .filter((p) => p && !p.startsWith('#'));
   return paragraphs[0] ?? '';
 }
 
@@ -105,4 +108,3 @@ export function refreshStats(): Promise<void> {
     }, 150);
   });
 }
-

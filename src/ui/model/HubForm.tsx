@@ -1,3 +1,4 @@
+import { DEFAULT_HUB_ENDPOINT } from './models.ts';
 import { useState } from 'react';
 import { loadModel } from './actions.ts';
 import { app } from '../app/state.ts';
@@ -13,7 +14,7 @@ export function HubForm({ disabled }: { disabled: boolean }) {
   const ref = `${id.trim()}@${revision.trim() || 'main'}`;
   const submit = () => {
     if (!id.trim()) return;
-    void loadModel({ kind: 'hub', ref, endpoint: endpoint.trim() || 'https://huggingface.co', ...(token.trim() ? { token: token.trim() } : {}) });
+    void loadModel({ kind: 'hub', ref, endpoint: endpoint.trim() || DEFAULT_HUB_ENDPOINT, ...(token.trim() ? { token: token.trim() } : {}) });
   };
   return (
     <form

@@ -80,4 +80,3 @@ export async function discardRecovered(): Promise<void> {
   app.set({ recovery: null });
   await refreshRunsAndAdapters();
 }
-

@@ -28,12 +28,39 @@ export async function begin(start: () => Promise<RunStarted>, label: string, V: 
   const hiddenSize = app.get().model?.hiddenSize ?? 0;
   app.set({
     tab: 'train',
-    run: { id: '', label, status: 'starting', totalSteps: 0, stepsPerEpoch: 0, epochs, history: emptyHistory(), version: 0, epoch: 0, lastCheckpoint: null, numTensors: null, tensorCounts: [], message: '', adapterId: null, warnings: [], numVirtualTokens: V, hiddenSize },
+    run: {
+      id: '',
+      label,
+      status: 'starting',
+      totalSteps: 0,
+      stepsPerEpoch: 0,
+      epochs,
+      history: emptyHistory(),
+      version: 0,
+      epoch: 0,
+      lastCheckpoint: null,
+      numTensors: null,
+      tensorCounts: [],
+      message: '',
+      adapterId: null,
+      warnings: [],
+      numVirtualTokens: V,
+      hiddenSize,
+    },
   });
   try {
     const started = await start();
     app.set((st) => ({
-      run: st.run && { ...st.run, id: started.runId, totalSteps: started.totalSteps, stepsPerEpoch: started.stepsPerEpoch, history: started.history, warnings: started.warnings, lastCheckpoint: started.startStep ? { step: started.startStep, savedAt: Date.now() } : null, version: st.run.version + 1 },
+      run: st.run && {
+        ...st.run,
+        id: started.runId,
+        totalSteps: started.totalSteps,
+        stepsPerEpoch: started.stepsPerEpoch,
+        history: started.history,
+        warnings: started.warnings,
+        lastCheckpoint: started.startStep ? { step: started.startStep, savedAt: Date.now() } : null,
+        version: st.run.version + 1,
+      },
     }));
     for (const w of started.warnings) toast('warning', w);
     void refreshRunsAndAdapters();
@@ -52,4 +79,3 @@ export function continueTraining(): void {
 export function stopTraining(): void {
   void api().stopRun();
 }
-
