@@ -432,7 +432,7 @@ export class EngineService implements EngineCommands {
               steps: a.metrics.steps ?? run.stepsDone,
               rows: dataset.rows,
               testRows: dataset.testRows,
-              contextLength: this.lm?.model.config.contextLength ?? a.config.numVirtualTokens + 512,
+              contextLength: this.lm?.model.config.contextLength ?? null,
             },
           }
         : {}),

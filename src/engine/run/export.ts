@@ -21,8 +21,8 @@ export interface ExportRun {
   steps: number;
   rows: Row[];
   testRows: Row[] | null;
-  /** The model's context length (the max length of a run that left it to the context). */
-  contextLength: number;
+  /** The model's context length (the max length of a run that left it to the context); null: not known here. */
+  contextLength: number | null;
 }
 
 export interface ExportInput {
@@ -92,7 +92,7 @@ export function exportBundle(x: ExportInput): ExportBundle {
         lr: t.lr,
         epochs: t.epochs,
         batchSize: t.batchSize,
-        maxLength: t.maxLength ?? exampleBudget(r.contextLength, config.numVirtualTokens, null),
+        maxLength: t.maxLength ?? exampleBudget(contextOf(r), config.numVirtualTokens, null),
         warmupSteps: t.warmupSteps,
         weightDecay: t.weightDecay,
         valSplit: t.valSplit,
@@ -142,4 +142,9 @@ function slug(s: string): string {
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')
     .slice(0, 60);
+}
+
+function contextOf(r: ExportRun): number {
+  if (r.contextLength === null) throw new Error('this run left the max length to the model\'s context: load its model to export train_peft.py with that length');
+  return r.contextLength;
 }
