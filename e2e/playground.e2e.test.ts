@@ -19,7 +19,6 @@ const trained: { init: string; adapterId: string }[] = [];
 const timings: Record<string, number[]> = {};
 
 const state = <T>(pick: string) => page.evaluate((p) => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let v: any = (globalThis as any).__playground.state();
   for (const k of p.split('.')) v = v?.[k];
   return v;
@@ -125,6 +124,23 @@ describe('playground', () => {
     const importedId = await state<string>('activeAdapterId');
     expect(await page.locator(`[data-adapter-id="${importedId}"] .badge.imported`).count()).toBe(1);
     expect(await storedPrompt(page, importedId)).toEqual(trainedValues);
+  });
+
+  test('evaluates a trained adapter on the rows its run held out, and its card names them', async () => {
+    const { adapterId } = trained.at(-1) ?? { adapterId: '' };
+    await page.getByTestId('tab-adapters').click();
+    const card = page.locator(`[data-adapter-id="${adapterId}"]`);
+    if (await card.getByRole('button', { name: 'Use', exact: true }).count()) await card.getByRole('button', { name: 'Use', exact: true }).click();
+    await expect.poll(() => state<string>('activeAdapterId')).toBe(adapterId);
+    await page.getByTestId('tab-evaluate').click();
+    // The run's stored rows, not a split made again from the current settings.
+    expect(await page.locator('.evaluate-panel .static').textContent()).toMatch(/rows run ".*" held out/);
+    await page.locator('.evaluate-panel input[type=number]').first().fill('4');
+    await page.getByTestId('evaluate').click();
+    await page.getByTestId('eval-results').waitFor({ timeout: 120_000 });
+    await page.getByTestId('tab-adapters').click();
+    await expect.poll(() => card.textContent()).toMatch(/held-out accuracy/);
+    expect(await card.locator('[title^="measured on the first 4 of the"]').count()).toBe(1);
   });
 
   test('takes an uploaded CSV, maps its columns, and names the file and line of a broken one', async () => {
@@ -234,6 +250,26 @@ describe('playground', () => {
     } finally {
       await hub.close().catch(() => undefined);
     }
+  });
+
+  test('switching the backend right away reloads the model there and keeps the data, settings and runs', async () => {
+    await openApp(page, baseUrl, { backend: 'webgpu' });
+    const badge = page.getByTestId('backend-badge');
+    await badge.waitFor();
+    await page.getByTestId('epochs').fill('5');
+    // A new user follows the software-adapter banner at once, while the model may still be loading.
+    if ((await badge.getAttribute('data-fallback')) === 'true') await page.getByTestId('software-gpu').getByRole('button', { name: 'Switch to WASM' }).click();
+    else {
+      await badge.click();
+      await page.getByRole('button', { name: 'Switch to WASM' }).click();
+    }
+    await expect.poll(() => badge.getAttribute('data-backend'), { timeout: 60_000 }).toBe('wasm');
+    await waitForModel(page);
+    const train = page.getByRole('button', { name: 'Train', exact: true });
+    await expect.poll(() => train.isEnabled(), { timeout: 30_000 }).toBe(true);
+    expect(await page.getByTestId('epochs').inputValue()).toBe('5');
+    expect(await state<string>('dataset.name')).toBe('complaint');
+    expect((await state<unknown[]>('runs')).length).toBeGreaterThanOrEqual(trained.length);
   });
 
   test('after a WebGPU device loss, restarts on WASM and resumes from the last checkpoint', async () => {

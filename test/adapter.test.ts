@@ -101,6 +101,18 @@ describe('adapter against the loaded model', () => {
     expect(checkAdapterFits(same, lm.model.config, origin)).toEqual([]);
   });
 
+  it('compares a folder model by its folder name, as PEFT records the path it loaded from', () => {
+    const folder: ModelOrigin = { kind: 'folder', id: 'tiny-llama', revision: null, commit: null };
+    const fromPeft = readAdapter(filesFor({ peft_type: 'PROMPT_TUNING', num_virtual_tokens: 4, base_model_name_or_path: '/home/me/models/tiny-llama/' }, [4, 32]));
+    expect(checkAdapterFits(fromPeft, lm.model.config, folder)).toEqual([]);
+    const otherFolder = readAdapter(filesFor({ peft_type: 'PROMPT_TUNING', num_virtual_tokens: 4, base_model_name_or_path: '/home/me/models/tiny-gpt2' }, [4, 32]));
+    expect(checkAdapterFits(otherFolder, lm.model.config, folder)).toEqual(['adapter was trained on /home/me/models/tiny-gpt2, the loaded model is tiny-llama']);
+    // A Hub id is never matched by its last segment.
+    const hub: ModelOrigin = { kind: 'hub', id: 'org/tiny-llama', revision: 'main', commit: null };
+    const bare = readAdapter(filesFor({ peft_type: 'PROMPT_TUNING', num_virtual_tokens: 4, base_model_name_or_path: 'other/tiny-llama' }, [4, 32]));
+    expect(checkAdapterFits(bare, lm.model.config, hub)).toHaveLength(1);
+  });
+
   it('exports the pinned commit as revision and the Hub id as tokenizer for TEXT init only', () => {
     const origin: ModelOrigin = { kind: 'hub', id: 'org/model', revision: 'main', commit: 'c'.repeat(40) };
     const text = exportConfigJson(makeAdapter(new Float32Array(64), lm.model.config, origin, { kind: 'TEXT', text: 'Hi' }).config);

@@ -152,8 +152,11 @@ describe('train_peft.py', () => {
     warmupSteps: 0,
     weightDecay: 0.01,
     valSplit: 0.1,
-    patience: 0,
+    patience: 2,
+    evalEvery: 7,
+    maxSteps: 30,
     seed: 42,
+    splitFile: 'split.json',
   };
 
   it('carries the run configuration as literals and defaults', () => {
@@ -166,23 +169,29 @@ describe('train_peft.py', () => {
     expect(py).toContain('p.add_argument("--lr", type=float, default=0.03)');
     expect(py).toContain('p.add_argument("--max-length", type=int, default=64');
     expect(py).toContain('accelerate launch train_peft.py');
+    // The run's own rows, cadence, patience unit and step limit.
+    expect(py).toContain('SPLIT = os.path.join(HERE, "split.json")');
+    expect(py).toContain('p.add_argument("--eval-every", type=int, default=7');
+    expect(py).toContain('p.add_argument("--max-steps", type=int, default=30');
+    expect(py).toContain('p.add_argument("--patience", type=int, default=2, help="stop after N evaluations');
+    expect(trainScript({ ...options, maxSteps: null, splitFile: null })).toContain('SPLIT = None');
     expect(trainScript({ ...options, revision: null, testFile: null })).toContain('REVISION = None');
   });
 
-  it('is valid Python', () => {
-    let python: string | null = null;
-    for (const p of ['python3', 'python']) {
-      try {
-        execFileSync(p, ['--version'], { stdio: 'ignore' });
-        python = p;
-        break;
-      } catch {
-        // try the next name
-      }
+  // Skipped (and reported as skipped, not passed) where no Python is installed, as in CI.
+  const python = ['python3', 'python'].find((p) => {
+    try {
+      execFileSync(p, ['--version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
     }
-    if (!python) return; // no Python on this machine: nothing to compile with
+  });
+  it.skipIf(!python)('is valid Python', () => {
     const code = `import ast, sys; ast.parse(sys.stdin.read())`;
     expect(() => execFileSync(python as string, ['-c', code], { input: trainScript(options) })).not.toThrow();
+    // A broken script must fail the same check (so this test can fail at all).
+    expect(() => execFileSync(python as string, ['-c', code], { input: trainScript(options) + '\n  def (' , stdio: 'pipe' })).toThrow();
   });
 });
 

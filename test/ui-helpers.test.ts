@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { adapterFiles, makeAdapter } from '../src/engine/adapter/adapter.ts';
 import type { ModelConfig } from '../src/engine/models/model.ts';
 import { formatBytes, formatDuration, formatTrainablePercent, showPiece } from '../src/ui/common/format.ts';
-import { majorityBaseline } from '../src/ui/evaluate/majority.ts';
+import { majorityBaseline } from '../src/engine/data/labels.ts';
 import { adapterFileBytes } from '../src/ui/prompt/adapter-size.ts';
 import { teachWarnings } from '../src/ui/teach/warnings.ts';
 import { align, smooth } from '../src/ui/train/smoothing.ts';
@@ -86,6 +86,9 @@ describe('formats', () => {
   it('finds the majority label', () => {
     expect(majorityBaseline([{ target: 'a' }, { target: ' A ' }, { target: 'b' }])).toEqual({ label: 'a', accuracy: 2 / 3 });
     expect(majorityBaseline([])).toBeNull();
+    // A tie goes to the label that sorts first, whatever the row order.
+    expect(majorityBaseline([{ target: 'b' }, { target: 'a' }])).toEqual({ label: 'a', accuracy: 0.5 });
+    expect(majorityBaseline([{ target: 'a' }, { target: 'b' }])).toEqual({ label: 'a', accuracy: 0.5 });
   });
 });
 

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkAdapterFits, type PromptAdapter } from '../engine/adapter/adapter.ts';
 import { detectColumns, toExamples, type ColumnMapping, type Example } from '../engine/data/examples.ts';
-import { DataError, parseDataset } from '../engine/data/parse.ts';
+import { DataError, parseDataset, type Row } from '../engine/data/parse.ts';
 import { loadModel, type LoadedModel } from '../engine/load.ts';
 import { readAdapterFolder } from '../node/adapter-folder.ts';
 import { initNodeBackend } from '../node/backend.ts';
@@ -49,7 +49,7 @@ export function loadCliAdapter(lm: LoadedModel, dir: string): CliAdapter {
   return { adapter, prompt, warnings };
 }
 
-export function readExamples(file: string, flags: ParsedFlags): { examples: Example[]; mapping: ColumnMapping } {
+export function readExamples(file: string, flags: ParsedFlags): { examples: Example[]; mapping: ColumnMapping; rows: Row[]; name: string } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -65,5 +65,5 @@ export function readExamples(file: string, flags: ParsedFlags): { examples: Exam
     target: (flags['target-column'] as string | undefined) ?? (detected as ColumnMapping).target,
     template: (flags.template as string | undefined) ?? detected?.template ?? `{${flags['input-column']}}`,
   };
-  return { examples: toExamples(rows, mapping, name), mapping };
+  return { examples: toExamples(rows, mapping, name), mapping, rows, name };
 }

@@ -1,6 +1,7 @@
 // Held-out loss, and label accuracy by generating the label and comparing it with the gold one.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Example } from './data/examples.ts';
+import { normalizeLabel } from './data/labels.ts';
 import { generate } from './generate.ts';
 import type { CausalLM } from './models/model.ts';
 import { IGNORE_INDEX, type Batch } from './prompt/batch.ts';
@@ -32,11 +33,6 @@ export interface LabelEvaluation {
   accuracy: number;
   perLabel: Record<string, LabelScore>;
   predictions: { input: string; gold: string; predicted: string }[];
-}
-
-/** Normalises a generated or gold label for comparison. */
-export function normalizeLabel(s: string): string {
-  return s.trim().replace(/\s+/g, ' ').toLowerCase();
 }
 
 /**
@@ -72,13 +68,4 @@ export async function evaluateLabels(
   }
   for (const s of Object.values(perLabel)) s.accuracy = s.correct / s.total;
   return { accuracy: examples.length ? correct / examples.length : NaN, perLabel, predictions };
-}
-
-/** Accuracy of always answering the most frequent label. */
-export function majorityBaseline(examples: Example[]): { label: string; accuracy: number } {
-  const counts = new Map<string, number>();
-  for (const e of examples) counts.set(normalizeLabel(e.target), (counts.get(normalizeLabel(e.target)) ?? 0) + 1);
-  let best = ['', 0] as [string, number];
-  for (const entry of counts) if (entry[1] > best[1]) best = entry;
-  return { label: best[0], accuracy: examples.length ? best[1] / examples.length : NaN };
 }

@@ -1,6 +1,8 @@
-// IndexedDB through idb, usable from the page and from the engine worker alike.
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import type { AdapterSummary } from '../worker/protocol.ts';
+// IndexedDB through idb. The engine worker is its only user: the page lists, renames and deletes
+// through the worker's commands, so there is one writer and one schema in play.
+import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
+import { splitIndices } from '../engine/data/batches.ts';
+import { evalEveryFor } from '../engine/run/spec.ts';
 import type { AdapterRecord, AdapterSummaryRecord, CheckpointRecord, DatasetRecord, RunRecord, RunSummaryRecord, TensorRecord } from './records.ts';
 
 interface PlaygroundDB extends DBSchema {
@@ -13,20 +15,58 @@ interface PlaygroundDB extends DBSchema {
 }
 
 export const DB_NAME = 'prompt-tuning-playground';
-const DB_VERSION = 3;
+export const DB_VERSION = 4;
+
+type UpgradeTx = IDBPTransaction<PlaygroundDB, StoreNames<PlaygroundDB>[], 'versionchange'>;
+
+/** Version 3: the first released schema. */
+function createV3(d: IDBPDatabase<PlaygroundDB>): void {
+  d.createObjectStore('runs', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
+  d.createObjectStore('checkpoints', { keyPath: 'runId' });
+  d.createObjectStore('adapters', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
+  d.createObjectStore('datasets', { keyPath: 'id' });
+  d.createObjectStore('tensors', { keyPath: 'id' });
+}
+
+/**
+ * Version 4: runs store their split (row ids + dataset hash) and validation cadence; an adapter's
+ * accuracy names the rows it was measured on. A v3 run gets the split it trained on (the same
+ * seeded split of its row count); a v3 accuracy is kept, marked as measured on unrecorded rows.
+ */
+async function migrateV3toV4(tx: UpgradeTx): Promise<void> {
+  const datasets = tx.objectStore('datasets');
+  for (let c = await tx.objectStore('runs').openCursor(); c; c = await c.continue()) {
+    const run = c.value as RunSummaryRecord & { split?: RunRecord['split']; evalEvery?: number };
+    if (run.split) continue;
+    const { train, data } = run.spec;
+    const dataset = await datasets.get(data.datasetId);
+    const ids = splitIndices(dataset?.rows.length ?? data.rowCount, train.valSplit, train.seed);
+    const testCount = dataset?.testRows?.length ?? data.testRowCount;
+    run.split = { datasetHash: data.datasetId, train: ids.train, validation: ids.val, test: Array.from({ length: testCount }, (_, i) => i) };
+    run.evalEvery = evalEveryFor(Math.ceil(ids.train.length / train.batchSize), train.evalEvery);
+    await c.update(run);
+  }
+  for (let c = await tx.objectStore('adapters').openCursor(); c; c = await c.continue()) {
+    const a = c.value;
+    const old = a.metrics.accuracy as unknown;
+    if (typeof old !== 'number') continue;
+    a.metrics = { ...a.metrics, accuracy: { value: old, count: 0, rows: 'rows not recorded (measured before the playground stored splits)', heldOut: false, datasetHash: null } };
+    await c.update(a);
+  }
+}
 
 let dbPromise: Promise<IDBPDatabase<PlaygroundDB>> | null = null;
 
 export function db(): Promise<IDBPDatabase<PlaygroundDB>> {
   dbPromise ??= openDB<PlaygroundDB>(DB_NAME, DB_VERSION, {
-    upgrade(d) {
-      // Created fresh: earlier development schemas are dropped rather than migrated.
-      for (const name of [...d.objectStoreNames]) d.deleteObjectStore(name);
-      d.createObjectStore('runs', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
-      d.createObjectStore('checkpoints', { keyPath: 'runId' });
-      d.createObjectStore('adapters', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
-      d.createObjectStore('datasets', { keyPath: 'id' });
-      d.createObjectStore('tensors', { keyPath: 'id' });
+    async upgrade(d, oldVersion, _newVersion, tx) {
+      // Each step keeps every run, adapter, checkpoint and dataset. Versions 1 and 2 were
+      // unreleased development schemas with no upgrade path: they are created afresh.
+      if (oldVersion < 3) {
+        for (const name of [...d.objectStoreNames]) d.deleteObjectStore(name);
+        createV3(d);
+      }
+      if (oldVersion < 4) await migrateV3toV4(tx);
     },
     blocking() {
       // Another tab upgrades the schema: let it.
@@ -35,6 +75,13 @@ export function db(): Promise<IDBPDatabase<PlaygroundDB>> {
     },
   });
   return dbPromise;
+}
+
+/** Closes the connection (tests open databases of several versions in one process). */
+export async function closeDb(): Promise<void> {
+  const p = dbPromise;
+  dbPromise = null;
+  if (p) (await p).close();
 }
 
 export function newId(): string {
@@ -94,13 +141,6 @@ export async function getDataset(id: string): Promise<DatasetRecord | undefined>
   return (await db()).get('datasets', id);
 }
 
-/** A content key for a dataset: the same rows are stored once. */
-export async function datasetKey(rows: unknown, testRows: unknown): Promise<string> {
-  const bytes = new TextEncoder().encode(JSON.stringify([rows, testRows]));
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-  return Array.from(digest.slice(0, 16), (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
 // Checkpoints: one per run (the latest); written together with the run's curves so both agree.
 export async function putCheckpoint(checkpoint: CheckpointRecord, run: RunSummaryRecord): Promise<void> {
   const { initPrompt: _, ...summary } = run as RunRecord;
@@ -142,14 +182,9 @@ export async function deleteAdapter(id: string): Promise<void> {
   const tx = (await db()).transaction(['adapters', 'tensors'], 'readwrite');
   await Promise.all([tx.objectStore('adapters').delete(id), tx.objectStore('tensors').delete(adapterKey(id)), tx.done]);
 }
-export async function updateAdapter(id: string, change: Partial<Pick<AdapterRecord, 'name' | 'metrics'>>): Promise<void> {
+export async function updateAdapter(id: string, change: { name?: string; metrics?: Partial<AdapterRecord['metrics']> }): Promise<void> {
   const tx = (await db()).transaction('adapters', 'readwrite');
   const current = await tx.store.get(id);
   if (current) await tx.store.put({ ...current, ...change, metrics: { ...current.metrics, ...change.metrics } });
   await tx.done;
-}
-
-export function summaryOf(a: AdapterSummaryRecord): AdapterSummary {
-  const { id, name, createdAt, source, runId, config, model, metrics } = a;
-  return { id, name, createdAt, source, runId, config, model, metrics };
 }

@@ -23,7 +23,7 @@ const SOFTWARE_ARCHITECTURES = /swiftshader|llvmpipe|lavapipe|warp|software|basi
 async function gpuAdapterFacts(): Promise<{ facts: GpuAdapterFacts | null; problem: string | null }> {
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) return { facts: null, problem: 'this browser has no WebGPU (navigator.gpu is missing; Chrome/Edge 113+ have it)' };
-  let adapter: GPUAdapter | null = null;
+  let adapter: GPUAdapter | null;
   try {
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch (e) {

@@ -1,16 +1,22 @@
-// What the UI and the engine worker say to each other. Types only (plus tiny constants): the UI
-// imports this file, never tfjs.
-import type { AdapterConfig } from '../engine/adapter/peft-config.ts';
+// What the UI and the engine worker say to each other: the commands the worker implements
+// (EngineCommands; the page calls nothing else) and the events it sends. Types only (plus tiny
+// constants): the UI imports this file, never tfjs.
 import type { LengthStats } from '../engine/data/encode.ts';
 import type { ColumnMapping, Example } from '../engine/data/examples.ts';
 import type { Row } from '../engine/data/parse.ts';
 import type { LabelEvaluation } from '../engine/evaluate.ts';
 import type { InspectResult } from '../engine/inspect.ts';
 import type { ModelOrigin } from '../engine/load.ts';
-import type { InitKind } from '../engine/prompt/init.ts';
+import type { SplitPart } from '../engine/run/evaluate.ts';
+import type { PromptSpec, TrainSpec } from '../engine/run/spec.ts';
 import type { StopReason } from '../engine/train/trainer.ts';
+import type { CacheSummary } from './file-cache.ts';
+import type { AdapterSummary, BackendName, ModelRef, RunHistory, RunStatus, RunSummaryRecord } from '../store/records.ts';
 
-export type BackendName = 'webgpu' | 'wasm' | 'cpu';
+export type { AdapterMetrics, AdapterSummary, BackendName, ModelRef, RunHistory, RunStatus, RunSummaryRecord } from '../store/records.ts';
+export { emptyHistory } from '../store/records.ts';
+export type { MeasuredAccuracy, PromptSpec, TrainSpec } from '../engine/run/spec.ts';
+export { DEFAULT_TRAIN_SPEC } from '../engine/run/spec.ts';
 
 export interface GpuAdapterFacts {
   vendor: string;
@@ -38,12 +44,6 @@ export type ModelSpec =
   | { kind: 'embedded'; name: string; url: string }
   | { kind: 'hub'; ref: string; endpoint: string; token?: string }
   | { kind: 'files'; name: string; files: { path: string; file: File }[] };
-
-/** A model reference that survives a reload (a local folder must be picked again). */
-export type ModelRef =
-  | { kind: 'embedded'; name: string; url: string }
-  | { kind: 'hub'; ref: string; endpoint: string }
-  | { kind: 'files'; name: string };
 
 export interface ModelInfo {
   ref: ModelRef;
@@ -133,43 +133,6 @@ export interface DatasetSpec {
   testRows: Row[] | null;
 }
 
-export interface PromptSpec {
-  kind: InitKind;
-  text: string | null;
-  numVirtualTokens: number;
-  seed: number;
-}
-
-export interface TrainSpec {
-  lr: number;
-  epochs: number;
-  batchSize: number;
-  maxLength: number | null;
-  warmupSteps: number;
-  seed: number;
-  patience: number;
-  valSplit: number;
-  weightDecay: number;
-  /** Evaluate every N steps (null: every epoch). */
-  evalEvery: number | null;
-  /** Stop after this many steps (null: all epochs). */
-  maxSteps: number | null;
-}
-
-export const DEFAULT_TRAIN_SPEC: TrainSpec = {
-  lr: 3e-2,
-  epochs: 3,
-  batchSize: 8,
-  maxLength: 64,
-  warmupSteps: 0,
-  seed: 42,
-  patience: 0,
-  valSplit: 0.1,
-  weightDecay: 0.01,
-  evalEvery: null,
-  maxSteps: null,
-};
-
 /** Every step a checkpoint (prompt + AdamW moments) is written to IndexedDB. */
 export const CHECKPOINT_EVERY = 5;
 
@@ -180,23 +143,6 @@ export interface RunSpec {
   prompt: PromptSpec;
   train: TrainSpec;
 }
-
-export interface RunHistory {
-  step: number[];
-  loss: number[];
-  lr: number[];
-  tokensPerSecond: number[];
-  /** Wall-clock seconds since the run began, per step (for the ETA). */
-  time: number[];
-  evalStep: number[];
-  valLoss: number[];
-}
-
-export function emptyHistory(): RunHistory {
-  return { step: [], loss: [], lr: [], tokensPerSecond: [], time: [], evalStep: [], valLoss: [] };
-}
-
-export type RunStatus = 'running' | 'paused' | 'completed' | 'stopped' | 'interrupted' | 'failed';
 
 export interface RunStarted {
   runId: string;
@@ -227,22 +173,33 @@ export type EngineEvent =
   | { type: 'device-lost'; message: string }
   | { type: 'warning'; message: string };
 
+/** Which rows to score: a run's stored held-out rows (what an adapter's accuracy is kept for), or rows the page gives. */
+export type EvalSet = { kind: 'run'; runId: string; part?: SplitPart; limit: number | null } | { kind: 'examples'; name: string; examples: Example[]; limit: number | null };
+
 export interface EvaluateRequest {
-  examples: Example[];
+  set: EvalSet;
   /** Which conditions to score. */
   conditions: EvalCondition[];
+  labelTask: boolean;
 }
 
-export type EvalCondition =
-  | { kind: 'none' }
-  | { kind: 'text'; text: string }
-  | { kind: 'adapter'; adapterId: string };
+export type EvalCondition = { kind: 'none' } | { kind: 'text'; text: string } | { kind: 'adapter'; adapterId: string };
+
+export interface Evaluation {
+  results: EvalResult[];
+  /** The rows scored, in words (and kept with the adapter's accuracy). */
+  rows: string;
+  heldOut: boolean;
+  /** The examples scored, in order (predictions line up with them). */
+  examples: Example[];
+}
 
 export interface EvalResult {
   condition: EvalCondition;
   label: string;
   loss: number;
-  labels: LabelEvaluation;
+  /** null when not a label task. */
+  labels: LabelEvaluation | null;
   seconds: number;
 }
 
@@ -277,25 +234,50 @@ export interface ExportedAdapter {
   folderName: string;
 }
 
-/** What an adapter record keeps besides its tensor (shown in the Adapters panel). */
-export interface AdapterSummary {
-  id: string;
-  name: string;
-  createdAt: number;
-  source: 'trained' | 'imported' | 'checkpoint';
-  runId: string | null;
-  config: AdapterConfig;
-  model: ModelOrigin;
-  metrics: AdapterMetrics;
+/** A run that ended without its adapter being saved, with its checkpoint if one was written. */
+export interface Recoverable {
+  run: RunSummaryRecord;
+  checkpoint: { step: number; savedAt: number } | null;
 }
 
-export interface AdapterMetrics {
-  steps: number | null;
-  finalLoss: number | null;
-  bestValLoss: number | null;
-  stopReason: StopReason | null;
-  /** Held-out accuracy of the last evaluation with this adapter. */
-  accuracy: number | null;
-  backend: BackendName | null;
-  stepSeconds: number | null;
+/**
+ * Every command the engine worker answers. The worker's EngineService implements it and the page
+ * holds it through Comlink (src/ui/engine/client.ts); nothing on the page touches tfjs or IndexedDB.
+ */
+export interface EngineCommands {
+  subscribe(listener: (e: EngineEvent) => void): void;
+  init(requested: BackendName): Promise<BackendInfo>;
+  loadModel(spec: ModelSpec): Promise<ModelInfo>;
+  cacheSummary(): Promise<CacheSummary>;
+  clearCache(): Promise<void>;
+
+  examplePreview(example: Example, maxLength: number | null, numVirtualTokens: number): ExamplePreview;
+  initTextPreview(text: string, numVirtualTokens: number): InitTextPreview;
+  dataStats(req: DataStatsRequest): DataStats;
+  initScale(kind: 'RANDOM' | 'TEXT' | 'SAMPLE_VOCAB'): { promptNorm: number; embeddingNorm: number };
+
+  startRun(spec: RunSpec): Promise<RunStarted>;
+  resumeRun(runId: string): Promise<RunStarted>;
+  pauseRun(): void;
+  continueRun(): void;
+  stopRun(): void;
+
+  listRuns(): Promise<RunSummaryRecord[]>;
+  deleteRun(runId: string): Promise<void>;
+  recoverable(): Promise<Recoverable | null>;
+
+  listAdapters(): Promise<AdapterSummary[]>;
+  setActiveAdapter(id: string | null): Promise<string[]>;
+  importAdapter(uploads: { name: string; bytes: Uint8Array }[], displayName: string): Promise<ImportedAdapter>;
+  adapterFromCheckpoint(runId: string): Promise<string>;
+  renameAdapter(id: string, name: string): Promise<void>;
+  deleteAdapter(id: string): Promise<void>;
+  exportAdapter(id: string): Promise<ExportedAdapter>;
+
+  evaluate(req: EvaluateRequest): Promise<Evaluation>;
+  generate(req: GenerateRequest): Promise<GenerateResult>;
+  inspect(adapterId: string, k?: number): Promise<InspectResult>;
+
+  memory(): { numTensors: number; numBytes: number };
+  loseDevice(): void;
 }

@@ -5,8 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { makeAdapter } from '../engine/adapter/adapter.ts';
 import type { LoadedModel } from '../engine/load.ts';
 import type { PromptTrainer, TrainCheckpoint, TrainSummary } from '../engine/train/trainer.ts';
-import { finishRun, newId, putCheckpoint, putRunState } from '../store/db.ts';
-import type { AdapterRecord, CheckpointRecord, RunRecord } from '../store/records.ts';
+import { finishRun, putCheckpoint, putRunState } from '../store/db.ts';
+import { cloneHistory, newAdapterRecord, type AdapterRecord, type CheckpointRecord, type RunRecord } from '../store/records.ts';
 import type { BackendName, EngineEvent, RunEnd, RunStatus } from './protocol.ts';
 
 export interface RunContext {
@@ -170,22 +170,18 @@ export class TrainingRun {
     const { lm } = this.ctx;
     const spec = this.record.spec;
     const h = this.record.history;
-    const made = makeAdapter(values, lm.model.config, lm.origin, { kind: spec.prompt.kind, text: spec.prompt.text });
     const n = h.time.length;
-    return {
-      id: newId(),
+    return newAdapterRecord({
       name: spec.label,
-      createdAt: Date.now(),
       source: 'trained',
       runId: this.id,
-      config: made.config,
+      config: makeAdapter(values, lm.model.config, lm.origin, spec.prompt).config,
       model: lm.origin,
       metrics: {
         steps: summary.steps,
         finalLoss: summary.finalLoss,
         bestValLoss: summary.bestValLoss,
         stopReason: summary.stopReason,
-        accuracy: null,
         backend: this.ctx.backend,
         stepSeconds: n > 1 ? (h.time[n - 1] - h.time[0]) / (n - 1) : null,
       },
@@ -193,14 +189,8 @@ export class TrainingRun {
       initPrompt: this.record.initPrompt,
       initIds: this.record.initIds,
       lossCurve: { step: [...h.step], loss: [...h.loss] },
-      importedFrom: null,
-      warnings: [],
-    };
+    });
   }
 }
 
 class DeviceLostError extends Error {}
-
-function cloneHistory(h: RunRecord['history']): RunRecord['history'] {
-  return { step: [...h.step], loss: [...h.loss], lr: [...h.lr], tokensPerSecond: [...h.tokensPerSecond], time: [...h.time], evalStep: [...h.evalStep], valLoss: [...h.valLoss] };
-}

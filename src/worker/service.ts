@@ -1,40 +1,38 @@
 // The engine worker's API: every call the UI makes, each a thin shell over engine calls.
 // It owns tfjs, the loaded model, the running training loop and the active adapter.
 import * as tf from '@tensorflow/tfjs-core';
-import { adapterFiles, checkAdapterFits, makeAdapter, readAdapter, type PromptAdapter } from '../engine/adapter/adapter.ts';
+import { checkAdapterFits, makeAdapter, readAdapter } from '../engine/adapter/adapter.ts';
 import { adapterFilesFromUploads, zipFolder } from '../engine/adapter/archive.ts';
-import { modelCard } from '../engine/adapter/model-card.ts';
 import { AdapterError } from '../engine/adapter/peft-config.ts';
-import { trainScript } from '../engine/adapter/train-script.ts';
-import { sequentialBatches } from '../engine/data/batches.ts';
-import { encodeExample } from '../engine/data/encode.ts';
-import { toExamples, type Example } from '../engine/data/examples.ts';
+import type { Example } from '../engine/data/examples.ts';
+import { datasetHash } from '../engine/data/hash.ts';
 import { previewExample } from '../engine/data/preview.ts';
 import { buildTrainingSet, exampleBudget } from '../engine/data/training-set.ts';
-import { evaluateLabels, evaluateLoss } from '../engine/evaluate.ts';
 import { generate } from '../engine/generate.ts';
 import { embeddingScale, inspectPrompt, type EmbeddingScale } from '../engine/inspect.ts';
+import type { ModelSource } from '../engine/io/source.ts';
 import { loadModel, type LoadedModel } from '../engine/load.ts';
-import { textInitIds } from '../engine/prompt/init.ts';
-import { initSoftPrompt } from '../engine/prompt/init.ts';
-import { PromptTrainer, type TrainOptions } from '../engine/train/trainer.ts';
-import { datasetKey, getAdapter, getCheckpoint, getDataset, getRun, newId, putAdapter, putDataset, putRun } from '../store/db.ts';
-import type { Row } from '../engine/data/parse.ts';
-import type { AdapterRecord, RunRecord } from '../store/records.ts';
-import { initBackend, type BackendHandle } from './backend.ts';
+import { initSoftPrompt, textInitIds } from '../engine/prompt/init.ts';
+import { evaluateCondition, splitRows } from '../engine/run/evaluate.ts';
+import { exportBundle } from '../engine/run/export.ts';
+import { planRun, trainerFor, type RunPlan } from '../engine/run/plan.ts';
+import type { TrainCheckpoint } from '../engine/train/trainer.ts';
+import * as store from '../store/db.ts';
+import { describeRef, emptyHistory, historyUpTo, newAdapterRecord, sameModel, summaryOf, type AdapterRecord, type AdapterSummary, type DatasetRecord, type ModelRef, type RunRecord, type RunSummaryRecord, type StoredRunSpec } from '../store/records.ts';
+import type { BackendHandle } from './backend.ts';
 import { CacheStorageFileCache, clearCache, summarizeCache, type CacheSummary } from './file-cache.ts';
-import { sourceFor } from './model-source.ts';
 import {
   CHECKPOINT_EVERY,
-  emptyHistory,
   type BackendInfo,
   type BackendName,
   type DataStats,
   type DataStatsRequest,
+  type EngineCommands,
   type EngineEvent,
   type EvalCondition,
   type EvalResult,
   type EvaluateRequest,
+  type Evaluation,
   type ExamplePreview,
   type ExportedAdapter,
   type GenerateRequest,
@@ -43,13 +41,24 @@ import {
   type InitTextPreview,
   type InspectResult,
   type ModelInfo,
-  type ModelRef,
   type ModelSpec,
+  type Recoverable,
   type RunSpec,
   type RunStarted,
   type TokenView,
 } from './protocol.ts';
 import { TrainingRun } from './run.ts';
+
+/** Top-k of sampled generation in "try it" (transformers' generate default). */
+const TOP_K = 50;
+
+/** What the service needs from its host: the browser worker (worker.ts) or a Node test. */
+export interface EngineHost {
+  initBackend(requested: BackendName): Promise<BackendHandle>;
+  sourceFor(spec: ModelSpec, cache: CacheStorageFileCache): Promise<ModelSource>;
+  /** The files of a built-in model, to ship beside its adapters ({} when unknown). */
+  embeddedFiles(url: string): Promise<Record<string, Uint8Array>>;
+}
 
 export class EngineError extends Error {
   constructor(message: string) {
@@ -61,7 +70,7 @@ export class EngineError extends Error {
 const refOf = (spec: ModelSpec): ModelRef =>
   spec.kind === 'embedded' ? { kind: 'embedded', name: spec.name, url: spec.url } : spec.kind === 'hub' ? { kind: 'hub', ref: spec.ref, endpoint: spec.endpoint } : { kind: 'files', name: spec.name };
 
-export class EngineService {
+export class EngineService implements EngineCommands {
   private listeners: ((e: EngineEvent) => void)[] = [];
   private backend: BackendHandle | null = null;
   private lm: LoadedModel | null = null;
@@ -73,6 +82,8 @@ export class EngineService {
   private deviceGone: string | null = null;
   /** Adapters IndexedDB could not store (quota): still usable and downloadable this session. */
   private readonly unsaved = new Map<string, AdapterRecord>();
+
+  constructor(private readonly host: EngineHost) {}
 
   subscribe(listener: (e: EngineEvent) => void): void {
     this.listeners.push(listener);
@@ -90,7 +101,7 @@ export class EngineService {
 
   async init(requested: BackendName): Promise<BackendInfo> {
     if (this.backend) return this.backend.info;
-    this.backend = await initBackend(requested);
+    this.backend = await this.host.initBackend(requested);
     void this.backend.deviceLost.then((message) => {
       this.deviceGone = message;
       this.emit({ type: 'device-lost', message });
@@ -118,7 +129,7 @@ export class EngineService {
     const problemsBefore = this.cache.problems.length;
     const totals = new Map<string, number>();
     const seen = new Set<string>();
-    const source = await sourceFor(spec, this.cache);
+    const source = await this.host.sourceFor(spec, this.cache);
     let lastEmit = 0;
     const lm = await loadModel(source, (p) => {
       const cached = p.cached === true;
@@ -228,120 +239,58 @@ export class EngineService {
 
   // ---------------------------------------------------------------- training
 
-  private checkModelFor(run: RunRecord | RunSpec): void {
+  private checkModelFor(run: RunSummaryRecord | RunSpec): void {
     const spec = 'spec' in run ? run.spec : run;
     const lm = this.need();
-    const want = spec.model;
     const have = this.model?.ref;
-    const same = have !== undefined && sameModel(want, have);
-    if (!same) throw new EngineError(`this run was trained on ${describeRef(want)}, but ${this.model ? describeRef(this.model.ref) : 'no model'} is loaded`);
+    if (!have || !sameModel(spec.model, have)) throw new EngineError(`this run was trained on ${describeRef(spec.model)}, but ${have ? describeRef(have) : 'no model'} is loaded`);
     if ('hiddenSize' in run && run.hiddenSize !== lm.model.config.hiddenSize) throw new EngineError(`the loaded model's hidden size ${lm.model.config.hiddenSize} differs from the run's ${run.hiddenSize}`);
   }
 
-  private trainerFor(record: RunRecord, rows: Row[], resume: Awaited<ReturnType<typeof getCheckpoint>>): PromptTrainer {
-    const lm = this.need();
-    const { data, prompt, train } = record.spec;
-    const examples = toExamples(rows, data.mapping, data.name);
-    const set = buildTrainingSet(lm.tokenizer, examples, lm.eosTokenId, lm.padTokenId, {
-      numVirtualTokens: prompt.numVirtualTokens,
-      contextLength: lm.model.config.contextLength,
-      maxLength: train.maxLength,
-      batchSize: train.batchSize,
-      epochs: train.epochs,
-      valSplit: train.valSplit,
-      seed: train.seed,
-    });
-    const options: Partial<TrainOptions> = {
-      lr: train.lr,
-      epochs: train.epochs,
-      warmupSteps: train.warmupSteps,
-      weightDecay: train.weightDecay,
-      patience: train.patience || null,
-      evalEvery: train.evalEvery,
-      maxSteps: train.maxSteps,
-      syncEvery: 1,
-      checkpointEvery: CHECKPOINT_EVERY,
-      restoreBest: true,
-      seed: train.seed, // dropout masks (the config's dropout is on while training, as in transformers)
-    };
-    record.totalSteps = Math.min(set.data.epochs * set.data.stepsPerEpoch, train.maxSteps ?? Infinity);
-    return new PromptTrainer(
-      lm.model,
-      record.initPrompt,
-      prompt.numVirtualTokens,
-      set.data,
-      options,
-      resume ? { step: resume.step, prompt: resume.prompt, optimizer: resume.optimizer, bestValLoss: resume.bestValLoss, bestPrompt: resume.bestPrompt, evalsSinceBest: resume.evalsSinceBest } : undefined,
-    );
+  private plan(spec: StoredRunSpec, dataset: DatasetRecord, split?: RunRecord['split']): RunPlan {
+    const { data, prompt, train } = spec;
+    return planRun(this.need(), { rows: dataset.rows, testRows: dataset.testRows, datasetHash: dataset.id, mapping: data.mapping, name: data.name, numVirtualTokens: prompt.numVirtualTokens, train, split, checkpointEvery: CHECKPOINT_EVERY });
   }
 
-  private begin(record: RunRecord, trainer: PromptTrainer, startStep: number, warnings: string[]): RunStarted {
+  private begin(record: RunRecord, plan: RunPlan, resume: TrainCheckpoint | undefined, warnings: string[]): RunStarted {
     const lm = this.need();
-    const run = new TrainingRun(
-      { emit: (e) => this.emit(e), lm, backend: this.backend?.info.name ?? 'cpu', deviceLost: this.backend?.deviceLost ?? new Promise(() => {}), keepUnsaved: (a) => this.unsaved.set(a.id, a) },
-      record,
-      trainer,
-    );
-    this.run = run;
-    return { runId: record.id, totalSteps: record.totalSteps, stepsPerEpoch: trainer.totalSteps / record.spec.train.epochs, startStep, history: record.history, warnings };
+    const trainer = trainerFor(lm, plan, record.initPrompt, record.spec.prompt.numVirtualTokens, resume);
+    const backend = this.backend?.info.name ?? 'cpu';
+    this.run = new TrainingRun({ emit: (e) => this.emit(e), lm, backend, deviceLost: this.backend?.deviceLost ?? new Promise(() => {}), keepUnsaved: (a) => this.unsaved.set(a.id, a) }, record, trainer);
+    return { runId: record.id, totalSteps: record.totalSteps, stepsPerEpoch: plan.stepsPerEpoch, startStep: resume?.step ?? 0, history: record.history, warnings };
   }
 
   async startRun(spec: RunSpec): Promise<RunStarted> {
     this.idle('starting another');
     const lm = this.need();
     this.checkModelFor(spec);
-    const init = await initSoftPrompt(lm.model, lm.tokenizer, { kind: spec.prompt.kind, text: spec.prompt.text, numVirtualTokens: spec.prompt.numVirtualTokens, seed: spec.prompt.seed });
     const { rows, testRows, name, mapping } = spec.data;
-    const datasetId = await datasetKey(rows, testRows);
-    const record: RunRecord = {
-      id: newId(),
-      createdAt: Date.now(),
-      updatedAt: Date.now(),
-      spec: { ...spec, data: { name, mapping, datasetId, rowCount: rows.length, testRowCount: testRows?.length ?? 0 } },
-      status: 'running',
-      statusMessage: '',
-      totalSteps: 0,
-      stepsDone: 0,
-      history: emptyHistory(),
-      initPrompt: init.values,
-      initIds: init.initIds,
-      hiddenSize: lm.model.config.hiddenSize,
-      adapterId: null,
-      backend: this.backend?.info.name ?? 'cpu',
-      checkpointStep: 0,
-    };
-    const trainer = this.trainerFor(record, rows, undefined);
-    await putDataset({ id: datasetId, name, rows, testRows });
-    await putRun(record);
-    return this.begin(record, trainer, 0, []);
+    const dataset = { id: await datasetHash(rows, testRows), name, rows, testRows };
+    const stored: StoredRunSpec = { ...spec, data: { name, mapping, datasetId: dataset.id, rowCount: rows.length, testRowCount: testRows?.length ?? 0 } };
+    const backend = this.backend?.info.name ?? 'cpu';
+    const draft = { id: store.newId(), createdAt: Date.now(), updatedAt: Date.now(), spec: stored, status: 'running' as const, statusMessage: '', stepsDone: 0, history: emptyHistory(), hiddenSize: lm.model.config.hiddenSize, adapterId: null, backend, checkpointStep: 0 };
+    const plan = this.plan(stored, dataset);
+    const init = await initSoftPrompt(lm.model, lm.tokenizer, spec.prompt);
+    const record: RunRecord = { ...draft, split: plan.split, evalEvery: plan.evalEvery, totalSteps: plan.totalSteps, initPrompt: init.values, initIds: init.initIds };
+    await store.putDataset(dataset);
+    await store.putRun(record);
+    return this.begin(record, plan, undefined, []);
   }
 
-  /** Continues an interrupted run from its last checkpoint (or from the start when it had none). */
+  /** Continues an interrupted run from its last checkpoint (or from the start when it had none), on its stored split. */
   async resumeRun(runId: string): Promise<RunStarted> {
     this.idle('resuming another');
-    const record = await getRun(runId);
+    const record = await store.getRun(runId);
     if (!record) throw new EngineError(`run ${runId} is not in this browser's storage any more`);
     this.checkModelFor(record);
-    const checkpoint = await getCheckpoint(runId);
-    const step = checkpoint?.step ?? 0;
-    const h = record.history;
-    const keep = h.step.findIndex((s) => s > step);
-    if (keep >= 0) for (const k of ['step', 'loss', 'lr', 'tokensPerSecond', 'time'] as const) h[k] = h[k].slice(0, keep);
-    const keepEval = h.evalStep.findIndex((s) => s > step);
-    if (keepEval >= 0) {
-      h.evalStep = h.evalStep.slice(0, keepEval);
-      h.valLoss = h.valLoss.slice(0, keepEval);
-    }
-    record.status = 'running';
-    record.statusMessage = '';
-    record.stepsDone = step;
-    record.backend = this.backend?.info.name ?? record.backend;
-    const dataset = await getDataset(record.spec.data.datasetId);
+    const dataset = await store.getDataset(record.spec.data.datasetId);
     if (!dataset) throw new EngineError(`the data of run "${record.spec.label}" is no longer in this browser's storage`);
-    const trainer = this.trainerFor(record, dataset.rows, checkpoint);
-    await putRun(record);
-    const warnings = checkpoint ? [] : ['no checkpoint had been written yet: the run starts again from step 0'];
-    return this.begin(record, trainer, step, warnings);
+    const checkpoint = await store.getCheckpoint(runId);
+    const plan = this.plan(record.spec, dataset, record.split);
+    const step = checkpoint?.step ?? 0;
+    Object.assign(record, { status: 'running', statusMessage: '', stepsDone: step, history: historyUpTo(record.history, step), backend: this.backend?.info.name ?? record.backend, totalSteps: plan.totalSteps });
+    await store.putRun(record);
+    return this.begin(record, plan, checkpoint, checkpoint ? [] : ['no checkpoint had been written yet: the run starts again from step 0']);
   }
 
   pauseRun(): void {
@@ -356,10 +305,44 @@ export class EngineService {
     this.run?.stop();
   }
 
-  // ---------------------------------------------------------------- adapters
+  // ---------------------------------------------------------------- stored runs and adapters (the worker is IndexedDB's only user)
+
+  listRuns(): Promise<RunSummaryRecord[]> {
+    return store.listRuns();
+  }
+
+  async deleteRun(runId: string): Promise<void> {
+    if (this.run?.id === runId) this.idle('deleting it');
+    await store.deleteRun(runId);
+  }
+
+  /** The latest run that ended without its adapter being saved (to offer resuming it). */
+  async recoverable(): Promise<Recoverable | null> {
+    const open = (await store.listRuns()).find((r) => r.adapterId === null && (r.status === 'running' || r.status === 'paused' || r.status === 'interrupted'));
+    if (!open || (this.run?.id === open.id && (this.run.status === 'running' || this.run.status === 'paused'))) return null;
+    const c = await store.getCheckpoint(open.id);
+    return { run: open, checkpoint: c ? { step: c.step, savedAt: c.savedAt } : null };
+  }
+
+  async listAdapters(): Promise<AdapterSummary[]> {
+    const stored = (await store.listAdapters()).map(summaryOf);
+    return [...[...this.unsaved.values()].map(summaryOf), ...stored.filter((a) => !this.unsaved.has(a.id))];
+  }
+
+  async renameAdapter(id: string, name: string): Promise<void> {
+    const kept = this.unsaved.get(id);
+    if (kept) kept.name = name;
+    else await store.updateAdapter(id, { name });
+  }
+
+  async deleteAdapter(id: string): Promise<void> {
+    if (this.active?.id === id) this.setActive(null);
+    this.unsaved.delete(id);
+    await store.deleteAdapter(id);
+  }
 
   private async adapterRecord(id: string): Promise<AdapterRecord> {
-    const a = this.unsaved.get(id) ?? (await getAdapter(id));
+    const a = this.unsaved.get(id) ?? (await store.getAdapter(id));
     if (!a) throw new EngineError(`adapter ${id} is not in this browser's storage any more`);
     return a;
   }
@@ -390,145 +373,72 @@ export class EngineService {
 
   /** Reads a PEFT adapter from uploaded files or a zip, checks it against the loaded model and stores it. */
   async importAdapter(uploads: { name: string; bytes: Uint8Array }[], displayName: string): Promise<ImportedAdapter> {
-    const files = adapterFilesFromUploads(uploads);
-    const adapter = readAdapter(files);
+    const adapter = readAdapter(adapterFilesFromUploads(uploads));
     const lm = this.need();
     const warnings = checkAdapterFits(adapter, lm.model.config, lm.origin);
-    const record: AdapterRecord = {
-      id: newId(),
-      name: displayName,
-      createdAt: Date.now(),
-      source: 'imported',
-      runId: null,
-      config: adapter.config,
-      model: { kind: lm.origin.kind, id: adapter.config.baseModel ?? lm.origin.id, revision: adapter.config.revision, commit: adapter.config.revision },
-      metrics: { steps: null, finalLoss: null, bestValLoss: null, stopReason: null, accuracy: null, backend: null, stepSeconds: null },
-      prompt: adapter.promptEmbeddings,
-      initPrompt: null,
-      initIds: null,
-      lossCurve: { step: [], loss: [] },
-      importedFrom: uploads.map((u) => u.name),
-      warnings,
-    };
-    await putAdapter(record);
+    const c = adapter.config;
+    const model = { kind: lm.origin.kind, id: c.baseModel ?? lm.origin.id, revision: c.revision, commit: c.revision };
+    const record = newAdapterRecord({ name: displayName, source: 'imported', config: c, model, prompt: adapter.promptEmbeddings, importedFrom: uploads.map((u) => u.name), warnings });
+    await store.putAdapter(record);
     return { adapterId: record.id, warnings };
   }
 
   /** Keeps a checkpoint's prompt as an adapter (for an interrupted run the user does not resume). */
   async adapterFromCheckpoint(runId: string): Promise<string> {
-    const run = await getRun(runId);
-    const checkpoint = await getCheckpoint(runId);
+    const run = await store.getRun(runId);
+    const checkpoint = await store.getCheckpoint(runId);
     if (!run || !checkpoint) throw new EngineError('that run has no checkpoint');
     const lm = this.need();
     this.checkModelFor(run);
-    const made = makeAdapter(checkpoint.prompt, lm.model.config, lm.origin, { kind: run.spec.prompt.kind, text: run.spec.prompt.text });
-    const record: AdapterRecord = {
-      id: newId(),
+    const h = historyUpTo(run.history, checkpoint.step);
+    const record = newAdapterRecord({
       name: `${run.spec.label} (checkpoint, step ${checkpoint.step})`,
-      createdAt: Date.now(),
       source: 'checkpoint',
       runId,
-      config: made.config,
+      config: makeAdapter(checkpoint.prompt, lm.model.config, lm.origin, run.spec.prompt).config,
       model: lm.origin,
-      metrics: { steps: checkpoint.step, finalLoss: run.history.loss.at(-1) ?? null, bestValLoss: checkpoint.bestValLoss, stopReason: 'stopped', accuracy: null, backend: run.backend, stepSeconds: null },
+      metrics: { steps: checkpoint.step, finalLoss: h.loss.at(-1) ?? null, bestValLoss: checkpoint.bestValLoss, stopReason: 'stopped', backend: run.backend },
       prompt: checkpoint.prompt,
       initPrompt: run.initPrompt,
       initIds: run.initIds,
-      lossCurve: { step: run.history.step.filter((s) => s <= checkpoint.step), loss: run.history.loss.filter((_, i) => run.history.step[i] <= checkpoint.step) },
-      importedFrom: null,
-      warnings: [],
-    };
-    await putAdapter(record);
-    await putRun({ ...run, status: 'stopped', statusMessage: `kept the checkpoint of step ${checkpoint.step} as an adapter`, adapterId: record.id });
+      lossCurve: { step: h.step, loss: h.loss },
+    });
+    await store.putAdapter(record);
+    await store.putRun({ ...run, status: 'stopped', statusMessage: `kept the checkpoint of step ${checkpoint.step} as an adapter`, adapterId: record.id });
     return record.id;
   }
 
-  /** The PEFT folder (+ train_peft.py and the dataset) as files and as one zip. */
+  /** The PEFT folder (+ train_peft.py, the dataset and its split) as files and as one zip. */
   async exportAdapter(id: string): Promise<ExportedAdapter> {
     const a = await this.adapterRecord(id);
-    const adapter: PromptAdapter = { config: a.config, promptEmbeddings: a.prompt };
-    const files = adapterFiles(adapter);
-    const run = a.runId ? await getRun(a.runId) : undefined;
-    const enc = new TextEncoder();
-    const facts: Record<string, string | number> = {};
-    if (run) {
-      const t = run.spec.train;
-      facts.dataset = `${run.spec.data.name} (${run.spec.data.rowCount} rows; template "${run.spec.data.mapping.template}")`;
-      facts.init = run.spec.prompt.kind + (run.spec.prompt.kind === 'TEXT' ? ` ("${run.spec.prompt.text}")` : ` (seed ${run.spec.prompt.seed})`);
-      facts['learning rate'] = t.lr;
-      facts['epochs / batch size / max length'] = `${t.epochs} / ${t.batchSize} / ${t.maxLength ?? 'context'}`;
-      facts.steps = a.metrics.steps ?? run.stepsDone;
-    }
-    if (a.metrics.finalLoss !== null) facts['final training loss'] = a.metrics.finalLoss.toFixed(4);
-    if (a.metrics.bestValLoss !== null) facts['best validation loss'] = a.metrics.bestValLoss.toFixed(4);
-    if (a.metrics.accuracy !== null) facts['held-out accuracy'] = `${(a.metrics.accuracy * 100).toFixed(1)}%`;
-    if (a.metrics.backend) facts['trained on'] = `${a.metrics.backend} in the browser`;
-    let card = modelCard(a.config, { facts });
-    const dataset = run ? await getDataset(run.spec.data.datasetId) : undefined;
-    if (run && dataset) {
-      const d = { ...run.spec.data, rows: dataset.rows, testRows: dataset.testRows };
-      const t = run.spec.train;
-      const lines = (rows: Record<string, string>[]) => enc.encode(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-      files['dataset.jsonl'] = lines(d.rows);
-      if (d.testRows?.length) files['dataset.test.jsonl'] = lines(d.testRows);
-      const lm = this.lm;
-      const maxLength = t.maxLength ?? (lm ? exampleBudget(lm.model.config.contextLength, a.config.numVirtualTokens, null) : 512);
-      files['train_peft.py'] = enc.encode(
-        trainScript({
-          baseModel: a.config.baseModel ?? a.model.id,
-          revision: a.config.revision,
-          datasetFile: 'dataset.jsonl',
-          testFile: d.testRows?.length ? 'dataset.test.jsonl' : null,
-          template: d.mapping.template,
-          inputColumn: d.mapping.input,
-          targetColumn: d.mapping.target,
-          taskKind: d.mapping.kind,
-          init: run.spec.prompt.kind,
-          initText: run.spec.prompt.text,
-          numVirtualTokens: a.config.numVirtualTokens,
-          lr: t.lr,
-          epochs: t.epochs,
-          batchSize: t.batchSize,
-          maxLength,
-          warmupSteps: t.warmupSteps,
-          weightDecay: t.weightDecay,
-          valSplit: t.valSplit,
-          patience: t.patience,
-          seed: t.seed,
-        }),
-      );
-      card += [
-        '',
-        '## Train it further, outside the browser',
-        '',
-        '`train_peft.py` repeats this run with PEFT + transformers on `dataset.jsonl`:',
-        '',
-        '```bash',
-        'pip install torch "transformers>=4.40" "peft>=0.10" "accelerate>=0.30"',
-        'accelerate launch train_peft.py --epochs 10          # or: python train_peft.py',
-        'accelerate launch train_peft.py --from-adapter .     # continue from this soft prompt',
-        '```',
-        '',
-      ].join('\n');
-    }
-    // A built-in model exists nowhere but on this server: ship it beside the adapter, so the
-    // Python lines of the card (run from the adapter folder) find it under its name.
+    const run = a.runId ? await store.getRun(a.runId) : undefined;
+    const dataset = run ? await store.getDataset(run.spec.data.datasetId) : undefined;
+    // A built-in model exists nowhere but on this server: ship it beside the adapter.
     const ref = this.model?.ref;
-    if (ref?.kind === 'embedded' && a.model.kind === 'folder' && ref.name === a.model.id) {
-      const base = await embeddedFiles(ref.url);
-      for (const [name, bytes] of Object.entries(base)) files[`${ref.name}/${name}`] = bytes;
-      if (Object.keys(base).length) {
-        card += [
-          '',
-          '## The base model',
-          '',
-          `\`${ref.name}\` is the prompt-tuning playground's built-in model; its files are in \`${ref.name}/\` beside this card, so the lines above load it when run from this folder.`,
-          '',
-        ].join('\n');
-      }
-    }
-    files['README.md'] = enc.encode(card);
-    const folderName = slug(a.name) || 'soft-prompt';
+    const baseModelFiles = ref?.kind === 'embedded' && a.model.kind === 'folder' && ref.name === a.model.id ? await this.host.embeddedFiles(ref.url) : undefined;
+    const { files, folderName } = exportBundle({
+      name: a.name,
+      adapter: { config: a.config, promptEmbeddings: a.prompt },
+      baseKind: a.model.kind,
+      metrics: { finalLoss: a.metrics.finalLoss, bestValLoss: a.metrics.bestValLoss, accuracy: a.metrics.accuracy, trainedOn: a.metrics.backend ? `${a.metrics.backend} in the browser` : null },
+      ...(run && dataset
+        ? {
+            run: {
+              dataName: run.spec.data.name,
+              mapping: run.spec.data.mapping,
+              prompt: run.spec.prompt,
+              train: run.spec.train,
+              split: run.split,
+              evalEvery: run.evalEvery,
+              steps: a.metrics.steps ?? run.stepsDone,
+              rows: dataset.rows,
+              testRows: dataset.testRows,
+              contextLength: this.lm?.model.config.contextLength ?? null,
+            },
+          }
+        : {}),
+      baseModelFiles,
+    });
     return { files, zip: zipFolder(folderName, files), folderName };
   }
 
@@ -540,9 +450,29 @@ export class EngineService {
     return `soft prompt: ${names.get(c.adapterId) ?? c.adapterId}`;
   }
 
-  async evaluate(req: EvaluateRequest & { labelTask: boolean }): Promise<EvalResult[]> {
-    const lm = this.need();
-    if (req.examples.length === 0) throw new EngineError('there are no examples to evaluate on');
+  /** The rows an evaluation scores: a run's stored held-out rows, or the examples the page gave. */
+  private async evalRows(req: EvaluateRequest): Promise<{ examples: Example[]; rows: string; heldOut: boolean; datasetHash: string | null }> {
+    const set = req.set;
+    const first = <T>(xs: T[]) => (set.limit ? xs.slice(0, set.limit) : xs);
+    if (set.kind === 'examples') {
+      const examples = first(set.examples);
+      return { examples, rows: `${examples.length < set.examples.length ? `the first ${examples.length} of ` : ''}${set.examples.length} ${set.name}`, heldOut: false, datasetHash: null };
+    }
+    const run = await store.getRun(set.runId);
+    if (!run) throw new EngineError(`run ${set.runId} is not in this browser's storage any more`);
+    const dataset = await store.getDataset(run.spec.data.datasetId);
+    if (!dataset) throw new EngineError(`the data of run "${run.spec.label}" is no longer in this browser's storage`);
+    const part = splitRows(run.split, { hash: dataset.id, rows: dataset.rows, testRows: dataset.testRows }, run.spec.data.mapping, run.spec.data.name, set.part);
+    const examples = first(part.examples);
+    const of = examples.length < part.examples.length ? `the first ${examples.length} of the ` : '';
+    return { examples, rows: `${of}${part.examples.length} ${part.part} rows of ${run.spec.data.name} held out by run "${run.spec.label}"`, heldOut: true, datasetHash: dataset.id };
+  }
+
+  /** Scores each condition on the chosen rows; an adapter's accuracy is kept with the rows it was measured on. */
+  async evaluate(req: EvaluateRequest): Promise<Evaluation> {
+    this.need();
+    const { examples, rows, heldOut, datasetHash } = await this.evalRows(req);
+    if (examples.length === 0) throw new EngineError('there are no examples to evaluate on');
     const results: EvalResult[] = [];
     const names = new Map<string, string>();
     for (const c of req.conditions) {
@@ -555,31 +485,32 @@ export class EngineService {
       }
       try {
         const label = this.conditionLabel(c, names);
-        const prefix = c.kind === 'text' ? c.text : undefined;
-        const V = prompt ? prompt.shape[0] : 0;
-        const budget = exampleBudget(lm.model.config.contextLength, V, null);
-        const inputs = prefix ? req.examples.map((e) => ({ ...e, input: `${prefix} ${e.input}` })) : req.examples;
-        const encoded = inputs.map((e) => encodeExample(lm.tokenizer, e, lm.eosTokenId, budget));
-        const loss = await evaluateLoss(lm.model, prompt, sequentialBatches(encoded, 8, lm.padTokenId));
-        const labels = req.labelTask
-          ? await evaluateLabels(lm.model, lm.tokenizer, prompt, req.examples, lm.eosTokenId, {
-              textPrefix: prefix,
-              onProgress: (done, total) => this.emit({ type: 'task-progress', task: `Evaluating ${label}`, done, total }),
-            })
-          : { accuracy: NaN, perLabel: {}, predictions: [] };
-        results.push({ condition: c, label, loss, labels, seconds: (performance.now() - t0) / 1000 });
+        const score = await evaluateCondition(this.need(), prompt, examples, {
+          textPrefix: c.kind === 'text' ? c.text : undefined,
+          labelTask: req.labelTask,
+          onProgress: (done, total) => this.emit({ type: 'task-progress', task: `Evaluating ${label}`, done, total }),
+        });
+        results.push({ condition: c, label, loss: score.loss, labels: score.labels, seconds: (performance.now() - t0) / 1000 });
+        if (c.kind === 'adapter' && score.labels) {
+          // Held out only for the adapter whose own run held these rows out of training.
+          const own = req.set.kind === 'run' && (await this.adapterRecord(c.adapterId)).runId === req.set.runId;
+          const accuracy = { value: score.labels.accuracy, count: examples.length, rows, heldOut: heldOut && own, datasetHash };
+          const kept = this.unsaved.get(c.adapterId);
+          if (kept) kept.metrics.accuracy = accuracy;
+          else await store.updateAdapter(c.adapterId, { metrics: { accuracy } });
+        }
       } finally {
         prompt?.dispose();
       }
     }
-    return results;
+    return { results, rows, heldOut, examples };
   }
 
   async generate(req: GenerateRequest): Promise<GenerateResult> {
     const lm = this.need();
     const t0 = performance.now();
     const ids = lm.tokenizer.encode(req.input);
-    const options = { maxNewTokens: req.maxNewTokens, greedy: req.greedy, temperature: req.temperature, topK: 50, seed: req.seed, stopTokenIds: [lm.eosTokenId] };
+    const options = { maxNewTokens: req.maxNewTokens, greedy: req.greedy, temperature: req.temperature, topK: TOP_K, seed: req.seed, stopTokenIds: [lm.eosTokenId] };
     const decode = (out: number[]) => lm.tokenizer.decode(out.filter((i) => i !== lm.eosTokenId));
     const without = await generate(lm.model, null, ids, options);
     let withPrompt: number[] | null = null;
@@ -626,38 +557,4 @@ export class EngineService {
   loseDevice(): void {
     this.backend?.loseDevice();
   }
-}
-
-const BASE_MODEL_FILES = ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'README.md'];
-
-/** The files of a built-in model folder that the server has. */
-async function embeddedFiles(url: string): Promise<Record<string, Uint8Array>> {
-  const out: Record<string, Uint8Array> = {};
-  const base = new URL(url, self.location.href);
-  for (const name of BASE_MODEL_FILES) {
-    try {
-      const res = await fetch(new URL(name, base));
-      if (res.ok && !(res.headers.get('content-type') ?? '').startsWith('text/html')) out[name] = new Uint8Array(await res.arrayBuffer());
-    } catch {
-      // missing optional file
-    }
-  }
-  return out;
-}
-
-function sameModel(a: ModelRef, b: ModelRef): boolean {
-  if (a.kind === 'hub') return b.kind === 'hub' && a.ref === b.ref && a.endpoint === b.endpoint;
-  return b.kind !== 'hub' && a.kind === b.kind && a.name === b.name;
-}
-
-function describeRef(ref: ModelRef): string {
-  return ref.kind === 'hub' ? `Hub model ${ref.ref}` : ref.kind === 'embedded' ? `the built-in model ${ref.name}` : `local folder ${ref.name}`;
-}
-
-function slug(s: string): string {
-  return s
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 60);
 }

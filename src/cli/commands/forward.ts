@@ -25,7 +25,7 @@ export const forward: Command = {
     try {
       json = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
-      throw new Error(`${file}: ${(e as Error).message}`);
+      throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
     }
     const batch = batchFromJson(json, file);
     const lm = await loadCliModel(flags.model as string);

@@ -1,9 +1,14 @@
+import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { adapterFiles, makeAdapter } from '../../engine/adapter/adapter.ts';
-import { buildTrainingSet } from '../../engine/data/training-set.ts';
+import { datasetHash } from '../../engine/data/hash.ts';
 import type { LoadedModel } from '../../engine/load.ts';
 import { batchFromJson, validateBatch, type Batch } from '../../engine/prompt/batch.ts';
 import { initSoftPrompt, parseInitKind, type InitKind } from '../../engine/prompt/init.ts';
+import { exportBundle } from '../../engine/run/export.ts';
+import { planRun, type RunPlan } from '../../engine/run/plan.ts';
+import { DEFAULT_TRAIN_SPEC as D, type TrainSpec } from '../../engine/run/spec.ts';
 import { PromptTrainer, type TrainData, type TrainOptions } from '../../engine/train/trainer.ts';
 import { writeFolder } from '../../node/adapter-folder.ts';
 import { ADAPTER_FLAG, DATA_FLAGS, DEFAULT_TRAIN_DATA, loadCliAdapter, loadCliModel, MODEL_FLAG, readExamples } from '../context.ts';
@@ -61,15 +66,15 @@ export const train: Command = {
       { name: 'batches', type: 'string', help: 'pre-tokenized batches (SPEC.md train form), stepped through in order' },
       ADAPTER_FLAG,
       ...INIT_FLAGS,
-      { name: 'lr', type: 'number', help: 'peak learning rate', default: 3e-2 },
-      { name: 'epochs', type: 'int', help: 'passes over the data', default: 3 },
-      { name: 'batch-size', type: 'int', help: 'examples per step', default: 8 },
-      { name: 'max-length', type: 'int', help: 'longest example in tokens, virtual tokens excluded (longer ones are truncated and counted)' },
-      { name: 'warmup-steps', type: 'int', help: 'linear warmup steps', default: 0 },
-      { name: 'weight-decay', type: 'number', help: 'AdamW decoupled weight decay', default: 0.01 },
-      { name: 'val-split', type: 'number', help: 'fraction of --data held out for validation', default: 0.1 },
-      { name: 'patience', type: 'int', help: 'stop after N evaluations without a better validation loss (0: off)', default: 0 },
-      { name: 'eval-every', type: 'int', help: 'validate every N steps (default: every epoch)' },
+      { name: 'lr', type: 'number', help: 'peak learning rate', default: D.lr },
+      { name: 'epochs', type: 'int', help: 'passes over the data', default: D.epochs },
+      { name: 'batch-size', type: 'int', help: 'examples per step', default: D.batchSize },
+      { name: 'max-length', type: 'int', help: 'longest example in tokens, virtual tokens excluded (longer ones are truncated and counted; default: what the context leaves)' },
+      { name: 'warmup-steps', type: 'int', help: 'linear warmup steps', default: D.warmupSteps },
+      { name: 'weight-decay', type: 'number', help: 'AdamW decoupled weight decay', default: D.weightDecay },
+      { name: 'val-split', type: 'number', help: 'fraction of --data held out for validation', default: D.valSplit },
+      { name: 'patience', type: 'int', help: 'stop after N evaluations without a better validation loss (0: off)', default: D.patience },
+      { name: 'eval-every', type: 'int', help: 'validate every N steps (default: twice per epoch, as in the tab)' },
       { name: 'max-steps', type: 'int', help: 'stop after N steps' },
       { name: 'sync-every', type: 'int', help: 'read the loss back every N steps', default: 1 },
       { name: 'no-dropout', type: 'boolean', help: "train without the model config's dropout (transformers applies it in training mode; seeded by --seed)" },
@@ -82,44 +87,53 @@ export const train: Command = {
     const lm = await loadCliModel(flags.model as string);
     const start = await startingPrompt(lm, flags);
     const given = (k: string) => process.argv.includes(`--${k}`) || process.argv.some((a) => a.startsWith(`--${k}=`));
-    let data: TrainData;
+    let trainer: PromptTrainer;
     let report: Record<string, unknown> = {};
-    let fileDefaults: Partial<TrainOptions> & { totalSteps?: number } = {};
+    let plan: RunPlan | null = null;
+    let trainSpec: TrainSpec | null = null;
+    let dataset: ReturnType<typeof readExamples> | null = null;
     if (flags.batches) {
-      const { batches, defaults } = readBatchFile(flags.batches as string, lm.model.config.vocabSize);
-      fileDefaults = defaults;
+      // Pre-tokenized batches (the fixture cases): stepped through in order, with the file's optimizer settings.
+      const { batches, defaults: fileDefaults } = readBatchFile(flags.batches as string, lm.model.config.vocabSize);
       const epochs = given('epochs') ? (flags.epochs as number) : 1;
-      data = { epochs, stepsPerEpoch: batches.length, batchesForEpoch: () => batches, valBatches: [] };
-    } else {
-      const { examples, mapping } = readExamples(flags.data as string, flags);
-      const set = buildTrainingSet(lm.tokenizer, examples, lm.eosTokenId, lm.padTokenId, {
-        numVirtualTokens: start.V,
-        contextLength: lm.model.config.contextLength,
-        maxLength: (flags['max-length'] as number | undefined) ?? null,
-        batchSize: flags['batch-size'] as number,
-        epochs: flags.epochs as number,
-        valSplit: flags['val-split'] as number,
+      const data: TrainData = { epochs, stepsPerEpoch: batches.length, batchesForEpoch: () => batches, valBatches: [] };
+      const pick = <K extends keyof TrainOptions>(flag: string, key: K): TrainOptions[K] => (given(flag) || fileDefaults[key] === undefined ? flags[flag] : fileDefaults[key]) as TrainOptions[K];
+      trainer = new PromptTrainer(lm.model, start.values, start.V, data, {
+        lr: pick('lr', 'lr'),
+        epochs,
+        warmupSteps: pick('warmup-steps', 'warmupSteps'),
+        weightDecay: pick('weight-decay', 'weightDecay'),
+        ...(fileDefaults.betas ? { betas: fileDefaults.betas } : {}),
+        ...(fileDefaults.eps !== undefined ? { eps: fileDefaults.eps } : {}),
+        maxSteps: (flags['max-steps'] as number | undefined) ?? null,
+        syncEvery: flags['sync-every'] as number,
+        dropout: !flags['no-dropout'],
         seed: flags.seed as number,
       });
-      data = set.data;
-      report = { task: mapping.kind, template: mapping.template, train_examples: set.train.length, val_examples: set.val.length, max_length: set.maxLength, truncated: set.stats.train.truncated + set.stats.val.truncated, lengths: set.stats };
-      if (set.stats.train.truncated + set.stats.val.truncated > 0) process.stderr.write(`warning: ${set.stats.train.truncated + set.stats.val.truncated} example(s) were longer than ${set.maxLength} tokens and were truncated\n`);
+    } else {
+      // The same plan as the tab's: planRun gives the split, the cadence and the trainer options.
+      dataset = readExamples(flags.data as string, flags);
+      trainSpec = {
+        lr: flags.lr as number,
+        epochs: flags.epochs as number,
+        batchSize: flags['batch-size'] as number,
+        maxLength: (flags['max-length'] as number | undefined) ?? null,
+        warmupSteps: flags['warmup-steps'] as number,
+        seed: flags.seed as number,
+        patience: flags.patience as number,
+        valSplit: flags['val-split'] as number,
+        weightDecay: flags['weight-decay'] as number,
+        evalEvery: (flags['eval-every'] as number | undefined) ?? null,
+        maxSteps: (flags['max-steps'] as number | undefined) ?? null,
+        dropout: !flags['no-dropout'],
+      };
+      plan = planRun(lm, { rows: dataset.rows, testRows: null, datasetHash: await datasetHash(dataset.rows, null), mapping: dataset.mapping, name: dataset.name, numVirtualTokens: start.V, train: trainSpec, syncEvery: flags['sync-every'] as number });
+      const set = plan.set;
+      trainer = new PromptTrainer(lm.model, start.values, start.V, set.data, plan.options);
+      const truncated = set.stats.train.truncated + set.stats.val.truncated;
+      report = { task: dataset.mapping.kind, template: dataset.mapping.template, train_examples: set.train.length, val_examples: set.val.length, max_length: set.maxLength, eval_every: plan.evalEvery, truncated, lengths: set.stats };
+      if (truncated > 0) process.stderr.write(`warning: ${truncated} example(s) were longer than ${set.maxLength} tokens and were truncated\n`);
     }
-    const pick = <K extends keyof TrainOptions>(flag: string, key: K): TrainOptions[K] => (given(flag) || fileDefaults[key] === undefined ? flags[flag] : fileDefaults[key]) as TrainOptions[K];
-    const trainer = new PromptTrainer(lm.model, start.values, start.V, data, {
-      lr: pick('lr', 'lr'),
-      epochs: data.epochs,
-      warmupSteps: pick('warmup-steps', 'warmupSteps'),
-      weightDecay: pick('weight-decay', 'weightDecay'),
-      ...(fileDefaults.betas ? { betas: fileDefaults.betas } : {}),
-      ...(fileDefaults.eps !== undefined ? { eps: fileDefaults.eps } : {}),
-      patience: (flags.patience as number) || null,
-      evalEvery: (flags['eval-every'] as number | undefined) ?? null,
-      maxSteps: (flags['max-steps'] as number | undefined) ?? null,
-      syncEvery: flags['sync-every'] as number,
-      dropout: !flags['no-dropout'],
-      seed: (flags.seed as number | undefined) ?? 0,
-    });
     const total = Math.min(trainer.totalSteps, (flags['max-steps'] as number | undefined) ?? Infinity);
     const t0 = performance.now();
     const summary = await trainer.run((e) => {
@@ -132,8 +146,14 @@ export const train: Command = {
     statusDone();
     const values = await trainer.promptValues();
     trainer.dispose();
-    writeFolder(flags.out as string, adapterFiles(makeAdapter(values, lm.model.config, lm.origin, { kind: start.init, text: start.initText })));
+    const adapter = makeAdapter(values, lm.model.config, lm.origin, { kind: start.init, text: start.initText });
     const seconds = (performance.now() - t0) / 1000;
+    if (plan && trainSpec && dataset) {
+      // The same bundle the tab exports: card, data, split and train_peft.py beside the adapter.
+      const run = { dataName: dataset.name, mapping: dataset.mapping, prompt: { kind: start.init, text: start.initText, numVirtualTokens: start.V, seed: flags.seed as number }, train: trainSpec, split: plan.split, evalEvery: plan.evalEvery, steps: summary.steps, rows: dataset.rows, testRows: null, contextLength: lm.model.config.contextLength };
+      const metrics = { finalLoss: summary.finalLoss, bestValLoss: summary.bestValLoss, accuracy: null, trainedOn: `${tf.getBackend()} with the playground CLI` };
+      writeFolder(flags.out as string, exportBundle({ name: path.basename(flags.out as string), adapter, baseKind: lm.origin.kind, metrics, run }).files);
+    } else writeFolder(flags.out as string, adapterFiles(adapter));
     emit({
       type: 'summary',
       steps: summary.steps,

@@ -109,8 +109,23 @@ export function checkAdapterFits(adapter: PromptAdapter, model: ModelConfig, ori
   if (config.numVirtualTokens >= model.contextLength) throw new AdapterError(`adapter has ${config.numVirtualTokens} virtual tokens, as many as the model's whole context (${model.contextLength})`);
   const warnings: string[] = [];
   if (config.baseModel === null) warnings.push(`adapter names no base model; using the loaded ${origin.id}`);
-  else if (config.baseModel !== origin.id) warnings.push(`adapter was trained on ${config.baseModel}, the loaded model is ${origin.id}`);
+  else if (!sameBase(config.baseModel, origin)) warnings.push(`adapter was trained on ${config.baseModel}, the loaded model is ${origin.id}`);
   const loadedRevision = origin.commit ?? origin.revision;
   if (config.revision && loadedRevision && config.revision !== loadedRevision) warnings.push(`adapter was trained on revision ${config.revision}, the loaded model is at ${loadedRevision}`);
   return warnings;
+}
+
+/** The last segment of a path ("/models/x/" → "x"): a folder's name, whichever machine wrote it. */
+export function folderName(p: string): string {
+  return p.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? p;
+}
+
+/**
+ * Whether an adapter's base_model_name_or_path names the loaded model. A folder model is known
+ * here by its folder name, while PEFT records the path it was loaded from ("/data/x" for folder
+ * "x"): folders compare by name, Hub ids as they are.
+ */
+export function sameBase(baseModel: string, origin: ModelOrigin): boolean {
+  if (baseModel === origin.id) return true;
+  return origin.kind !== 'hub' && folderName(baseModel) === folderName(origin.id);
 }

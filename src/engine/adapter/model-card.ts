@@ -22,7 +22,7 @@ export function modelCard(config: AdapterConfig, extras: CardExtras = {}): strin
     '',
     `A PEFT prompt-tuning adapter: ${config.numVirtualTokens} virtual tokens of width ${config.tokenDim}, ` +
       `initialised with ${config.init}${config.init === 'TEXT' && config.initText ? ` ("${config.initText}")` : ''}, ` +
-      'trained in the browser with the prompt-tuning playground. Every weight of the base model stayed frozen.',
+      'trained with the prompt-tuning playground. Every weight of the base model stayed frozen.',
     '',
   ];
   if (extras.facts && Object.keys(extras.facts).length) {

@@ -23,8 +23,15 @@ export interface TrainScriptOptions {
   warmupSteps: number;
   weightDecay: number;
   valSplit: number;
+  /** Evaluations without a better validation loss before stopping (0: off), as the engine counts them. */
   patience: number;
+  /** Validate every N optimizer steps (the run's resolved cadence). */
+  evalEvery: number;
+  /** Stop after N steps (null: all epochs); the schedule still spans every epoch, as in the engine. */
+  maxSteps: number | null;
   seed: number;
+  /** split.json beside the script: the row ids the run trained and validated on. */
+  splitFile: string | null;
 }
 
 /** A Python literal for a string (JSON string syntax is valid Python). */
@@ -66,6 +73,7 @@ if os.path.isdir(os.path.join(HERE, BASE_MODEL)):
     BASE_MODEL = os.path.join(HERE, BASE_MODEL)  # a base model shipped beside this script
 DATASET = os.path.join(HERE, ${py(o.datasetFile)})
 TEST_SET = ${o.testFile ? `os.path.join(HERE, ${py(o.testFile)})` : 'None'}
+SPLIT = ${o.splitFile ? `os.path.join(HERE, ${py(o.splitFile)})` : 'None'}  # the playground's train/validation/test row ids
 TEMPLATE = ${py(o.template)}
 TARGET_COLUMN = ${py(o.targetColumn)}
 TASK = ${py(o.taskKind)}  # "label": accuracy of the generated label is reported
@@ -87,7 +95,10 @@ def parse_args():
     p.add_argument("--warmup-steps", type=int, default=${o.warmupSteps})
     p.add_argument("--weight-decay", type=float, default=${o.weightDecay})
     p.add_argument("--val-split", type=float, default=${o.valSplit})
-    p.add_argument("--patience", type=int, default=${o.patience}, help="stop after N epochs without a better validation loss (0: off)")
+    p.add_argument("--patience", type=int, default=${o.patience}, help="stop after N evaluations without a better validation loss (0: off)")
+    p.add_argument("--eval-every", type=int, default=${o.evalEvery}, help="validate every N optimizer steps")
+    p.add_argument("--max-steps", type=int, default=${o.maxSteps ?? 'None'}, help="stop after N optimizer steps (the schedule still spans every epoch)")
+    p.add_argument("--split", default=SPLIT, help="JSON with the train/validation/test row ids to use (default: the playground run's); none: a seeded split of --val-split")
     p.add_argument("--seed", type=int, default=${o.seed})
     p.add_argument("--from-adapter", default=None, help="continue from an adapter folder (e.g. the playground's export)")
     p.add_argument("--out", default=os.path.join(HERE, "trained-adapter"))
@@ -162,11 +173,20 @@ def main():
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
     rows = read_jsonl(args.data)
-    order = list(range(len(rows)))
-    random.Random(args.seed).shuffle(order)
-    n_val = min(len(rows) - 1, max(1, round(len(rows) * args.val_split))) if args.val_split > 0 and len(rows) > 1 else 0
-    val_rows = [rows[i] for i in sorted(order[:n_val])]
-    train_rows = [rows[i] for i in sorted(order[n_val:])]
+    if args.split and os.path.exists(args.split):
+        # The exact rows the playground trained and validated on (indices into the dataset file).
+        with open(args.split, encoding="utf-8") as f:
+            split = json.load(f)
+        if split.get("rows") != len(rows):
+            raise SystemExit(f"{args.split} was written for {split.get('rows')} rows, {args.data} has {len(rows)}")
+        train_rows = [rows[i] for i in split["train"]]
+        val_rows = [rows[i] for i in split["validation"]]
+    else:
+        order = list(range(len(rows)))
+        random.Random(args.seed).shuffle(order)
+        n_val = min(len(rows) - 1, max(1, round(len(rows) * args.val_split))) if args.val_split > 0 and len(rows) > 1 else 0
+        val_rows = [rows[i] for i in sorted(order[:n_val])]
+        train_rows = [rows[i] for i in sorted(order[n_val:])]
     train_set = [encode(tokenizer, r, args.max_length) for r in train_rows]
     val_set = [encode(tokenizer, r, args.max_length) for r in val_rows]
 
@@ -200,7 +220,7 @@ def main():
     total_steps = args.epochs * len(train_loader)
     scheduler = get_linear_schedule_with_warmup(optimizer, args.warmup_steps, total_steps)
 
-    best, since_best, step = math.inf, 0, 0
+    best, since_best, step, stop = math.inf, 0, 0, False
     for epoch in range(args.epochs):
         for batch in train_loader:
             loss = model(**batch).loss
@@ -211,21 +231,28 @@ def main():
             step += 1
             if accelerator.is_main_process and (step % 10 == 0 or step == 1):
                 print(f"epoch {epoch + 1} step {step}/{total_steps} loss {loss.item():.4f} lr {scheduler.get_last_lr()[0]:.2e}")
-        if val_set:
-            val_loss = evaluate_loss(model, val_loader, accelerator)
-            if accelerator.is_main_process:
-                print(f"epoch {epoch + 1}: validation loss {val_loss:.4f}")
-            if val_loss < best:
-                best, since_best = val_loss, 0
-                accelerator.wait_for_everyone()
+            # Validation every --eval-every steps, patience in evaluations: the engine's cadence and unit.
+            if val_set and step % args.eval_every == 0:
+                val_loss = evaluate_loss(model, val_loader, accelerator)
                 if accelerator.is_main_process:
-                    accelerator.unwrap_model(model).save_pretrained(args.out)
-            else:
-                since_best += 1
-                if args.patience and since_best >= args.patience:
+                    print(f"step {step}: validation loss {val_loss:.4f}")
+                if val_loss < best:
+                    best, since_best = val_loss, 0
+                    accelerator.wait_for_everyone()
                     if accelerator.is_main_process:
-                        print(f"early stopping: no better validation loss for {args.patience} epochs")
-                    break
+                        accelerator.unwrap_model(model).save_pretrained(args.out)
+                else:
+                    since_best += 1
+                    if args.patience and since_best >= args.patience:
+                        if accelerator.is_main_process:
+                            print(f"early stopping: no better validation loss for {args.patience} evaluations")
+                        stop = True
+            if args.max_steps and step >= args.max_steps:
+                stop = True
+            if stop:
+                break
+        if stop:
+            break
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         if not val_set:

@@ -26,11 +26,21 @@ export function epochBatches(examples: EncodedExample[], batchSize: number, padT
   return sequentialBatches(order.map((i) => examples[i]), batchSize, padTokenId);
 }
 
+/**
+ * Seeded train/validation split of n items by index; `fraction` of them (at least 1 when > 0) go
+ * to validation. Both lists are in ascending order. train_peft.py receives these indices.
+ */
+export function splitIndices(n: number, fraction: number, seed: number): { train: number[]; val: number[] } {
+  const all = Array.from({ length: n }, (_, i) => i);
+  if (!(fraction > 0) || n < 2) return { train: all, val: [] };
+  const order = new Rng(seed).shuffle(all.slice());
+  const nVal = Math.min(n - 1, Math.max(1, Math.round(n * fraction)));
+  const valSet = new Set(order.slice(0, nVal));
+  return { train: all.filter((i) => !valSet.has(i)), val: all.filter((i) => valSet.has(i)) };
+}
+
 /** Seeded train/validation split; `fraction` of the items (at least 1 when > 0) go to validation. */
 export function splitTrainVal<T>(items: T[], fraction: number, seed: number): { train: T[]; val: T[] } {
-  if (!(fraction > 0) || items.length < 2) return { train: items, val: [] };
-  const order = new Rng(seed).shuffle(items.map((_, i) => i));
-  const nVal = Math.min(items.length - 1, Math.max(1, Math.round(items.length * fraction)));
-  const valSet = new Set(order.slice(0, nVal));
-  return { train: items.filter((_, i) => !valSet.has(i)), val: items.filter((_, i) => valSet.has(i)) };
+  const { train, val } = splitIndices(items.length, fraction, seed);
+  return { train: train.map((i) => items[i]), val: val.map((i) => items[i]) };
 }

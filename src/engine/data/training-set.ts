@@ -3,7 +3,7 @@
 import type { Batch } from '../prompt/batch.ts';
 import type { TrainData } from '../train/trainer.ts';
 import type { TextTokenizer } from '../tokenizer.ts';
-import { epochBatches, sequentialBatches, splitTrainVal } from './batches.ts';
+import { epochBatches, sequentialBatches, splitIndices } from './batches.ts';
 import { encodeExample, lengthStats, type EncodedExample, type LengthStats } from './encode.ts';
 import { DataError } from './parse.ts';
 import type { Example } from './examples.ts';
@@ -17,12 +17,17 @@ export interface TrainingSetOptions {
   epochs: number;
   valSplit: number;
   seed: number;
+  /** Row indices to train and validate on (a stored split); without it the seeded split of valSplit. */
+  split?: { train: number[]; val: number[] };
 }
 
 export interface TrainingSet {
   data: TrainData;
   train: Example[];
   val: Example[];
+  /** Indices of train and val in the examples given. */
+  trainIds: number[];
+  valIds: number[];
   /** The token budget each example was fitted into. */
   maxLength: number;
   stats: { train: LengthStats; val: LengthStats };
@@ -41,7 +46,11 @@ export function buildTrainingSet(tokenizer: TextTokenizer, examples: Example[], 
   if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new DataError(`epochs must be a positive integer, got ${o.epochs}`);
   if (!(o.valSplit >= 0 && o.valSplit < 1)) throw new DataError(`validation split must be in [0, 1), got ${o.valSplit}`);
   const maxLength = exampleBudget(o.contextLength, o.numVirtualTokens, o.maxLength);
-  const { train, val } = splitTrainVal(examples, o.valSplit, o.seed);
+  const ids = o.split ?? splitIndices(examples.length, o.valSplit, o.seed);
+  for (const i of [...ids.train, ...ids.val]) if (!(Number.isInteger(i) && i >= 0 && i < examples.length)) throw new DataError(`the stored split names row ${i}, but the dataset has ${examples.length} rows`);
+  const train = ids.train.map((i) => examples[i]);
+  const val = ids.val.map((i) => examples[i]);
+  if (train.length === 0) throw new DataError('the split leaves no training examples');
   const encode = (list: Example[]) => list.map((e) => encodeExample(tokenizer, e, eosTokenId, maxLength));
   const trainEncoded: EncodedExample[] = encode(train);
   const valEncoded = encode(val);
@@ -55,6 +64,8 @@ export function buildTrainingSet(tokenizer: TextTokenizer, examples: Example[], 
     },
     train,
     val,
+    trainIds: ids.train,
+    valIds: ids.val,
     maxLength,
     stats: { train: lengthStats(trainEncoded), val: lengthStats(valEncoded) },
   };

@@ -7,6 +7,7 @@ import { lossAndGradient } from '../prompt/prompted.ts';
 import { evaluateLoss } from '../evaluate.ts';
 import { AdamW, TORCH_ADAMW, type AdamWState } from './adamw.ts';
 import { linearScheduleLr } from './schedule.ts';
+import { DEFAULT_TRAIN_SPEC } from '../run/spec.ts';
 import { tidy } from '../tidy.ts';
 import { Dropout } from '../ops/dropout.ts';
 
@@ -38,11 +39,12 @@ export interface TrainOptions {
   seed: number;
 }
 
+/** The run defaults of DEFAULT_TRAIN_SPEC; the loop's own knobs (sync, checkpoints) default here. */
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
-  lr: 3e-2,
-  epochs: 3,
-  warmupSteps: 0,
-  weightDecay: TORCH_ADAMW.weightDecay,
+  lr: DEFAULT_TRAIN_SPEC.lr,
+  epochs: DEFAULT_TRAIN_SPEC.epochs,
+  warmupSteps: DEFAULT_TRAIN_SPEC.warmupSteps,
+  weightDecay: DEFAULT_TRAIN_SPEC.weightDecay,
   betas: TORCH_ADAMW.betas,
   eps: TORCH_ADAMW.eps,
   patience: null,
@@ -50,9 +52,9 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   syncEvery: 1,
   checkpointEvery: null,
   restoreBest: true,
-  maxSteps: null,
-  dropout: true,
-  seed: 0,
+  maxSteps: DEFAULT_TRAIN_SPEC.maxSteps,
+  dropout: DEFAULT_TRAIN_SPEC.dropout,
+  seed: DEFAULT_TRAIN_SPEC.seed,
 };
 
 /** What the loop trains on: the batches of each epoch, in order, and the validation batches. */

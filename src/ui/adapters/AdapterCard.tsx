@@ -1,6 +1,8 @@
 import { useState } from 'react';
 import type { AdapterSummary } from '../../worker/protocol.ts';
-import { deleteAdapter, downloadAdapterZip, renameAdapter, setActiveAdapter, toast, whenEngine } from '../app/actions.ts';
+import { deleteAdapter, downloadAdapterZip, renameAdapter, setActiveAdapter } from './actions.ts';
+import { toast } from '../app/toasts.ts';
+import { whenEngine } from '../app/engine.ts';
 import { errorMessage } from '../engine/client.ts';
 import { formatDuration, formatLoss, formatPercent, timeAgo } from '../common/format.ts';
 import { downloadBytes, mimeOf } from './download.ts';
@@ -55,7 +57,7 @@ export function AdapterCard({ adapter, active, curve, canUse }: { adapter: Adapt
         {m.steps !== null && <span>{m.steps} steps</span>}
         {m.finalLoss !== null && <span>loss {formatLoss(m.finalLoss)}</span>}
         {m.bestValLoss !== null && <span>val {formatLoss(m.bestValLoss)}</span>}
-        {m.accuracy !== null && <span>accuracy {formatPercent(m.accuracy)}</span>}
+        {m.accuracy !== null && <span title={`measured on ${m.accuracy.rows}`}>{m.accuracy.heldOut ? 'held-out accuracy' : 'accuracy'} {formatPercent(m.accuracy.value)}</span>}
         {m.backend && <span>{m.backend}</span>}
         {m.stepSeconds !== null && <span>{formatDuration(m.stepSeconds)}/step</span>}
         <Sparkline y={curve} />

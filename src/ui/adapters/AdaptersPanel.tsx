@@ -1,4 +1,4 @@
-import { setActiveAdapter } from '../app/actions.ts';
+import { setActiveAdapter } from './actions.ts';
 import { app } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { Callout } from '../common/ui.tsx';

@@ -1,5 +1,5 @@
 import { useRef, useState } from 'react';
-import { importAdapter } from '../app/actions.ts';
+import { importAdapter } from './actions.ts';
 import { app } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { errorMessage } from '../engine/client.ts';

@@ -10,7 +10,7 @@ import { TrainSettings } from '../prompt/TrainSettings.tsx';
 import { RecoveryBanner } from '../recovery/RecoveryBanner.tsx';
 import { TeachPanel } from '../teach/TeachPanel.tsx';
 import { TrainPanel } from '../train/TrainPanel.tsx';
-import { restartEngine } from './actions.ts';
+import { restartEngine } from './engine.ts';
 import { app, isTraining, type Tab } from './state.ts';
 import { useStore } from './store.ts';
 import { Toasts } from './Toasts.tsx';

@@ -1,4 +1,4 @@
-import { dismissToast } from './actions.ts';
+import { dismissToast } from './toasts.ts';
 import { app } from './state.ts';
 import { useStore } from './store.ts';
 

@@ -1,7 +1,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.tsx';
-import { boot } from './actions.ts';
+import { boot } from './engine.ts';
 import './styles.css';
 
 export function mountApp(): void {

@@ -16,7 +16,7 @@ import {
   type TrainSpec,
 } from '../../worker/protocol.ts';
 import type { BuiltinDataset } from '../data/builtins.ts';
-import type { EmbeddedModel } from '../model/models.ts';
+import { DEFAULT_HUB_ENDPOINT, type EmbeddedModel } from '../model/models.ts';
 import { createStore } from './store.ts';
 
 export interface FileLoad {
@@ -134,7 +134,7 @@ export const app = createStore<AppState>({
   loadFiles: {},
   loadStartedAt: 0,
   lastModelSpec: null,
-  hubEndpoint: 'https://huggingface.co',
+  hubEndpoint: DEFAULT_HUB_ENDPOINT,
 
   builtins: [],
   dataset: null,

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { BackendName } from '../../worker/protocol.ts';
-import { restartEngine } from '../app/actions.ts';
+import { restartEngine } from '../app/engine.ts';
 import { app, isTraining } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 

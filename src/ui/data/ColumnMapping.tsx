@@ -1,5 +1,5 @@
 import type { ColumnMapping as Mapping } from '../../engine/data/examples.ts';
-import { setMapping } from '../app/actions.ts';
+import { setMapping } from './actions.ts';
 
 export function ColumnMapping({ mapping, columns }: { mapping: Mapping; columns: string[] }) {
   const change = (c: Partial<Mapping>) => setMapping({ ...mapping, ...c });

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { app } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
-import { refreshStats } from '../app/actions.ts';
+import { refreshStats } from './actions.ts';
 import { Callout, NumberField, Section } from '../common/ui.tsx';
 import { ColumnMapping } from './ColumnMapping.tsx';
 import { DataSource } from './DataSource.tsx';

@@ -1,5 +1,5 @@
 import { useRef, useState } from 'react';
-import { loadDatasetText, selectBuiltin } from '../app/actions.ts';
+import { loadDatasetText, selectBuiltin } from './actions.ts';
 import { app } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 

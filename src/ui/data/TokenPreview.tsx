@@ -5,6 +5,8 @@ import { showPiece } from '../common/format.ts';
 /** One example, token by token, as the trainer sees it: grey tokens are context, coloured ones carry the loss. */
 export function TokenPreview(props: { example: Example; maxLength: number | null; numVirtualTokens: number; modelKey: string }) {
   const { example, maxLength, numVirtualTokens, modelKey } = props;
+  // modelKey: the answer depends on the model loaded in the worker, which the closure cannot see.
+  // eslint-disable-next-line react-hooks/exhaustive-deps
   const { result: preview, error } = useEngineQuery((engine) => engine.examplePreview(example, maxLength, numVirtualTokens), [example, maxLength, numVirtualTokens, modelKey], 120);
   if (error) return <p className="bad small">{error}</p>;
   if (!preview) return <p className="muted small">Tokenizing…</p>;

@@ -1,10 +1,10 @@
 // The page's handle on the engine worker. The UI thread never imports tfjs: every tensor lives
 // in the worker, and this client only sends commands and receives events.
 import * as Comlink from 'comlink';
-import type { EngineService } from '../../worker/service.ts';
-import type { BackendInfo, BackendName, EngineEvent } from '../../worker/protocol.ts';
+import type { BackendInfo, BackendName, EngineCommands, EngineEvent } from '../../worker/protocol.ts';
 
-export type EngineApi = Comlink.Remote<EngineService>;
+/** The worker's commands, as the page calls them (each returns a promise). */
+export type EngineApi = Comlink.Remote<EngineCommands>;
 
 export interface EngineHandle {
   api: EngineApi;
@@ -41,7 +41,7 @@ export async function startEngine(backend: BackendName, onEvent: (e: EngineEvent
     if (alive) onCrash(e.message || 'the engine worker stopped unexpectedly');
   });
   if (early?.error) onCrash(early.error);
-  const api = Comlink.wrap<EngineService>(worker);
+  const api = Comlink.wrap<EngineCommands>(worker);
   await api.subscribe(Comlink.proxy(onEvent));
   const info = await api.init(backend);
   return {

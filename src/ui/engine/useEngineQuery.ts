@@ -1,5 +1,5 @@
 import { useEffect, useState, type DependencyList } from 'react';
-import { whenEngine } from '../app/actions.ts';
+import { whenEngine } from '../app/engine.ts';
 import { errorMessage, type EngineApi } from './client.ts';
 
 /**
@@ -27,6 +27,9 @@ export function useEngineQuery<T>(ask: (engine: EngineApi) => Promise<T>, deps: 
       live = false;
       clearTimeout(t);
     };
+    // The callers' dependency lists are checked where they are written (additionalHooks in
+    // eslint.config.js); `ask` is a fresh closure each render and must not restart the query.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
   return { result, error };
 }

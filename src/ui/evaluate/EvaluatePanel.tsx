@@ -1,8 +1,8 @@
 import { useEffect, useMemo, useState } from 'react';
-import { splitTrainVal } from '../../engine/data/batches.ts';
-import { majorityBaseline } from './majority.ts';
-import type { EvalCondition, EvalResult } from '../../worker/protocol.ts';
-import { setAdapterAccuracy, taskProgressListeners, whenEngine } from '../app/actions.ts';
+import { majorityBaseline } from '../../engine/data/labels.ts';
+import type { EvalCondition, EvalSet, Evaluation } from '../../worker/protocol.ts';
+import { onEngineEvent, whenEngine } from '../app/engine.ts';
+import { refreshRunsAndAdapters } from '../adapters/actions.ts';
 import { app, isTraining } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { errorMessage } from '../engine/client.ts';
@@ -12,10 +12,9 @@ import { TryIt } from './TryIt.tsx';
 
 export function EvaluatePanel() {
   const dataset = useStore(app, (s) => s.dataset);
-  const examples = useStore(app, (s) => s.examples);
   const testExamples = useStore(app, (s) => s.testExamples);
   const mapping = useStore(app, (s) => s.mapping);
-  const train = useStore(app, (s) => s.train);
+  const runs = useStore(app, (s) => s.runs);
   const adapters = useStore(app, (s) => s.adapters);
   const activeId = useStore(app, (s) => s.activeAdapterId);
   const promptText = useStore(app, (s) => s.prompt.text);
@@ -26,29 +25,37 @@ export function EvaluatePanel() {
   const [useText, setUseText] = useState(true);
   const active = adapters.find((a) => a.id === activeId) ?? null;
   const [text, setText] = useState<string>(promptText ?? '');
+  const activeInitText = active?.config.initText;
   useEffect(() => {
-    const t = active?.config.initText ?? promptText;
+    const t = activeInitText ?? promptText;
     if (t) setText(t);
-  }, [active?.id, promptText]);
-  const [results, setResults] = useState<EvalResult[] | null>(null);
+  }, [activeInitText, promptText]);
+  const [evaluation, setEvaluation] = useState<Evaluation | null>(null);
+  const results = evaluation?.results ?? null;
   const [busy, setBusy] = useState(false);
   const [progress, setProgress] = useState<{ task: string; done: number; total: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
 
-  const evalSet = useMemo(() => {
-    if (testExamples?.length) return { name: `held-out test split`, examples: testExamples };
-    if (examples) {
-      const { val } = splitTrainVal(examples, train.valSplit, train.seed);
-      if (val.length) return { name: 'validation split', examples: val };
+  // The rows to score: the held-out rows the active adapter's own run stored (never a split made
+  // again from today's settings), else the dataset's test split.
+  const ownRun = active?.runId ? (runs.find((r) => r.id === active.runId) ?? null) : null;
+  const evalSet = useMemo((): { set: EvalSet; name: string; count: number } | null => {
+    if (ownRun) {
+      const part = ownRun.split.test.length ? 'test' : 'validation';
+      const count = ownRun.split[part].length;
+      if (count) return { set: { kind: 'run', runId: ownRun.id, limit }, name: `the ${part} rows run "${ownRun.spec.label}" held out, of ${ownRun.spec.data.name}`, count };
     }
+    if (testExamples?.length) return { set: { kind: 'examples', name: `test rows of ${dataset?.name}`, examples: testExamples, limit }, name: `the test split of ${dataset?.name}`, count: testExamples.length };
     return null;
-  }, [examples, testExamples, train.valSplit, train.seed]);
-  const chosen = evalSet ? evalSet.examples.slice(0, limit ?? undefined) : [];
+  }, [ownRun, testExamples, dataset?.name, limit]);
+  const chosenCount = evalSet ? Math.min(evalSet.count, limit ?? Infinity) : 0;
   const labelTask = mapping?.kind === 'label';
-  const baseline = labelTask && chosen.length ? majorityBaseline(chosen) : null;
-  const labels = results ? [...new Set(results.flatMap((r) => Object.keys(r.labels.perLabel)))].sort() : [];
+  const scored = evaluation?.examples ?? [];
+  const baseline = labelTask && scored.length ? majorityBaseline(scored) : null;
+  const labels = results ? [...new Set(results.flatMap((r) => Object.keys(r.labels?.perLabel ?? {})))].sort() : [];
 
   const run = async () => {
+    if (!evalSet) return;
     const conditions: EvalCondition[] = [];
     if (useNone) conditions.push({ kind: 'none' });
     if (useText && text.trim()) conditions.push({ kind: 'text', text: text.trim() });
@@ -56,17 +63,15 @@ export function EvaluatePanel() {
     if (!conditions.length) return;
     setBusy(true);
     setError(null);
-    const onProgress = (task: string, done: number, total: number) => setProgress({ task, done, total });
-    taskProgressListeners.add(onProgress);
+    const stop = onEngineEvent((e) => e.type === 'task-progress' && setProgress({ task: e.task, done: e.done, total: e.total }));
     try {
-      const r = await (await whenEngine()).evaluate({ examples: chosen, conditions, labelTask });
-      setResults(r);
-      const mine = r.find((x) => x.condition.kind === 'adapter');
-      if (mine && active && labelTask) await setAdapterAccuracy(active.id, mine.labels.accuracy);
+      // The worker keeps the adapter's accuracy together with the rows it was measured on.
+      setEvaluation(await (await whenEngine()).evaluate({ set: evalSet.set, conditions, labelTask }));
+      await refreshRunsAndAdapters();
     } catch (e) {
       setError(errorMessage(e));
     } finally {
-      taskProgressListeners.delete(onProgress);
+      stop();
       setProgress(null);
       setBusy(false);
     }
@@ -78,13 +83,13 @@ export function EvaluatePanel() {
       <p className="muted small">
         Greedy-decode each {labelTask ? 'label' : 'completion'} after its templated input and compare with the gold one{labelTask ? ' (exact match)' : ''}; the loss is the mean cross-entropy on the targets.
       </p>
-      {!evalSet && <Callout kind="info">This dataset has no test split and no validation split to evaluate on: set a validation split in the Data panel.</Callout>}
+      {!evalSet && <Callout kind="info">Nothing held out to evaluate on: this dataset has no test split, and the active adapter has no run whose held-out rows are stored. Train one (its validation rows are kept), or load a dataset with a test split.</Callout>}
       {evalSet && (
         <div className="row gap wrap end">
           <div className="field">
             <label>Evaluation set</label>
             <div className="static">
-              {evalSet.name} of {dataset?.name} ({evalSet.examples.length})
+              {evalSet.name} ({evalSet.count})
             </div>
           </div>
           <NumberField label="First N examples" value={limit} integer min={1} allowEmpty placeholder="all" onChange={setLimit} />
@@ -104,7 +109,7 @@ export function EvaluatePanel() {
         </label>
       </fieldset>
       <button className="primary" data-testid="evaluate" disabled={busy || !evalSet || !model || training} onClick={() => void run()} title={training ? 'Wait for training to finish' : undefined}>
-        {busy ? 'Evaluating…' : `Evaluate on ${chosen.length} examples`}
+        {busy ? 'Evaluating…' : `Evaluate on ${chosenCount} examples`}
       </button>
       {progress && (
         <div className="small">
@@ -130,11 +135,11 @@ export function EvaluatePanel() {
                 <tr key={r.label} className={r.condition.kind === 'adapter' ? 'highlight' : ''}>
                   <td>{r.label}</td>
                   <td className="num">{formatLoss(r.loss)}</td>
-                  {labelTask && <td className="num">{formatPercent(r.labels.accuracy)}</td>}
+                  {labelTask && <td className="num">{formatPercent(r.labels?.accuracy)}</td>}
                   {labelTask &&
                     labels.map((l) => (
-                      <td key={l} className="num" title={r.labels.perLabel[l] ? `${r.labels.perLabel[l].correct} of ${r.labels.perLabel[l].total}` : ''}>
-                        {formatPercent(r.labels.perLabel[l]?.accuracy)}
+                      <td key={l} className="num" title={r.labels?.perLabel[l] ? `${r.labels.perLabel[l].correct} of ${r.labels.perLabel[l].total}` : ''}>
+                        {formatPercent(r.labels?.perLabel[l]?.accuracy)}
                       </td>
                     ))}
                   <td className="num muted">{formatDuration(r.seconds)}</td>
@@ -167,12 +172,12 @@ export function EvaluatePanel() {
                   </tr>
                 </thead>
                 <tbody>
-                  {chosen.slice(0, 20).map((ex, i) => (
+                  {scored.slice(0, 20).map((ex, i) => (
                     <tr key={i}>
                       <td className="clip">{ex.input}</td>
                       <td>{ex.target}</td>
                       {results.map((r) => {
-                        const p = r.labels.predictions[i]?.predicted ?? '';
+                        const p = r.labels?.predictions[i]?.predicted ?? '';
                         const ok = p.trim().toLowerCase() === ex.target.trim().toLowerCase();
                         return (
                           <td key={r.label} className={ok ? 'good' : 'bad'}>

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { applyTemplate } from '../../engine/data/examples.ts';
 import type { GenerateResult } from '../../worker/protocol.ts';
-import { whenEngine } from '../app/actions.ts';
+import { whenEngine } from '../app/engine.ts';
 import { app } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { errorMessage } from '../engine/client.ts';

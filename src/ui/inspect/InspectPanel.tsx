@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import type { InspectResult } from '../../worker/protocol.ts';
-import { whenEngine } from '../app/actions.ts';
+import { whenEngine } from '../app/engine.ts';
 import { app, isTraining } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { errorMessage } from '../engine/client.ts';

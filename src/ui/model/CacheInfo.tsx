@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
-import { whenEngine, toast } from '../app/actions.ts';
+import { whenEngine } from '../app/engine.ts';
+import { toast } from '../app/toasts.ts';
 import { app } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { formatBytes } from '../common/format.ts';

@@ -1,5 +1,6 @@
+import { DEFAULT_HUB_ENDPOINT } from './models.ts';
 import { useState } from 'react';
-import { loadModel } from '../app/actions.ts';
+import { loadModel } from './actions.ts';
 import { app } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { requestPersistentStorage } from './CacheInfo.tsx';
@@ -16,7 +17,7 @@ export function HubForm({ disabled }: { disabled: boolean }) {
     if (!id.trim()) return;
     // Downloads are kept in Cache Storage; without persistence the browser may evict them.
     void requestPersistentStorage();
-    void loadModel({ kind: 'hub', ref, endpoint: endpoint.trim() || 'https://huggingface.co', ...(token.trim() ? { token: token.trim() } : {}) });
+    void loadModel({ kind: 'hub', ref, endpoint: endpoint.trim() || DEFAULT_HUB_ENDPOINT, ...(token.trim() ? { token: token.trim() } : {}) });
   };
   return (
     <form

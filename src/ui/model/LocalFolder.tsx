@@ -1,5 +1,5 @@
 import { useRef, useState } from 'react';
-import { loadModel } from '../app/actions.ts';
+import { loadModel } from './actions.ts';
 
 interface PickedFile {
   path: string;

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { loadModel } from '../app/actions.ts';
+import { loadModel } from './actions.ts';
 import { app } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { Callout, Section } from '../common/ui.tsx';

@@ -54,4 +54,5 @@ export const HUB_SUGGESTIONS: HubSuggestion[] = [
   { id: 'bigscience/bloomz-560m', params: '559M', note: "BLOOM, PEFT's prompt-tuning example · 2.2 GB in memory" },
 ];
 
-export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
+// The one Hub URL, the engine's (the page shows it and the worker fetches from it).
+export { DEFAULT_HUB_ENDPOINT } from '../../engine/io/hub.ts';

@@ -8,6 +8,8 @@ export function InitTextPreview({ text, numVirtualTokens, modelKey }: { text: st
       if (!text.trim()) throw new Error('TEXT init needs a phrase');
       return engine.initTextPreview(text, numVirtualTokens);
     },
+    // modelKey: the answer depends on the model loaded in the worker, which the closure cannot see.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
     [text, numVirtualTokens, modelKey],
     120,
   );

@@ -1,5 +1,5 @@
 import type { InitKind } from '../../engine/prompt/init.ts';
-import { refreshStats } from '../app/actions.ts';
+import { refreshStats } from '../data/actions.ts';
 import { app } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { formatBytes, formatCount, formatTrainablePercent } from '../common/format.ts';

@@ -1,5 +1,5 @@
 import type { TrainSpec } from '../../worker/protocol.ts';
-import { refreshStats } from '../app/actions.ts';
+import { refreshStats } from '../data/actions.ts';
 import { app } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { NumberField, Section } from '../common/ui.tsx';

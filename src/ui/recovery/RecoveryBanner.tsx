@@ -1,4 +1,5 @@
-import { discardRecovered, keepRecoveredCheckpoint, restartEngine, resumeRecovered } from '../app/actions.ts';
+import { discardRecovered, keepRecoveredCheckpoint, resumeRecovered } from './actions.ts';
+import { restartEngine } from '../app/engine.ts';
 import { app, isTraining } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { timeAgo } from '../common/format.ts';

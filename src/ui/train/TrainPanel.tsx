@@ -1,6 +1,7 @@
 import { useMemo, useState } from 'react';
 import type uPlot from 'uplot';
-import { continueTraining, downloadAdapterZip, pauseTraining, startTraining, stopTraining, toggleOverlay, deleteRun } from '../app/actions.ts';
+import { continueTraining, pauseTraining, startTraining, stopTraining } from './actions.ts';
+import { downloadAdapterZip, toggleOverlay, deleteRun } from '../adapters/actions.ts';
 import { app, isTraining, type LiveRun } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { formatDuration, formatLoss, timeAgo } from '../common/format.ts';
@@ -41,22 +42,22 @@ export function TrainControls() {
     <div className="train-controls row gap wrap">
       {!training && (
         <button className="primary big" data-testid="train-start" disabled={!ready || why !== null} onClick={() => void startTraining()} title={why ?? 'Train the soft prompt; the model stays frozen'}>
-          ▶ Train
+          <span aria-hidden="true">▶</span> Train
         </button>
       )}
       {training && run?.status !== 'paused' && (
         <button className="secondary big" data-testid="train-pause" disabled={run?.status === 'starting'} onClick={pauseTraining}>
-          ❚❚ Pause
+          <span aria-hidden="true">❚❚</span> Pause
         </button>
       )}
       {training && run?.status === 'paused' && (
         <button className="primary big" data-testid="train-resume" onClick={continueTraining}>
-          ▶ Resume
+          <span aria-hidden="true">▶</span> Resume
         </button>
       )}
       {training && (
         <button className="secondary big danger" data-testid="train-stop" disabled={run?.status === 'starting'} onClick={stopTraining} title="Stop now and keep the soft prompt trained so far">
-          ■ Stop
+          <span aria-hidden="true">■</span> Stop
         </button>
       )}
       {!training && run?.adapterId && (
@@ -159,6 +160,7 @@ export function TrainPanel() {
       data.push({ x: h.step, y: h.loss }, { x: h.step, y: smooth(h.loss, smoothing) }, { x: h.evalStep, y: h.valLoss });
     }
     return { series, data: align(data) as uPlot.AlignedData };
+    // The live history is mutated in place as steps arrive: `version` is what says it changed.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [version, run?.id, shown.map((r) => r.id).join(), smoothing]);
 
@@ -168,6 +170,7 @@ export function TrainPanel() {
       lr: [h?.step ?? [], h?.lr ?? []] as uPlot.AlignedData,
       tps: [h?.step ?? [], h?.tokensPerSecond ?? []] as uPlot.AlignedData,
     };
+    // As above: `version` stands for the history mutated in place.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [version, run?.id]);
 

@@ -1,0 +1,150 @@
+// The export bundle of an adapter: the PEFT folder (adapter_config.json, the safetensors, a model
+// card), and for a trained run the data it saw, its split (row ids) and train_peft.py, the same
+// run with PEFT + transformers. The worker and the CLI both write it.
+import { adapterFiles, type PromptAdapter } from '../adapter/adapter.ts';
+import { modelCard } from '../adapter/model-card.ts';
+import { trainScript } from '../adapter/train-script.ts';
+import type { ColumnMapping } from '../data/examples.ts';
+import type { Row } from '../data/parse.ts';
+import { exampleBudget } from '../data/training-set.ts';
+import type { MeasuredAccuracy, PromptSpec, RunSplit, TrainSpec } from './spec.ts';
+
+export interface ExportRun {
+  dataName: string;
+  mapping: ColumnMapping;
+  prompt: PromptSpec;
+  train: TrainSpec;
+  /** The rows the run trained, validated and was tested on (null: a run stored before splits were). */
+  split: RunSplit | null;
+  /** The run's resolved validation cadence. */
+  evalEvery: number;
+  steps: number;
+  rows: Row[];
+  testRows: Row[] | null;
+  /** The model's context length (the max length of a run that left it to the context); null: not known here. */
+  contextLength: number | null;
+}
+
+export interface ExportInput {
+  /** The adapter's display name (the folder name is made from it). */
+  name: string;
+  adapter: PromptAdapter;
+  /** Where the base model id came from: 'folder' adapters ship or name a folder beside the card. */
+  baseKind: 'hub' | 'folder' | 'files' | string;
+  metrics: { finalLoss: number | null; bestValLoss: number | null; accuracy: MeasuredAccuracy | null; trainedOn: string | null };
+  run?: ExportRun;
+  /** Base model files to ship in `<baseModel>/` beside the adapter (the built-in model exists nowhere else). */
+  baseModelFiles?: Record<string, Uint8Array>;
+}
+
+export interface ExportBundle {
+  files: Record<string, Uint8Array>;
+  folderName: string;
+}
+
+export const SPLIT_FILE = 'split.json';
+
+export function exportBundle(x: ExportInput): ExportBundle {
+  const enc = new TextEncoder();
+  const files = adapterFiles(x.adapter);
+  const { config } = x.adapter;
+  const base = config.baseModel ?? '<base model id>';
+  const facts: Record<string, string | number> = {};
+  const r = x.run;
+  if (r) {
+    const t = r.train;
+    facts.dataset = `${r.dataName} (${r.rows.length} rows; template "${r.mapping.template}")`;
+    if (r.split) facts.split = `${r.split.train.length} training, ${r.split.validation.length} validation, ${r.split.test.length} test rows (row ids in ${SPLIT_FILE}; dataset ${r.split.datasetHash})`;
+    facts.init = r.prompt.kind + (r.prompt.kind === 'TEXT' ? ` ("${r.prompt.text}")` : ` (seed ${r.prompt.seed})`);
+    facts['learning rate'] = t.lr;
+    facts['epochs / batch size / max length'] = `${t.epochs} / ${t.batchSize} / ${t.maxLength ?? 'context'}`;
+    facts.validation = `every ${r.evalEvery} steps${t.patience ? `, early stopping after ${t.patience} evaluations without improvement` : ''}`;
+    facts.steps = r.steps;
+  }
+  const m = x.metrics;
+  if (m.finalLoss !== null) facts['final training loss'] = m.finalLoss.toFixed(4);
+  if (m.bestValLoss !== null) facts['best validation loss'] = m.bestValLoss.toFixed(4);
+  if (m.accuracy) facts[m.accuracy.heldOut ? 'held-out accuracy' : 'accuracy'] = `${(m.accuracy.value * 100).toFixed(1)}% on ${m.accuracy.rows}`;
+  if (m.trainedOn) facts['trained on'] = m.trainedOn;
+  let card = modelCard(config, { facts });
+  if (r) {
+    const lines = (rows: Row[]) => enc.encode(rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
+    files['dataset.jsonl'] = lines(r.rows);
+    if (r.testRows?.length) files['dataset.test.jsonl'] = lines(r.testRows);
+    if (r.split)
+      files[SPLIT_FILE] = enc.encode(
+        JSON.stringify({ dataset: r.split.datasetHash, rows: r.rows.length, test_rows: r.testRows?.length ?? 0, train: r.split.train, validation: r.split.validation, test: r.split.test }) + '\n',
+      );
+    const t = r.train;
+    files['train_peft.py'] = enc.encode(
+      trainScript({
+        baseModel: base,
+        revision: config.revision,
+        datasetFile: 'dataset.jsonl',
+        testFile: r.testRows?.length ? 'dataset.test.jsonl' : null,
+        template: r.mapping.template,
+        inputColumn: r.mapping.input,
+        targetColumn: r.mapping.target,
+        taskKind: r.mapping.kind,
+        init: r.prompt.kind,
+        initText: r.prompt.text,
+        numVirtualTokens: config.numVirtualTokens,
+        lr: t.lr,
+        epochs: t.epochs,
+        batchSize: t.batchSize,
+        maxLength: t.maxLength ?? exampleBudget(contextOf(r), config.numVirtualTokens, null),
+        warmupSteps: t.warmupSteps,
+        weightDecay: t.weightDecay,
+        valSplit: t.valSplit,
+        patience: t.patience,
+        evalEvery: r.evalEvery,
+        maxSteps: t.maxSteps,
+        seed: t.seed,
+        splitFile: r.split ? SPLIT_FILE : null,
+      }),
+    );
+    card += [
+      '',
+      '## Train it further, outside the browser',
+      '',
+      `\`train_peft.py\` repeats this run with PEFT + transformers on \`dataset.jsonl\`${r.split ? `, with the same training and validation rows (\`${SPLIT_FILE}\`)` : ''}, the same validation cadence, patience and step limit:`,
+      '',
+      '```bash',
+      'pip install torch "transformers>=4.40" "peft>=0.10" "accelerate>=0.30"',
+      'accelerate launch train_peft.py --epochs 10          # or: python train_peft.py',
+      'accelerate launch train_peft.py --from-adapter .     # continue from this soft prompt',
+      '```',
+      '',
+    ].join('\n');
+  }
+  const shipped = x.baseModelFiles && Object.keys(x.baseModelFiles).length > 0;
+  if (shipped) for (const [name, bytes] of Object.entries(x.baseModelFiles as Record<string, Uint8Array>)) files[`${base}/${name}`] = bytes;
+  if (x.baseKind !== 'hub') {
+    // A folder model has no Hub id: the adapter names the folder, and the card's code loads it
+    // from beside the adapter folder's files.
+    card += [
+      '',
+      '## The base model',
+      '',
+      shipped
+        ? `\`${base}\` is a local model folder; its files are in \`${base}/\` beside this card, so the lines above load it when run from this folder.`
+        : `\`${base}\` is a local model folder, not a Hub id: put (or link) that folder here as \`${base}/\`, and the lines above load it when run from this folder.`,
+      '',
+    ].join('\n');
+  }
+  files['README.md'] = enc.encode(card);
+  return { files, folderName: slug(x.name) || 'soft-prompt' };
+}
+
+function slug(s: string): string {
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60);
+}
+
+function contextOf(r: ExportRun): number {
+  if (r.contextLength === null) throw new Error('this run left the max length to the model\'s context: load its model to export train_peft.py with that length');
+  return r.contextLength;
+}

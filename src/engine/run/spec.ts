@@ -1,0 +1,85 @@
+// What a run is, as the tab and the CLI both describe it: the soft prompt, the training settings
+// and their defaults (defined here once), the validation cadence, and the split a run trains on.
+// No tfjs here: the page imports this file for its forms.
+import type { InitKind } from '../prompt/init.ts';
+
+export interface PromptSpec {
+  kind: InitKind;
+  text: string | null;
+  numVirtualTokens: number;
+  seed: number;
+}
+
+export interface TrainSpec {
+  lr: number;
+  epochs: number;
+  batchSize: number;
+  /** Longest example in tokens, virtual tokens excluded; null: what the context leaves. */
+  maxLength: number | null;
+  warmupSteps: number;
+  seed: number;
+  /** Evaluations without a better validation loss before stopping (0: never stop early). */
+  patience: number;
+  valSplit: number;
+  weightDecay: number;
+  /** Validate every N steps (null: the default cadence, see evalEveryFor). */
+  evalEvery: number | null;
+  /** Stop after this many steps (null: all epochs). */
+  maxSteps: number | null;
+  /** Apply the model config's dropout on training steps, as transformers does in training mode. */
+  dropout: boolean;
+}
+
+/** The one set of defaults: the tab's form, the CLI's flags and the trainer all start from it. */
+export const DEFAULT_TRAIN_SPEC: TrainSpec = {
+  lr: 3e-2,
+  epochs: 3,
+  batchSize: 8,
+  maxLength: 64,
+  warmupSteps: 0,
+  seed: 42,
+  patience: 0,
+  valSplit: 0.1,
+  // torch.optim.AdamW's default decoupled weight decay.
+  weightDecay: 0.01,
+  evalEvery: null,
+  maxSteps: null,
+  dropout: true,
+};
+
+/**
+ * The validation cadence of a run: every `evalEvery` steps when set, else twice per epoch (so a
+ * short run still sees its validation curve bend). train_peft.py gets the resolved number.
+ */
+export function evalEveryFor(stepsPerEpoch: number, evalEvery: number | null): number {
+  if (evalEvery !== null && !(Number.isInteger(evalEvery) && evalEvery >= 1)) throw new Error(`evalEvery must be a positive integer or null, got ${evalEvery}`);
+  return evalEvery ?? Math.max(1, Math.ceil(stepsPerEpoch / 2));
+}
+
+/**
+ * The rows a run trained and validated on, by index into its dataset's rows (test: into its test
+ * rows), and the hash of the dataset they index. Evaluation and train_peft.py read these instead
+ * of splitting again, so a changed seed or split setting can never put a training row in a score.
+ */
+export interface RunSplit {
+  datasetHash: string;
+  train: number[];
+  validation: number[];
+  test: number[];
+}
+
+/**
+ * An accuracy and the rows it was measured on, so that a score is never shown (or exported as
+ * held-out) without saying which rows it covers.
+ */
+export interface MeasuredAccuracy {
+  value: number;
+  /** How many rows were scored. */
+  count: number;
+  /** Which rows, in words: "150 test rows of complaint", "the first 40 validation rows of my.csv". */
+  rows: string;
+  /** True only for rows the adapter's own run held out from training (its stored split). */
+  heldOut: boolean;
+  /** Hash of the dataset the rows come from, when known. */
+  datasetHash: string | null;
+}
