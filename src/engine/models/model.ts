@@ -35,6 +35,12 @@ export interface ForwardOptions {
   cache?: KVCache;
   /** Return a cache extended with this call's keys and values. */
   useCache?: boolean;
+  /**
+   * Position ids per row [B][T], as transformers' position_ids (default past .. past + T - 1 for
+   * every row): rows of a batch decoded at different lengths (engine/serve) each continue from
+   * their own length. BLOOM has none: its ALiBi comes from the attention mask, as in transformers.
+   */
+  positions?: number[][];
 }
 
 export interface ForwardOutput {
@@ -55,7 +61,8 @@ export interface CausalLM {
   readonly embeddings: EmbeddingTable;
   /**
    * Runs the transformer over input embeddings [B, T, H]. `attentionMask` is [B][past + T]
-   * (1 = real token). Positions continue from the cache: past .. past + T - 1.
+   * (1 = real token). Positions continue from the cache: past .. past + T - 1, unless
+   * `options.positions` gives them per row.
    */
   forward(embeds: tf.Tensor3D, attentionMask: number[][], options?: ForwardOptions): ForwardOutput;
   /** The LM head matrix [vocab, H] (the embeddings themselves when tied). */
