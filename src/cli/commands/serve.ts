@@ -1,5 +1,8 @@
 // `cli serve`: the OpenAI-style completions server (src/node/serve-server.ts) on one base model
 // and a folder of adapters, until SIGINT / SIGTERM, which drain the requests in flight.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { serveScript } from '../../engine/adapter/serve-script.ts';
 import type { BatchingMode } from '../../engine/serve/scheduler.ts';
 import { startServe } from '../../node/serve-server.ts';
 import { UsageError } from '../args.ts';
@@ -11,7 +14,7 @@ export const serve: Command = {
   spec: {
     name: 'serve',
     summary: 'OpenAI-style HTTP server (GET /v1/models, POST /v1/completions): requests for different adapters share forward passes.',
-    usage: 'serve --model M --adapters DIR [--port P] [--host H] [--allow-drift]',
+    usage: 'serve --model M --adapters DIR [--port P] [--host H] [--allow-drift] | serve --model M --adapters DIR --write-script',
     flags: [
       MODEL_FLAG,
       { name: 'adapters', type: 'string', help: 'folder of adapter folders (each one served under its folder name; new ones are picked up without a restart)', required: true },
@@ -22,6 +25,7 @@ export const serve: Command = {
       { name: 'batch-window-ms', type: 'number', help: 'how long a request waits for others to join its batch', default: 5 },
       { name: 'max-batch', type: 'int', help: 'most rows in one batch', default: 16 },
       { name: 'max-queue', type: 'int', help: 'most rows waiting; beyond it requests get 429', default: 64 },
+      { name: 'write-script', type: 'boolean', help: 'write DIR/serve_peft.py (the same mixed-batch serving with transformers + PEFT, for a GPU server) and exit' },
     ],
   },
   async run(flags) {
@@ -30,6 +34,13 @@ export const serve: Command = {
     for (const f of ['max-batch', 'max-queue']) if ((flags[f] as number) < 1) throw new UsageError(`serve: --${f} must be at least 1`);
     if ((flags['batch-window-ms'] as number) < 0) throw new UsageError('serve: --batch-window-ms must not be negative');
     const lm = await loadCliModel(flags.model as string);
+    if (flags['write-script']) {
+      mkdirSync(flags.adapters as string, { recursive: true });
+      const file = path.join(flags.adapters as string, 'serve_peft.py');
+      writeFileSync(file, serveScript({ baseModel: lm.origin.id, revision: lm.origin.commit ?? lm.origin.revision }));
+      lm.dispose();
+      return emit({ wrote: file, base_model: lm.origin.id, revision: lm.origin.commit ?? lm.origin.revision });
+    }
     const server = await startServe({
       lm,
       adaptersDir: flags.adapters as string,
