@@ -11,7 +11,7 @@ import { generate, type GenerateOptions } from '../src/engine/generate.ts';
 import { loadModel, type LoadedModel } from '../src/engine/load.ts';
 import { promptForward } from '../src/engine/prompt/prompted.ts';
 import { Rng } from '../src/engine/random.ts';
-import { mixedGenerate, mixedLogits, type MixedGenerateRow } from '../src/engine/serve/mixed-batch.ts';
+import { DecodeBatch, mixedGenerate, mixedLogits, type MixedGenerateRow } from '../src/engine/serve/mixed-batch.ts';
 import { readAdapterFolder } from '../src/node/adapter-folder.ts';
 import { initNodeBackend } from '../src/node/backend.ts';
 import { FolderSource } from '../src/node/folder-source.ts';
@@ -87,6 +87,26 @@ describe.each(fixtureModels())('mixed-adapter batch on $name', ({ name, dir }) =
       const alone = await generate(lm.model, prompts[b], rows[b], options[b]);
       expect(mixed[b], `${name} row ${b}`).toEqual(alone);
     }
+  });
+
+  it.each(backends)('rows that join a running batch and leave it early get their ids alone (%s)', async (backend) => {
+    await tf.setBackend(backend);
+    const opts = (n: number): GenerateOptions => ({ maxNewTokens: n, greedy: true });
+    const rowsOf = (b: number, n: number): MixedGenerateRow => ({ prompt: prompts[b], inputIds: rows[b], options: opts(n) });
+    const first = [rowsOf(0, 9), rowsOf(1, 2)];
+    const later = [rowsOf(2, 6), rowsOf(3, 4)];
+    const before = tf.memory().numTensors;
+    const batch = new DecodeBatch(lm.model);
+    const got = new Map<MixedGenerateRow, number[]>();
+    batch.add(first);
+    for (let i = 0; i < 3; i++) for (const f of await batch.step()) got.set(f.row, f.ids);
+    expect(got.get(first[1])).toHaveLength(2); // left after two steps
+    batch.add(later);
+    while (batch.size) for (const f of await batch.step()) got.set(f.row, f.ids);
+    batch.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    const all = [...first, ...later];
+    for (const [i, r] of all.entries()) expect(got.get(r), `${name} row ${i}`).toEqual(await generate(lm.model, r.prompt, r.inputIds, r.options));
   });
 
   it('a stop test ends its row only', async () => {

@@ -84,56 +84,137 @@ function lastLogits(model: CausalLM, hidden: tf.Tensor3D, last: number[]): tf.Te
   return model.logits(picked);
 }
 
+interface LiveRow {
+  row: MixedGenerateRow;
+  out: number[];
+  rng: Rng;
+  stop: Set<number>;
+  maxNew: number;
+  /** Real positions so far (the next token's position id). */
+  count: number;
+}
+
+/** Keys, values and mask of `cache` with `n` masked columns put in front (a row that joins later sits at the end). */
+function padFront(cache: KVCache, n: number): KVCache {
+  if (n === 0) return cache;
+  const pad = (t: tf.Tensor4D) => tf.pad(t, [[0, 0], [0, 0], [n, 0], [0, 0]]) as tf.Tensor4D;
+  return { keys: cache.keys.map(pad), values: cache.values.map(pad), mask: cache.mask.map((m) => [...new Array<number>(n).fill(0), ...m]), length: cache.length + n };
+}
+
+/**
+ * A decoding batch that rows join and leave between steps (continuous batching): a joining
+ * group of rows is prefilled in its own pass (right padded, positions from 0) and its cache is
+ * appended to the batch's, aligned to the right so the columns of rows that have left can be
+ * cut from the front. Every row decodes at its own position id with the padding masked, so each
+ * row gets exactly the ids it would get alone (generate.ts).
+ */
+export class DecodeBatch {
+  private live: LiveRow[] = [];
+  private cache: KVCache | null = null;
+  /** Next-token logits of the live rows, in row order, one tensor per group. */
+  private pending: tf.Tensor2D[] = [];
+
+  constructor(private readonly model: CausalLM) {}
+
+  get size(): number {
+    return this.live.length;
+  }
+
+  /** The rows' prefill pass; a row with no token to generate finishes at the next step. */
+  add(rows: MixedGenerateRow[]): void {
+    if (rows.length === 0) return;
+    const lengths = rowLengths(this.model, rows);
+    const limit = this.model.config.contextLength;
+    const { logits, cache } = tidy(() => {
+      const { embeds, mask } = mixedInputs(this.model, rows);
+      const { hidden, cache: c } = this.model.forward(embeds, mask, { useCache: true });
+      return { logits: lastLogits(this.model, hidden, lengths.map((n) => n - 1)), cache: c as KVCache };
+    });
+    if (!this.cache) this.cache = cache;
+    else {
+      const S = Math.max(this.cache.length, cache.length);
+      const [a, b] = [padFront(this.cache, S - this.cache.length), padFront(cache, S - cache.length)];
+      const merged = tidy(() => ({ keys: a.keys.map((k, i) => tf.concat([k, b.keys[i]], 0) as tf.Tensor4D), values: a.values.map((v, i) => tf.concat([v, b.values[i]], 0) as tf.Tensor4D) }));
+      for (const c of [a, b, this.cache, cache]) disposeCache(c);
+      this.cache = { ...merged, mask: [...a.mask, ...b.mask], length: S };
+    }
+    this.pending.push(logits);
+    rows.forEach((row, b) => {
+      const maxNew = Math.max(0, Math.min(row.options.maxNewTokens, limit - lengths[b]));
+      this.live.push({ row, out: [], rng: new Rng(row.options.seed ?? 0), stop: new Set(row.options.stopTokenIds ?? []), maxNew, count: lengths[b] });
+    });
+  }
+
+  /** Picks every live row's next token, lets finished rows leave, and runs one pass for the rest. */
+  async step(): Promise<{ row: MixedGenerateRow; ids: number[] }[]> {
+    const groups = await Promise.all(this.pending.map(async (t) => ({ data: (await t.data()) as Float32Array, vocab: t.shape[1] })));
+    tf.dispose(this.pending);
+    this.pending = [];
+    const rowLogits = groups.flatMap(({ data, vocab }) => Array.from({ length: data.length / vocab }, (_, i) => data.subarray(i * vocab, (i + 1) * vocab)));
+    const finished: { row: MixedGenerateRow; ids: number[] }[] = [];
+    const keep: number[] = [];
+    this.live.forEach((r, b) => {
+      if (r.maxNew > 0) {
+        const id = pickToken(rowLogits[b], r.row.options, r.rng);
+        r.out.push(id);
+        if (!(r.stop.has(id) || r.out.length >= r.maxNew || r.row.stopWhen?.(r.out))) return void keep.push(b);
+      }
+      finished.push({ row: r.row, ids: r.out });
+    });
+    const cache = this.cache as KVCache;
+    if (keep.length === 0) {
+      disposeCache(cache);
+      this.cache = null;
+      this.live = [];
+      return finished;
+    }
+    const live = keep.map((b) => this.live[b]);
+    // Columns no remaining row uses (rows that left) are cut from the front.
+    const mask0 = keep.map((b) => cache.mask[b]);
+    let from = 0;
+    while (mask0.every((m) => m[from] === 0)) from++;
+    const { logits, next } = tidy(() => {
+      const idx = tf.tensor1d(keep, 'int32');
+      const cut = (t: tf.Tensor4D) => {
+        const rows = keep.length === this.live.length ? t : (tf.gather(t, idx, 0) as tf.Tensor4D);
+        return from ? (tf.slice(rows, [0, 0, from, 0], [-1, -1, -1, -1]) as tf.Tensor4D) : rows;
+      };
+      const mask = mask0.map((m) => [...m.slice(from), 1]);
+      const prev: KVCache = { keys: cache.keys.map(cut), values: cache.values.map(cut), mask: mask0.map((m) => m.slice(from)), length: cache.length - from };
+      const embeds = this.model.embed(live.map((r) => [r.out[r.out.length - 1]]));
+      const { hidden, cache: c } = this.model.forward(embeds, mask, { cache: prev, useCache: true, positions: live.map((r) => [r.count]) });
+      const [B, , H] = hidden.shape;
+      return { logits: this.model.logits(tf.reshape(hidden, [B, H]) as tf.Tensor2D), next: c as KVCache };
+    });
+    disposeCache(cache);
+    for (const r of live) r.count++;
+    this.cache = next;
+    this.live = live;
+    this.pending = [logits];
+    return finished;
+  }
+
+  dispose(): void {
+    tf.dispose(this.pending);
+    this.pending = [];
+    disposeCache(this.cache ?? undefined);
+    this.cache = null;
+    this.live = [];
+  }
+}
+
 /**
  * New ids per row, decoded together: each row with its own prompt, options (greedy or sampled,
  * seed, max tokens, stop ids) and stop test, and the same ids it would get alone (generate.ts).
  */
 export async function mixedGenerate(model: CausalLM, rows: MixedGenerateRow[]): Promise<number[][]> {
-  const lengths = rowLengths(model, rows);
-  const limit = model.config.contextLength;
-  const maxNew = rows.map((r, b) => Math.max(0, Math.min(r.options.maxNewTokens, limit - lengths[b])));
-  const rngs = rows.map((r) => new Rng(r.options.seed ?? 0));
-  const stops = rows.map((r) => new Set(r.options.stopTokenIds ?? []));
-  const out: number[][] = rows.map(() => []);
-  const active = maxNew.map((n) => n > 0);
-  if (!active.some(Boolean)) return out;
-  const counts = [...lengths];
-  let cache: KVCache | undefined;
+  const batch = new DecodeBatch(model);
+  const out = new Map<MixedGenerateRow, number[]>();
   try {
-    let step = tidy(() => {
-      const { embeds, mask } = mixedInputs(model, rows);
-      const { hidden, cache: c } = model.forward(embeds, mask, { useCache: true });
-      return { logits: lastLogits(model, hidden, lengths.map((n) => n - 1)), cache: c as KVCache };
-    });
-    for (;;) {
-      const all = (await step.logits.data()) as Float32Array;
-      const vocab = step.logits.shape[1];
-      step.logits.dispose();
-      cache = step.cache;
-      const next = rows.map((r, b) => {
-        if (!active[b]) return null;
-        const id = pickToken(all.subarray(b * vocab, (b + 1) * vocab), r.options, rngs[b]);
-        out[b].push(id);
-        if (stops[b].has(id) || out[b].length >= maxNew[b] || r.stopWhen?.(out[b])) active[b] = false;
-        return id;
-      });
-      if (!active.some(Boolean)) break;
-      const prev: KVCache = cache;
-      // A row that has finished keeps its slot (shapes stay fixed) but feeds a masked token.
-      const feed = next.map((id, b) => (active[b] ? (id as number) : 0));
-      const positions = counts.map((n) => [Math.min(n, limit - 1)]);
-      const mask = prev.mask.map((m, b) => [...m, active[b] ? 1 : 0]);
-      active.forEach((on, b) => on && counts[b]++);
-      step = tidy(() => {
-        const { hidden, cache: c } = model.forward(model.embed(feed.map((id) => [id])), mask, { cache: prev, useCache: true, positions });
-        const [B, , H] = hidden.shape;
-        return { logits: model.logits(tf.reshape(hidden, [B, H]) as tf.Tensor2D), cache: c as KVCache };
-      });
-      disposeCache(prev);
-      cache = undefined;
-    }
-    return out;
+    batch.add(rows);
+    while (batch.size) for (const f of await batch.step()) out.set(f.row, f.ids);
+    return rows.map((r) => out.get(r) as number[]);
   } finally {
-    disposeCache(cache);
+    batch.dispose();
   }
 }
