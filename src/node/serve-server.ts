@@ -5,8 +5,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LoadedModel } from '../engine/load.ts';
-import { completeRows, completionBody, errorBody, parseCompletionRequest, ServeError, type CompletionResult, type CompletionRow } from '../engine/serve/completions.ts';
-import { BatchScheduler, QueueFullError, type SchedulerOptions } from '../engine/serve/scheduler.ts';
+import { completionBody, completionResult, decodeRow, errorBody, parseCompletionRequest, ServeError, type CompletionResult, type CompletionRow } from '../engine/serve/completions.ts';
+import { DecodeBatch, type MixedGenerateRow } from '../engine/serve/mixed-batch.ts';
+import { BatchScheduler, QueueFullError, type SchedulerOptions, type StepRunner } from '../engine/serve/scheduler.ts';
 import { AdapterRegistry, loadedRevision } from './adapter-registry.ts';
 
 export interface ServeOptions {
@@ -64,22 +65,51 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
   const baseName = lm.origin.id;
   const { contextLength } = lm.model.config;
 
-  // The prompts are looked up when the batch runs, so a replaced adapter serves its new version.
-  const runBatch = async (jobs: RowJob[]): Promise<(CompletionResult | Error)[]> => {
-    const rows: (CompletionRow | Error)[] = jobs.map((j) => {
-      if (j.adapter === null) return { ...j, prompt: null };
-      const a = registry.get(j.adapter);
-      if (!a) return new ServeError(404, `adapter "${j.adapter}" was removed from ${o.adaptersDir}`);
-      if (!('prompt' in a)) return new ServeError(400, `adapter "${j.adapter}" cannot be served: ${a.reason}`, 'model');
-      if (a.prompt.shape[0] + j.inputIds.length > contextLength - 1) return new ServeError(400, `adapter "${j.adapter}" changed and the prompt no longer fits the context`, 'prompt');
-      return { ...j, prompt: a.prompt };
-    });
-    const ok = rows.flatMap((r, i) => (r instanceof Error ? [] : [i]));
-    const out: (CompletionResult | Error)[] = rows.map((r) => (r instanceof Error ? r : new Error('not run')));
-    if (ok.length) (await completeRows(lm.model, lm.tokenizer, lm.eosTokenId, ok.map((i) => rows[i] as CompletionRow))).forEach((r, j) => (out[ok[j]] = r));
-    return out;
+  // Prompts are looked up when a row joins the batch, so a replaced adapter serves its new
+  // version; the batch reads them only in that synchronous prefill (see AdapterRegistry.refresh).
+  const batch = new DecodeBatch(lm.model);
+  const byRow = new Map<MixedGenerateRow, { job: RowJob; row: CompletionRow }>();
+  const runner: StepRunner<RowJob, CompletionResult> = {
+    get size() {
+      return batch.size;
+    },
+    add(jobs) {
+      const rows = jobs.map((j): CompletionRow | Error => {
+        if (j.adapter === null) return { ...j, prompt: null };
+        const a = registry.get(j.adapter);
+        if (!a) return new ServeError(404, `adapter "${j.adapter}" was removed from ${o.adaptersDir}`);
+        if (!('prompt' in a)) return new ServeError(400, `adapter "${j.adapter}" cannot be served: ${a.reason}`, 'model');
+        if (a.prompt.shape[0] + j.inputIds.length > contextLength - 1) return new ServeError(400, `adapter "${j.adapter}" changed and the prompt no longer fits the context`, 'prompt');
+        return { ...j, prompt: a.prompt };
+      });
+      const joining: MixedGenerateRow[] = [];
+      rows.forEach((row, i) => {
+        if (row instanceof Error) return;
+        const d = decodeRow(row, lm.tokenizer, lm.eosTokenId);
+        byRow.set(d, { job: jobs[i], row });
+        joining.push(d);
+      });
+      try {
+        batch.add(joining);
+      } catch (e) {
+        for (const d of joining) byRow.delete(d);
+        throw e;
+      }
+      return rows.map((r) => (r instanceof Error ? r : null));
+    },
+    async step() {
+      return (await batch.step()).map(({ row, ids }) => {
+        const { job, row: r } = byRow.get(row)!;
+        byRow.delete(row);
+        return { job, result: completionResult(r, ids, lm.tokenizer, lm.eosTokenId) };
+      });
+    },
+    reset() {
+      batch.dispose();
+      byRow.clear();
+    },
   };
-  const scheduler = new BatchScheduler<RowJob, CompletionResult>(runBatch, (j) => j.adapter ?? '', o.scheduler);
+  const scheduler = new BatchScheduler<RowJob, CompletionResult>(runner, (j) => j.adapter ?? '', o.scheduler);
   let draining = false;
   let served = 0;
 
@@ -160,8 +190,8 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
     try {
       if (route === 'GET /v1/models') return send(res, 200, models());
       if (route === 'GET /v1/stats') {
-        const sizes = scheduler.batchSizes;
-        return send(res, 200, { requests: served, batches: sizes.length, rows: sizes.reduce((a, b) => a + b, 0), max_batch: Math.max(0, ...sizes), queued: scheduler.queued, mode: o.scheduler.mode });
+        const { steps, rowSteps, maxRows } = scheduler;
+        return send(res, 200, { requests: served, steps, row_steps: rowSteps, mean_rows_per_step: steps ? rowSteps / steps : 0, max_rows: maxRows, queued: scheduler.queued, mode: o.scheduler.mode });
       }
       if (route === 'POST /v1/completions') return void complete(req).then((body) => send(res, 200, body), fail);
       if (['/v1/models', '/v1/completions', '/v1/stats'].includes(url.pathname)) return fail(new ServeError(405, `${req.method} is not allowed on ${url.pathname}`));
@@ -186,6 +216,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
       if (inflight.size) await new Promise<void>((resolve) => (allWritten = resolve));
       server.closeAllConnections();
       await closed;
+      batch.dispose();
       registry.dispose();
     },
   };

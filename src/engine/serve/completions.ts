@@ -2,9 +2,8 @@
 // checking a request body, running its rows, and the response and error bodies clients expect.
 import type * as tf from '@tensorflow/tfjs-core';
 import type { GenerateOptions } from '../generate.ts';
-import type { CausalLM } from '../models/model.ts';
 import type { TextTokenizer } from '../tokenizer.ts';
-import { mixedGenerate, type MixedGenerateRow } from './mixed-batch.ts';
+import type { MixedGenerateRow } from './mixed-batch.ts';
 
 /** An error with the HTTP status and OpenAI error fields it is answered with. */
 export class ServeError extends Error {
@@ -91,22 +90,18 @@ function cutAtStop(text: string, stop: string[]): string | null {
   return cut === null ? null : text.slice(0, cut);
 }
 
-/** Runs the rows as one mixed batch (temperature 0 is greedy decoding, as in OpenAI's API). */
-export async function completeRows(model: CausalLM, tokenizer: TextTokenizer, eosTokenId: number, rows: CompletionRow[]): Promise<CompletionResult[]> {
-  const batch: MixedGenerateRow[] = rows.map((r) => {
-    const options: GenerateOptions = { maxNewTokens: r.maxTokens, greedy: r.temperature === 0, temperature: r.temperature, topP: r.topP, seed: r.seed, stopTokenIds: [eosTokenId] };
-    return { prompt: r.prompt, inputIds: r.inputIds, options, stopWhen: r.stop.length ? (ids) => cutAtStop(tokenizer.decode(ids), r.stop) !== null : undefined };
-  });
-  const todo = batch.map((r, i) => (rows[i].maxTokens > 0 ? i : -1)).filter((i) => i >= 0);
-  const ids: number[][] = rows.map(() => []);
-  if (todo.length) (await mixedGenerate(model, todo.map((i) => batch[i]))).forEach((out, j) => (ids[todo[j]] = out));
-  return rows.map((r, i) => {
-    const out = ids[i];
-    const text = tokenizer.decode(out);
-    const cut = cutAtStop(text, r.stop);
-    const stopped = cut !== null || (out.length > 0 && out[out.length - 1] === eosTokenId);
-    return { text: cut ?? text, finishReason: stopped ? 'stop' : 'length', completionTokens: out.length };
-  });
+/** The decoding row of a completion row (temperature 0 is greedy decoding, as in OpenAI's API). */
+export function decodeRow(r: CompletionRow, tokenizer: TextTokenizer, eosTokenId: number): MixedGenerateRow {
+  const options: GenerateOptions = { maxNewTokens: r.maxTokens, greedy: r.temperature === 0, temperature: r.temperature, topP: r.topP, seed: r.seed, stopTokenIds: [eosTokenId] };
+  return { prompt: r.prompt, inputIds: r.inputIds, options, stopWhen: r.stop.length ? (ids) => cutAtStop(tokenizer.decode(ids), r.stop) !== null : undefined };
+}
+
+/** The text of the generated ids, cut at the first stop string, and why decoding ended. */
+export function completionResult(r: CompletionRow, ids: number[], tokenizer: TextTokenizer, eosTokenId: number): CompletionResult {
+  const text = tokenizer.decode(ids);
+  const cut = cutAtStop(text, r.stop);
+  const stopped = cut !== null || (ids.length > 0 && ids[ids.length - 1] === eosTokenId);
+  return { text: cut ?? text, finishReason: stopped ? 'stop' : 'length', completionTokens: ids.length };
 }
 
 let counter = 0;

@@ -1,8 +1,10 @@
-// Batches concurrent requests into shared forward passes: a job waits at most `windowMs` for
-// others to join, then up to `maxBatch` queued jobs run as one batch; the queue is bounded so a
-// burst is refused (QueueFullError, HTTP 429) instead of piling up. `mixed` batches any jobs
-// together (engine/serve/mixed-batch.ts); `per-adapter` only jobs of one key, which is what a
-// server that swaps adapters one at a time can do (the benchmark's baseline).
+// Continuous batching of concurrent requests: queued rows join the running decode batch between
+// steps (up to `maxBatch` rows), finished rows leave it at once, so a request never waits for
+// another one's tokens. A request arriving at an idle server waits `windowMs` for others to
+// share its prefill. The queue is bounded: a burst beyond `maxQueue` rows is refused
+// (QueueFullError, HTTP 429) instead of piling up. `mixed` lets rows of any adapters share the
+// batch (engine/serve/mixed-batch.ts); `per-adapter` only rows of one adapter at a time, which is
+// what a server that swaps adapters can do (the benchmark's baseline).
 
 export type BatchingMode = 'mixed' | 'per-adapter';
 
@@ -20,6 +22,17 @@ export class QueueFullError extends Error {
   }
 }
 
+/** What the scheduler drives: a batch that jobs join and leave (DecodeBatch, behind the server's job mapping). */
+export interface StepRunner<J, R> {
+  /** Starts the jobs (their prefill); returns an Error for each job that cannot start, else null. */
+  add(jobs: J[]): (Error | null)[];
+  /** One decoding step for every running job; returns the jobs that finished with their results. */
+  step(): Promise<{ job: J; result: R }[]>;
+  /** Drops every running job (after a failed step). */
+  reset(): void;
+  readonly size: number;
+}
+
 interface Pending<J, R> {
   job: J;
   key: string;
@@ -29,14 +42,16 @@ interface Pending<J, R> {
 
 export class BatchScheduler<J, R> {
   private queue: Pending<J, R>[] = [];
-  private running = false;
-  private timer: ReturnType<typeof setTimeout> | null = null;
+  private running = new Map<J, Pending<J, R>>();
+  private looping = false;
   private idle: (() => void)[] = [];
-  /** Batches run and their sizes, for the server's stats. */
-  readonly batchSizes: number[] = [];
+  /** Decoding steps run and the rows in them, for the server's stats. */
+  steps = 0;
+  rowSteps = 0;
+  maxRows = 0;
 
   constructor(
-    private readonly runBatch: (jobs: J[]) => Promise<(R | Error)[]>,
+    private readonly runner: StepRunner<J, R>,
     private readonly keyOf: (job: J) => string,
     readonly options: SchedulerOptions,
   ) {}
@@ -51,50 +66,66 @@ export class BatchScheduler<J, R> {
       throw new QueueFullError(`server is busy: ${this.queue.length} rows are queued (limit ${this.options.maxQueue}); retry later`);
     }
     const promises = jobs.map((job) => new Promise<R>((resolve, reject) => this.queue.push({ job, key: this.keyOf(job), resolve, reject })));
-    this.kick();
+    if (!this.looping) void this.loop();
     return promises;
   }
 
-  /** Resolves once every queued job has run. */
+  /** Resolves once every queued and running job has finished. */
   drain(): Promise<void> {
-    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    if (!this.looping) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
-  private kick(): void {
-    if (this.running || this.timer || this.queue.length === 0) return;
-    // A full batch need not wait for the window.
-    if (this.queue.length >= this.options.maxBatch) return void this.next();
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.next();
-    }, this.options.windowMs);
-  }
-
-  private take(): Pending<J, R>[] {
-    const { maxBatch, mode } = this.options;
-    if (mode === 'mixed') return this.queue.splice(0, maxBatch);
-    const key = this.queue[0].key;
+  /** Queued jobs that may join now: any (mixed), or those of the running adapter (per-adapter). */
+  private admit(): Pending<J, R>[] {
+    const room = this.options.maxBatch - this.runner.size;
+    if (room <= 0 || this.queue.length === 0) return [];
+    if (this.options.mode === 'mixed') return this.queue.splice(0, room);
+    const key = this.running.size ? [...this.running.values()][0].key : this.queue[0].key;
     const taken: Pending<J, R>[] = [];
-    this.queue = this.queue.filter((p) => (p.key === key && taken.length < maxBatch ? (taken.push(p), false) : true));
+    this.queue = this.queue.filter((p) => (p.key === key && taken.length < room ? (taken.push(p), false) : true));
     return taken;
   }
 
-  private async next(): Promise<void> {
-    if (this.running || this.queue.length === 0) return;
-    this.running = true;
-    const batch = this.take();
-    this.batchSizes.push(batch.length);
+  private async loop(): Promise<void> {
+    this.looping = true;
     try {
-      const results = await this.runBatch(batch.map((p) => p.job));
-      batch.forEach((p, i) => (results[i] instanceof Error ? p.reject(results[i]) : p.resolve(results[i] as R)));
-    } catch (e) {
-      for (const p of batch) p.reject(e);
+      while (this.queue.length || this.runner.size) {
+        if (this.runner.size === 0 && this.queue.length < this.options.maxBatch && this.options.windowMs > 0) {
+          await new Promise((r) => setTimeout(r, this.options.windowMs));
+        }
+        const joining = this.admit();
+        if (joining.length) {
+          let errors: (Error | null)[];
+          try {
+            errors = this.runner.add(joining.map((p) => p.job));
+          } catch (e) {
+            errors = joining.map(() => e as Error);
+          }
+          joining.forEach((p, i) => (errors[i] ? p.reject(errors[i]) : this.running.set(p.job, p)));
+        }
+        if (!this.runner.size) continue;
+        this.steps++;
+        this.rowSteps += this.runner.size;
+        this.maxRows = Math.max(this.maxRows, this.runner.size);
+        let finished: { job: J; result: R }[];
+        try {
+          finished = await this.runner.step();
+        } catch (e) {
+          // A failed step loses the batch: its jobs get the error, the queue carries on.
+          for (const p of this.running.values()) p.reject(e);
+          this.running.clear();
+          this.runner.reset();
+          continue;
+        }
+        for (const { job, result } of finished) {
+          this.running.get(job)?.resolve(result);
+          this.running.delete(job);
+        }
+      }
     } finally {
-      this.running = false;
+      this.looping = false;
+      for (const done of this.idle.splice(0)) done();
     }
-    // Jobs that arrived while this batch ran have waited long enough: no second window.
-    if (this.queue.length) void this.next();
-    else for (const done of this.idle.splice(0)) done();
   }
 }
