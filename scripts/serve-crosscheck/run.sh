@@ -30,11 +30,6 @@ rows = [("trained", ids, 8), ("ptuning", ids[:2], 6), ("rand", ids + ids[:3], 8)
 for model, prompt, n in rows:
     print(json.dumps({"model": model, "prompt": prompt, "max_tokens": n, "temperature": 0}))
 PY
-{"model": "trained", "prompt": "Hello world", "max_tokens": 8, "temperature": 0}
-{"model": "ptuning", "prompt": "The", "max_tokens": 6, "temperature": 0}
-{"model": "rand", "prompt": "Hello world and more", "max_tokens": 8, "temperature": 0}
-{"model": "$model", "prompt": "world", "max_tokens": 7, "temperature": 0}
-ROWS
   "$PYTHON" "$ad/serve_peft.py" --base-model "$dir" --adapters "$ad" --batch "$ad/rows.jsonl" 2>/dev/null > "$ad/serve.json"
   "$PYTHON" scripts/serve-crosscheck/peft_reference.py alone "$dir" "$ad" "$ad/rows.jsonl" 2>/dev/null > "$ad/alone.json"
   rm -rf "$OUT/$model"
