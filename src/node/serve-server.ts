@@ -191,7 +191,8 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
       if (route === 'GET /v1/models') return send(res, 200, models());
       if (route === 'GET /v1/stats') {
         const { steps, rowSteps, maxRows } = scheduler;
-        return send(res, 200, { requests: served, steps, row_steps: rowSteps, mean_rows_per_step: steps ? rowSteps / steps : 0, max_rows: maxRows, queued: scheduler.queued, mode: o.scheduler.mode });
+        const cpu = process.cpuUsage();
+        return send(res, 200, { requests: served, cpu_seconds: (cpu.user + cpu.system) / 1e6, steps, row_steps: rowSteps, mean_rows_per_step: steps ? rowSteps / steps : 0, max_rows: maxRows, queued: scheduler.queued, mode: o.scheduler.mode });
       }
       if (route === 'POST /v1/completions') return void complete(req).then((body) => send(res, 200, body), fail);
       if (['/v1/models', '/v1/completions', '/v1/stats'].includes(url.pathname)) return fail(new ServeError(405, `${req.method} is not allowed on ${url.pathname}`));
