@@ -33,6 +33,12 @@ export interface StepRunner<J, R> {
   readonly size: number;
 }
 
+/**
+ * Lets the host's I/O callbacks run. On the WASM and CPU backends reading a tensor resolves in a
+ * microtask, so without this a busy batch would never let new requests in between its steps.
+ */
+const yieldToEvents = (): Promise<void> => new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+
 interface Pending<J, R> {
   job: J;
   key: string;
@@ -91,6 +97,7 @@ export class BatchScheduler<J, R> {
     this.looping = true;
     try {
       while (this.queue.length || this.runner.size) {
+        await yieldToEvents();
         if (this.runner.size === 0 && this.queue.length < this.options.maxBatch && this.options.windowMs > 0) {
           await new Promise((r) => setTimeout(r, this.options.windowMs));
         }
