@@ -22,7 +22,7 @@ const list = (name: string, all: string[]) => flag(name)?.split(',') ?? all;
 
 const DEMO = 'public/models/playground-demo';
 const shapes = list('models', [...(existsSync(path.join(root, DEMO)) ? ['demo'] : []), 'gpt2-124m', 'smollm2-135m', 'bloomz-560m']);
-const platforms = list('platforms', ['node', 'browser', 'torch']);
+const platforms = list('platforms', ['node', 'browser', 'torch', 'serve']);
 const nodeBackends = list('node-backends', ['wasm', 'cpu']);
 const browserBackends = list('browser-backends', ['webgpu', 'wasm', 'webgl', 'cpu']);
 const steps = Number(flag('steps') ?? 3);
@@ -126,6 +126,11 @@ if (!saved) {
   if (platforms.includes('node')) outcomes.push(...(await nodeRows()));
   if (platforms.includes('browser')) outcomes.push(...(await runBrowserRows(root, browserBackends, shapes, steps, timeoutS, hopeless)));
   if (platforms.includes('torch')) outcomes.push(...(await torchRows()));
+  // The serving load test has its own table (docs/serve-load.md), written by bench/serve-load.ts.
+  if (platforms.includes('serve')) {
+    const r = await run(process.execPath, ['--no-warnings', '--import', 'tsx', '--import', './src/node/register-hooks.mjs', 'bench/serve-load.ts'], timeoutS * 1000);
+    process.stderr.write(r.code === 0 ? 'serve load test: wrote docs/serve-load.md\n' : `serve load test: ${why(r, timeoutS)}\n`);
+  }
 }
 
 process.stdout.write(JSON.stringify(outcomes, null, 2) + '\n');

@@ -57,6 +57,7 @@ function expectMatches(checks: ModelCheck[]): void {
     expect(c.grad.err, `${c.model} prompt gradient`).toBeLessThanOrEqual(1e-4 * c.grad.scale);
     expect(c.trained.err, `${c.model} 3 AdamW steps`).toBeLessThanOrEqual(1e-4 * c.trained.scale);
     expect(c.greedy.got, `${c.model} greedy ids`).toEqual(c.greedy.want);
+    expect(c.mixed.got, `${c.model} mixed-adapter batch ids`).toEqual(c.mixed.want);
     expect(c.numTensorsAfterTrainFlat, `${c.model} numTensors flat`).toBe(true);
   }
 }

@@ -8,6 +8,7 @@ import { setMaxBufferBytes } from '../../src/engine/device-limits.ts';
 import { parseSafetensors } from '../../src/engine/io/safetensors.ts';
 import { UrlFolderSource } from '../../src/engine/io/url-source.ts';
 import { generate } from '../../src/engine/generate.ts';
+import { mixedGenerate } from '../../src/engine/serve/mixed-batch.ts';
 import { loadModel } from '../../src/engine/load.ts';
 import { batchFromJson } from '../../src/engine/prompt/batch.ts';
 import { lossAndGradient, promptForward } from '../../src/engine/prompt/prompted.ts';
@@ -50,6 +51,8 @@ export interface ModelCheck {
   grad: { err: number; scale: number };
   trained: { err: number; scale: number };
   greedy: { got: number[]; want: number[] };
+  /** Rows of one mixed-adapter batch (different soft prompts, lengths, none) against each row alone. */
+  mixed: { got: number[][]; want: number[][] };
   numTensorsAfterTrainFlat: boolean;
 }
 
@@ -84,9 +87,20 @@ async function checkModel(name: string): Promise<ModelCheck> {
   const gPrompt = tf.tensor2d(gp.data, gp.shape as [number, number]);
   const g = gr.json.greedy;
   const ids = await generate(lm.model, gPrompt, g.prompt_ids, { maxNewTokens: g.max_new_tokens, greedy: true });
+  // Per-row positions (the RoPE kernels' per-row tables, GPT-2's learned positions) on this backend.
+  const fPrompt = tf.tensor2d(pe.data, pe.shape as [number, number]);
+  const options = { maxNewTokens: 4, greedy: true };
+  const rows = [
+    { prompt: gPrompt, inputIds: g.prompt_ids as number[], options },
+    { prompt: null, inputIds: (g.prompt_ids as number[]).slice(0, 2), options },
+    { prompt: fPrompt, inputIds: [...g.prompt_ids, ...g.prompt_ids] as number[], options },
+  ];
+  const mixed = { got: await mixedGenerate(lm.model, rows), want: [] as number[][] };
+  for (const r of rows) mixed.want.push(await generate(lm.model, r.prompt, r.inputIds, options));
+  fPrompt.dispose();
   gPrompt.dispose();
   lm.dispose();
-  return { model: name, ...result, trained, greedy: { got: ids, want: g.output_ids }, numTensorsAfterTrainFlat: counts.length === 2 && counts[0] === counts[1] };
+  return { model: name, ...result, trained, greedy: { got: ids, want: g.output_ids }, mixed, numTensorsAfterTrainFlat: counts.length === 2 && counts[0] === counts[1] };
 }
 
 export interface DropoutCheck {

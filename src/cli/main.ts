@@ -5,11 +5,12 @@ import { evaluate } from './commands/eval.ts';
 import { forward } from './commands/forward.ts';
 import { generate } from './commands/generate.ts';
 import { init } from './commands/init.ts';
+import { serve } from './commands/serve.ts';
 import { tokenize } from './commands/tokenize.ts';
 import { train } from './commands/train.ts';
 import { emit } from './output.ts';
 
-const COMMANDS: Command[] = [tokenize, init, forward, train, evaluate, generate];
+const COMMANDS: Command[] = [tokenize, init, forward, train, evaluate, generate, serve];
 
 function usage(): string {
   return [

@@ -85,10 +85,12 @@ const KERNELS: Record<string, (inputs: Inputs, attrs: Attrs, backend: WasmBacken
   // inverse = 1: the transposed rotation (the backward pass)
   PtRope: ({ x, cos, sin }, { inverse }, backend) =>
     run(backend, [x, cos, sin], [x.shape], ([xs, cs, sn], [y]) => {
-      const [, , T, hd] = x.shape;
+      const [, heads, T, hd] = x.shape;
       const half = hd / 2;
-      for (let base = 0, t = 0; base < xs.length; base += hd, t = (t + 1) % T) {
-        const tab = t * hd;
+      // The tables have T rows (one for all rows of the batch) or B * T (per-row positions).
+      const R = cos.shape[0];
+      for (let base = 0, n = 0; base < xs.length; base += hd, n++) {
+        const tab = (((Math.floor(n / (heads * T)) * T) + (n % T)) % R) * hd;
         for (let d = 0; d < half; d++) {
           const a = xs[base + d];
           const b = xs[base + half + d];

@@ -225,20 +225,23 @@ const KERNELS: Record<string, (inputs: Record<string, tf.TensorInfo>, attrs: Rec
   PtGelu: ({ x }, _attrs, backend) => run(backend, withPrelude(GELU, elementProgram('gelu', ['x'], x.shape, 'setOutputAtIndex(index, geluTanh(x[index]));')), [x]),
   PtGeluGrad: ({ dy, x }, _attrs, backend) =>
     run(backend, withPrelude(GELU, elementProgram('gelu_grad', ['dy', 'x'], x.shape, 'setOutputAtIndex(index, dy[index] * geluTanhGrad(x[index]));')), [dy, x]),
-  // RoPE on x [B, heads, T, hd] with cos/sin [T, hd]; inverse = 1 applies the transpose rotation (backward)
+  // RoPE on x [B, heads, T, hd] with cos/sin [T, hd] (all rows) or [B * T, hd] (per-row positions);
+  // inverse = 1 applies the transpose rotation (backward)
   PtRope: ({ x, cos, sin }, { inverse }, backend) => {
-    const [, , T, hd] = x.shape;
+    const [, heads, T, hd] = x.shape;
     const p = elementProgram(inverse ? 'rope_inv' : 'rope', ['x', 'cos', 'sin'], x.shape, `
       let d = index % uniforms.hd;
-      let t = (index / uniforms.hd) % uniforms.T;
+      let n = index / uniforms.hd;
+      let t = n % uniforms.T;
+      let b = n / (uniforms.heads * uniforms.T);
       let half = uniforms.hd / 2;
-      let tab = t * uniforms.hd + d;
+      let tab = ((b * uniforms.T + t) % uniforms.R) * uniforms.hd + d;
       var partner = 0.0;
       ${inverse
         ? 'if (d < half) { partner = x[index + half] * sin[tab + half]; } else { partner = -x[index - half] * sin[tab - half]; }'
         : 'if (d < half) { partner = -x[index + half] * sin[tab]; } else { partner = x[index - half] * sin[tab]; }'}
-      setOutputAtIndex(index, x[index] * cos[tab] + partner);`, 'T : i32, hd : i32,');
-    return run(backend, p, [x, cos, sin], [{ type: 'int32', data: [T] }, { type: 'int32', data: [hd] }]);
+      setOutputAtIndex(index, x[index] * cos[tab] + partner);`, 'T : i32, hd : i32, heads : i32, R : i32,');
+    return run(backend, p, [x, cos, sin], [{ type: 'int32', data: [T] }, { type: 'int32', data: [hd] }, { type: 'int32', data: [heads] }, { type: 'int32', data: [cos.shape[0]] }]);
   },
 };
 

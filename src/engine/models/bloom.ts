@@ -166,7 +166,8 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
       parameterCount: w.parameterCount,
       embed: (ids) => wordEmbeddings.embed(ids),
       forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
-        // ALiBi has no hard position limit.
+        // ALiBi has no hard position limit, and no position ids (options.positions): like
+        // transformers' build_alibi_tensor it counts each row's real tokens in the mask.
         const { T } = forwardSpan(embeds, mask, options, WHAT);
         // The embedding LayerNorm applies to whatever is fed in, soft prompt included (as in BloomModel).
         const input = layerNorm(embeds, embNorm[0], embNorm[1], eps);

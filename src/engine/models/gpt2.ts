@@ -122,8 +122,9 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
       parameterCount: w.parameterCount,
       embed: (ids) => wte.embed(ids),
       forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
-        const { T, past } = forwardSpan(embeds, mask, options, WHAT, { max: contextLength, field: 'n_positions' });
-        const summed: tf.Tensor = tf.add(embeds, tf.gather(wpe, tf.range(past, past + T, 1, 'int32')));
+        const { T, past, positions } = forwardSpan(embeds, mask, options, WHAT, { max: contextLength, field: 'n_positions' });
+        const ids = positions ? tf.tensor2d(positions, [positions.length, T], 'int32') : tf.range(past, past + T, 1, 'int32');
+        const summed: tf.Tensor = tf.add(embeds, tf.gather(wpe, ids));
         const input = dropout(summed, options.dropout?.mask(summed.shape, embdDrop) ?? null);
         const bias = causalBias(mask, T);
         const { x, keys, values } = runBlocks(blocks, input, options, (blk, i, input, past) => runBlock(blk, i, input, bias, past, options.dropout), (blk, i, dy, saved) => blockBackward(blk, i, dy, saved));

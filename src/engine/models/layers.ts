@@ -161,14 +161,19 @@ export function nextCache(mask: number[][], keys: tf.Tensor4D[], values: tf.Tens
  * New positions T and cached positions `past` of a forward call, after checking the mask covers
  * both and (where the model has one) the position limit. `limit` names the config field.
  */
-export function forwardSpan(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions, what: string, limit?: { max: number; field: string }): { T: number; past: number } {
+export function forwardSpan(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions, what: string, limit?: { max: number; field: string }): { T: number; past: number; positions: number[][] | null } {
   const [B, T] = embeds.shape;
   const past = options.cache?.length ?? 0;
   if (mask.length !== B || mask.some((r) => r.length !== past + T)) {
     throw new Error(`attention mask must be [${B}][${past + T}] (batch x (cached + new) positions)`);
   }
-  if (limit && past + T > limit.max) throw new Error(`${what}: sequence of ${past + T} positions exceeds ${limit.field} ${limit.max}`);
-  return { T, past };
+  const positions = options.positions ?? null;
+  if (positions) {
+    if (positions.length !== B || positions.some((r) => !Array.isArray(r) || r.length !== T)) throw new Error(`${what}: positions must be [${B}][${T}] (batch x new positions)`);
+    const bad = positions.flat().find((p) => !Number.isInteger(p) || p < 0 || (limit !== undefined && p >= limit.max));
+    if (bad !== undefined) throw new Error(`${what}: position id ${bad} is not an integer in [0, ${limit ? `${limit.field} ${limit.max}` : 'inf'})`);
+  } else if (limit && past + T > limit.max) throw new Error(`${what}: sequence of ${past + T} positions exceeds ${limit.field} ${limit.max}`);
+  return { T, past, positions };
 }
 
 export function numberField(config: Record<string, unknown>, names: string[], what: string, fallback?: number): number {

@@ -183,8 +183,8 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
       parameterCount: w.parameterCount,
       embed: (ids) => embedTokens.embed(ids),
       forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
-        const { T, past } = forwardSpan(embeds, mask, options, what, { max: contextLength, field: 'max_position_embeddings' });
-        const [cos, sin] = ropeTables(inv, past, T);
+        const { T, past, positions } = forwardSpan(embeds, mask, options, what, { max: contextLength, field: 'max_position_embeddings' });
+        const [cos, sin] = ropeTables(inv, past, T, positions);
         const c: Context = { cos, sin, bias: causalBias(mask, T), drop: options.dropout };
         const { x, keys, values } = runBlocks(blocks, embeds, options, (blk, _i, input, past) => runBlock(blk, input, c, past), (blk, _i, dy, saved) => blockBackward(blk, dy, saved));
         const hidden = rmsNorm(x, norm, eps) as tf.Tensor3D;

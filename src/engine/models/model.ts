@@ -42,6 +42,12 @@ export interface ForwardOptions {
    * generation, plain forward). See ops/dropout.ts for how a family applies it.
    */
   dropout?: Dropout;
+  /**
+   * Position ids per row [B][T], as transformers' position_ids (default past .. past + T - 1 for
+   * every row): rows of a batch decoded at different lengths (engine/serve) each continue from
+   * their own length. BLOOM has none: its ALiBi comes from the attention mask, as in transformers.
+   */
+  positions?: number[][];
 }
 
 export interface ForwardOutput {
@@ -62,7 +68,8 @@ export interface CausalLM {
   readonly embeddings: EmbeddingTable;
   /**
    * Runs the transformer over input embeddings [B, T, H]. `attentionMask` is [B][past + T]
-   * (1 = real token). Positions continue from the cache: past .. past + T - 1.
+   * (1 = real token). Positions continue from the cache: past .. past + T - 1, unless
+   * `options.positions` gives them per row.
    */
   forward(embeds: tf.Tensor3D, attentionMask: number[][], options?: ForwardOptions): ForwardOutput;
   /** The LM head matrix [vocab, H] (the embeddings themselves when tied). */

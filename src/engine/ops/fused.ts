@@ -103,17 +103,25 @@ export function geluTanhGrad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
   return tf.mul(dy, tf.add(tf.mul(tf.add(t, 1), 0.5), tf.mul(tf.mul(tf.mul(x, 0.5), tf.sub(1, tf.square(t))), du)));
 }
 
-/** x ⊙ cos + rotate_half(x) ⊙ sin, rotate_half(x) = [−x₂, x₁]; x [B, heads, T, hd]. */
-export function rope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
-  if (hasFused('PtRope')) return kernel('PtRope', { x, cos, sin }, { inverse: 0 }) as tf.Tensor4D;
+/** Tables of [B * T, hd] (per-row positions, ops/rope.ts) as [B, 1, T, hd], so they broadcast over heads. */
+function perRow(x: tf.Tensor4D, table: tf.Tensor2D): tf.Tensor {
+  const [B, , T, hd] = x.shape;
+  return table.shape[0] === T ? table : tf.reshape(table, [B, 1, T, hd]);
+}
+
+/** x ⊙ cos + rotate_half(x) ⊙ sin, rotate_half(x) = [−x₂, x₁]; x [B, heads, T, hd], tables [T or B * T, hd]. */
+export function rope(x: tf.Tensor4D, cosT: tf.Tensor2D, sinT: tf.Tensor2D): tf.Tensor4D {
+  if (hasFused('PtRope')) return kernel('PtRope', { x, cos: cosT, sin: sinT }, { inverse: 0 }) as tf.Tensor4D;
+  const [cos, sin] = [perRow(x, cosT), perRow(x, sinT)];
   const half = x.shape[3] / 2;
   const [x1, x2] = tf.split(x, [half, half], 3);
   return tf.add(tf.mul(x, cos), tf.mul(tf.concat([tf.neg(x2), x1], 3), sin)) as tf.Tensor4D;
 }
 
 /** The transpose of the rotation: dx = dy ⊙ cos + rotate_halfᵀ(dy ⊙ sin), rotate_halfᵀ(z) = [z₂, −z₁]. */
-export function ropeGrad(dy: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
-  if (hasFused('PtRope')) return kernel('PtRope', { x: dy, cos, sin }, { inverse: 1 }) as tf.Tensor4D;
+export function ropeGrad(dy: tf.Tensor4D, cosT: tf.Tensor2D, sinT: tf.Tensor2D): tf.Tensor4D {
+  if (hasFused('PtRope')) return kernel('PtRope', { x: dy, cos: cosT, sin: sinT }, { inverse: 1 }) as tf.Tensor4D;
+  const [cos, sin] = [perRow(dy, cosT), perRow(dy, sinT)];
   const half = dy.shape[3] / 2;
   const [z1, z2] = tf.split(tf.mul(dy, sin), [half, half], 3);
   return tf.add(tf.mul(dy, cos), tf.concat([z2, tf.neg(z1)], 3)) as tf.Tensor4D;
