@@ -152,5 +152,9 @@ describe('one path for every run', () => {
     expect(card).toMatch(/held-out accuracy: [\d.]+% on 4 validation rows of tweets.jsonl/);
     expect(JSON.parse(new TextDecoder().decode(ex.files['split.json'])).validation).toEqual(run!.split.validation);
     expect(card).toContain('local model folder');
+    // And the mixed-batch server for the adapter's base model, pinned to its revision.
+    const serve = new TextDecoder().decode(ex.files['serve_peft.py']);
+    expect(serve).toContain(`BASE_MODEL = ${JSON.stringify(adapter.config.baseModel)}`);
+    expect(card).toContain('python serve_peft.py --adapters ..');
   });
 });

@@ -3,6 +3,7 @@
 // run with PEFT + transformers. The worker and the CLI both write it.
 import { adapterFiles, type PromptAdapter } from '../adapter/adapter.ts';
 import { modelCard } from '../adapter/model-card.ts';
+import { serveScript } from '../adapter/serve-script.ts';
 import { trainScript } from '../adapter/train-script.ts';
 import type { ColumnMapping } from '../data/examples.ts';
 import type { Row } from '../data/parse.ts';
@@ -117,6 +118,19 @@ export function exportBundle(x: ExportInput): ExportBundle {
       '',
     ].join('\n');
   }
+  // Serving: this folder beside other adapter folders of the same base model, one server for all.
+  files['serve_peft.py'] = enc.encode(serveScript({ baseModel: base, revision: config.revision }));
+  card += [
+    '',
+    '## Serve it with other adapters',
+    '',
+    '`serve_peft.py` serves every adapter folder of a directory on one base model, rows of different adapters mixed in each batch (an OpenAI-style `/v1/completions`); from this folder:',
+    '',
+    '```bash',
+    'python serve_peft.py --adapters .. --device cuda      # this folder and its sibling adapter folders',
+    '```',
+    '',
+  ].join('\n');
   const shipped = x.baseModelFiles && Object.keys(x.baseModelFiles).length > 0;
   if (shipped) for (const [name, bytes] of Object.entries(x.baseModelFiles as Record<string, Uint8Array>)) files[`${base}/${name}`] = bytes;
   if (x.baseKind !== 'hub') {
