@@ -84,6 +84,14 @@ export class WeightLoader {
     return fused;
   }
 
+  /** Swaps a loaded tensor for one derived from it (Gemma's 1 + w norm scales), keeping the bookkeeping. */
+  replace(t: tf.Tensor, derive: (t: tf.Tensor) => tf.Tensor): tf.Tensor {
+    const next = tf.tidy(() => derive(t));
+    this.tensors.splice(this.tensors.indexOf(t), 1, next);
+    t.dispose();
+    return next;
+  }
+
   optional(name: string, shape: number[], transpose = false): tf.Tensor | null {
     return this.store.has(name) ? this.load(name, shape, transpose) : null;
   }
@@ -102,9 +110,11 @@ export function activation(name: string, what: string): Activation {
 
 /**
  * Causal attention bias [B, 1, T, S] from the key mask [B][S], for queries at positions
- * past .. past + T - 1 (S = past + T): 0 where a query may attend, MASKED elsewhere.
+ * past .. past + T - 1 (S = past + T): 0 where a query may attend, MASKED elsewhere. With a
+ * sliding `window`, a query at q also sees only keys k with q - k < window (transformers'
+ * sliding_window_overlay).
  */
-export function causalBias(mask: number[][], T: number): tf.Tensor4D {
+export function causalBias(mask: number[][], T: number, window: number | null = null): tf.Tensor4D {
   const B = mask.length;
   const S = mask[0].length;
   const past = S - T;
@@ -113,7 +123,7 @@ export function causalBias(mask: number[][], T: number): tf.Tensor4D {
     const row = mask[b];
     for (let i = 0; i < T; i++) {
       const base = (b * T + i) * S;
-      for (let j = 0; j < S; j++) if (j > past + i || !row[j]) bias[base + j] = MASKED;
+      for (let j = 0; j < S; j++) if (j > past + i || !row[j] || (window !== null && past + i - j >= window)) bias[base + j] = MASKED;
     }
   }
   return tf.tensor4d(bias, [B, 1, T, S]);

@@ -12,6 +12,8 @@ export interface AttentionSaved {
   v: tf.Tensor4D;
   /** Attention probabilities [B * nkv, group * T, S]. */
   p: tf.Tensor3D;
+  /** With soft-capping: tanh(scale · q·k / cap), same layout as p. */
+  t?: tf.Tensor3D;
 }
 
 /** q [B, nh, T, hd], k and v [B, nkv, S, hd], additive bias broadcastable to [B, nh, T, S] → [B, nh, T, hd]. */
@@ -20,7 +22,12 @@ function loopKernel(name: string, q: tf.Tensor4D, k: tf.Tensor4D): boolean {
   return tf.getBackend() === 'wasm' && attentionFlops(q, k) <= WASM_ATTENTION_MAX_FLOPS && hasFused(name);
 }
 
-export function attentionForward(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor, scale: number): { o: tf.Tensor4D; saved: AttentionSaved } {
+/**
+ * With `softcap` (Gemma 2's attn_logit_softcapping) the scores are cap · tanh(scale · q·k / cap)
+ * before the mask is added, as transformers' eager attention computes them.
+ */
+export function attentionForward(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor, scale: number, softcap: number | null = null): { o: tf.Tensor4D; saved: AttentionSaved } {
+  if (softcap !== null) return cappedForward(q, k, v, bias, scale, softcap);
   if (loopKernel('PtAttention', q, k) && bias.rank === 4) {
     const [o, p] = tf.engine().runKernel('PtAttention', { q, k, v, bias }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor3D];
     return { o, saved: { q, k, v, p } };
@@ -35,8 +42,20 @@ export function attentionForward(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
   return { o, saved: { q, k, v, p } };
 }
 
-export function attentionBackward(dO: tf.Tensor4D, { q, k, v, p }: AttentionSaved, scale: number): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
-  if (loopKernel('PtAttentionGrad', q, k)) return tf.engine().runKernel('PtAttentionGrad', { dO, q, k, v, p }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+function cappedForward(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor, scale: number, cap: number): { o: tf.Tensor4D; saved: AttentionSaved } {
+  const [B, nh, T, hd] = q.shape;
+  const [, nkv, S] = k.shape;
+  const G = B * nkv;
+  const rows = (nh / nkv) * T;
+  const scores = bmm(tf.reshape(q, [G, rows, hd]) as tf.Tensor3D, tf.reshape(k, [G, S, hd]) as tf.Tensor3D, true);
+  const t = tf.tanh(tf.div(tf.mul(scores, scale), cap)) as tf.Tensor3D;
+  const p = tf.reshape(scaledSoftmax(tf.reshape(tf.mul(t, cap), [B, nh, T, S]) as tf.Tensor4D, bias, 1), [G, rows, S]) as tf.Tensor3D;
+  const o = tf.reshape(bmm(p, tf.reshape(v, [G, S, hd]) as tf.Tensor3D), [B, nh, T, hd]) as tf.Tensor4D;
+  return { o, saved: { q, k, v, p, t } };
+}
+
+export function attentionBackward(dO: tf.Tensor4D, { q, k, v, p, t }: AttentionSaved, scale: number, softcap: number | null = null): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
+  if (softcap === null && loopKernel('PtAttentionGrad', q, k)) return tf.engine().runKernel('PtAttentionGrad', { dO, q, k, v, p }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
   const [B, nh, T, hd] = q.shape;
   const [, nkv, S] = k.shape;
   const G = B * nkv;
@@ -47,7 +66,8 @@ export function attentionBackward(dO: tf.Tensor4D, { q, k, v, p }: AttentionSave
   const dOg = tf.reshape(dO, [G, rows, hd]) as tf.Tensor3D;
   const dv = bmmAT(p, dOg);
   const dp = bmm(dOg, vg, true);
-  const ds = scaledSoftmaxGrad(p, dp, scale) as tf.Tensor3D;
+  // d(cap · tanh(scale · s / cap)) / ds = scale · (1 − t²).
+  const ds = (softcap === null ? scaledSoftmaxGrad(p, dp, scale) : tf.mul(scaledSoftmaxGrad(p, dp, 1), tf.mul(tf.sub(1, tf.square(t!)), scale))) as tf.Tensor3D;
   return [tf.reshape(bmm(ds, kg), q.shape), tf.reshape(bmmAT(ds, qg), k.shape), tf.reshape(dv, v.shape)];
 }
 
