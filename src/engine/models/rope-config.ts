@@ -79,7 +79,7 @@ export function ropeInverseFrequencies(raw: Record<string, unknown>, headDim: nu
   const low = numberField(dict, ['low_freq_factor'], `${what} ${field}`);
   const high = numberField(dict, ['high_freq_factor'], `${what} ${field}`);
   // transformers 5 defaults it to max_position_embeddings (standardize_rope_params).
-  const oldCtx = numberField(dict, ['original_max_position_embeddings'], `${what} ${field}`, numberField(raw, ['original_max_position_embeddings', 'max_position_embeddings'], what));
+  const oldCtx = dict.original_max_position_embeddings !== undefined ? numberField(dict, ['original_max_position_embeddings'], `${what} ${field}`) : numberField(raw, ['original_max_position_embeddings', 'max_position_embeddings'], what);
   const lowWavelen = oldCtx / low;
   const highWavelen = oldCtx / high;
   return inv.map((f) => {
