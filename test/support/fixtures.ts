@@ -24,14 +24,20 @@ export interface FixtureModel {
   configFile?: string;
 }
 
+/** The tiny models copied from ../shared/fixtures, and stories260k when ../shared/fixtures is present. */
+export function baseFixtureModels(): FixtureModel[] {
+  const models: FixtureModel[] = TINY_MODELS.map((name) => ({ name, dir: path.join(LOCAL_FIXTURES, name) }));
+  const stories = path.join(SHARED_FIXTURES, 'stories260k');
+  if (existsSync(stories)) models.push({ name: 'stories260k', dir: stories });
+  return models;
+}
+
 /**
  * Every fixture model with its folder; stories260k only when ../shared/fixtures is present. Each
  * family fixture runs twice: with config.json as transformers 5 writes it, and with config.t4.json.
  */
 export function fixtureModels(): FixtureModel[] {
-  const models: FixtureModel[] = TINY_MODELS.map((name) => ({ name, dir: path.join(LOCAL_FIXTURES, name) }));
-  const stories = path.join(SHARED_FIXTURES, 'stories260k');
-  if (existsSync(stories)) models.push({ name: 'stories260k', dir: stories });
+  const models = baseFixtureModels();
   for (const name of FAMILY_MODELS) {
     const dir = path.join(FAMILY_FIXTURES, name);
     models.push({ name: `${name} (t5 config)`, dir });
