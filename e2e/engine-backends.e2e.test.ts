@@ -1,6 +1,7 @@
 // The engine in Chromium on each backend the app uses, against the PyTorch reference fixtures:
 // WebGPU (with the fused kernels, and with embeddings split to fit a tiny buffer limit) and WASM.
 import type { AddressInfo } from 'node:net';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
@@ -29,7 +30,7 @@ async function runChecks(query: string): Promise<{ backend: string; checks: Mode
   const page = await browser.newPage();
   try {
     await page.goto(`${base}/e2e/pages/engine-check.html?${query}`);
-    await page.waitForFunction(() => '__engineCheck' in window || '__engineCheckError' in window, undefined, { timeout: 200_000, polling: 500 });
+    await page.waitForFunction(() => '__engineCheck' in window || '__engineCheckError' in window, undefined, { timeout: 600_000, polling: 500 });
     const { result, error } = await page.evaluate(() => ({
       result: (window as unknown as { __engineCheck?: { backend: string; checks: ModelCheck[]; dropout: DropoutCheck[] } }).__engineCheck,
       error: (window as unknown as { __engineCheckError?: string }).__engineCheckError,
@@ -59,7 +60,26 @@ function expectMatches(checks: ModelCheck[]): void {
     expect(c.greedy.got, `${c.model} greedy ids`).toEqual(c.greedy.want);
     expect(c.mixed.got, `${c.model} mixed-adapter batch ids`).toEqual(c.mixed.want);
     expect(c.numTensorsAfterTrainFlat, `${c.model} numTensors flat`).toBe(true);
+    if (c.left) {
+      expect(c.left.logits.err, `${c.model} logits (left padding)`).toBeLessThanOrEqual(1e-4 * c.left.logits.scale);
+      expect(Math.abs(c.left.loss.got - c.left.loss.want), `${c.model} loss (left padding)`).toBeLessThanOrEqual(1e-5 * Math.max(1, c.left.loss.want));
+      expect(c.left.grad.err, `${c.model} prompt gradient (left padding)`).toBeLessThanOrEqual(1e-4 * c.left.grad.scale);
+    }
+    for (const i of c.init) expect(i, `${c.model} TEXT init`).toEqual({ idsEqual: true, err: 0 });
   }
+}
+
+// Every family fixture (scripts/fixtures/make_families.py), with config.json (transformers 5 layout) and config.t4.json.
+const FAMILY_MODELS = readdirSync(path.resolve(import.meta.dirname, '../test/fixtures/families'))
+  .filter((n) => existsSync(path.resolve(import.meta.dirname, '../test/fixtures/families', n, 'config.json')))
+  .sort()
+  .flatMap((n) => [`families/${n}`, `families/${n}@t4`]);
+
+/** Max error per model and case kind, as the Node fixture suite prints it. */
+function errorTable(backend: string, checks: ModelCheck[]): string {
+  const e = (x: number) => x.toExponential(2).padStart(9);
+  return [`${backend}: model, logits, loss, grad, logits/loss/grad (left pad), 3 AdamW steps`, ...checks.map((c) =>
+    `${c.model.padEnd(28)} ${e(c.logits.err)} ${e(Math.abs(c.loss.got - c.loss.want))} ${e(c.grad.err)} ${c.left ? `${e(c.left.logits.err)} ${e(Math.abs(c.left.loss.got - c.left.loss.want))} ${e(c.left.grad.err)}` : ''.padEnd(29)} ${e(c.trained.err)}`)].join('\n');
 }
 
 describe('engine on browser backends matches the PyTorch fixtures', () => {
@@ -78,4 +98,24 @@ describe('engine on browser backends matches the PyTorch fixtures', () => {
     expectMatches(checks);
     expectDropout(dropout);
   });
+
+  // Two halves on WebGPU (SwiftShader runs the 22 models in about 10 minutes): each layout on its own.
+  for (const layout of ['transformers-5 config.json', 'transformers-4 config.t4.json']) {
+    it(`every family fixture, ${layout}: WebGPU, fused kernels, embeddings split to a 4 KB buffer limit`, async () => {
+      const models = FAMILY_MODELS.filter((m) => m.endsWith('@t4') === layout.includes('t4'));
+      const { backend, checks } = await runChecks(`backend=webgpu&models=${models.join(',')}&maxBufferBytes=4000`);
+      expect(backend).toBe('webgpu');
+      expect(checks.length).toBe(models.length);
+      expectMatches(checks);
+      console.log(errorTable('webgpu', checks));
+    }, 900_000);
+  }
+
+  it('every family fixture, both config layouts: WASM', async () => {
+    const { backend, checks } = await runChecks(`backend=wasm&models=${FAMILY_MODELS.join(',')}`);
+    expect(backend).toBe('wasm');
+    expect(checks.length).toBe(FAMILY_MODELS.length);
+    expectMatches(checks);
+    console.log(errorTable('wasm', checks));
+  }, 900_000);
 });

@@ -19,6 +19,21 @@ const VARIANTS: Record<string, Record<string, unknown>> = {
     model_type: 'llama', hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 1, intermediate_size: 48, vocab_size: 50,
     attention_bias: true, mlp_bias: true, rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 },
   },
+  'qwen3, sliding window 3 from layer 1 on, q/k/v/o biases': {
+    model_type: 'qwen3', hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 12, intermediate_size: 40, vocab_size: 50,
+    use_sliding_window: true, sliding_window: 3, max_window_layers: 1, attention_bias: true,
+  },
+  'gemma2, attention soft-capping 0.5, biases, sliding window 2': {
+    model_type: 'gemma2', hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 1, head_dim: 8, intermediate_size: 40, vocab_size: 50,
+    query_pre_attn_scalar: 5, attn_logit_softcapping: 0.5, final_logit_softcapping: 3, sliding_window: 2, attention_bias: true,
+  },
+  'gemma3_text, attention soft-capping, per-layer rope, llama3 scaling on full layers': {
+    model_type: 'gemma3_text', hidden_size: 32, num_hidden_layers: 3, num_attention_heads: 2, num_key_value_heads: 2, head_dim: 16, intermediate_size: 40, vocab_size: 50,
+    query_pre_attn_scalar: 16, attn_logit_softcapping: 2, sliding_window: 3, sliding_window_pattern: 2,
+    rope_parameters: { sliding_attention: { rope_type: 'default', rope_theta: 100 }, full_attention: { rope_type: 'llama3', rope_theta: 1e5, factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 4 } },
+  },
+  'olmo2, attention biases': { model_type: 'olmo2', hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 40, vocab_size: 50, attention_bias: true },
+  'phi3, sliding window 4, gelu mlp': { model_type: 'phi3', hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 4, intermediate_size: 40, vocab_size: 50, sliding_window: 4, hidden_act: 'gelu' },
   'qwen2, gelu_pytorch_tanh mlp': { model_type: 'qwen2', hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 2, intermediate_size: 40, vocab_size: 50, hidden_act: 'gelu_pytorch_tanh' },
 };
 

@@ -13,7 +13,14 @@ import { PromptTrainer, type StepEvent } from '../src/engine/train/trainer.ts';
 import { readAdapterFolder } from '../src/node/adapter-folder.ts';
 import { initNodeBackend } from '../src/node/backend.ts';
 import { FolderSource } from '../src/node/folder-source.ts';
+import type { ModelSource } from '../src/engine/io/source.ts';
 import { errorLog, fixtureModels, hasStories260k, lossTolerance, maxAbsDiff, readCase, tensorTolerance } from './support/fixtures.ts';
+
+/** The folder with another file read as config.json (a fixture's second config layout). */
+function withConfig(source: FolderSource, configFile: string | undefined): ModelSource {
+  if (!configFile) return source;
+  return { kind: source.kind, id: source.id, revision: source.revision, resolvedRevision: () => source.resolvedRevision(), tryRead: (file, onProgress) => source.tryRead(file === 'config.json' ? configFile : file, onProgress), tryOpen: (file, onProgress) => source.tryOpen(file === 'config.json' ? configFile : file, onProgress) };
+}
 
 function record(model: string, kind: string, error: number, tolerance: number): void {
   errorLog.push({ model, kind, error, tolerance });
@@ -25,7 +32,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  const rows = errorLog.map((r) => `${r.model.padEnd(20)} ${r.kind.padEnd(26)} ${r.error.toExponential(2).padStart(9)}  (tol ${r.tolerance.toExponential(1)})`);
+  const rows = errorLog.map((r) => `${r.model.padEnd(24)} ${r.kind.padEnd(40)} ${r.error.toExponential(2).padStart(9)}  (tol ${r.tolerance.toExponential(1)})`);
   console.log(['max error per model and case kind:', ...rows].join('\n'));
 });
 
@@ -38,11 +45,11 @@ const NAMES_THE_LOADED_MODEL = new Set(['base_model_name_or_path', 'tokenizer_na
 // Visible in the report when the shared fixtures were left out on purpose (PT_SKIP_SHARED=1).
 it.skipIf(hasStories260k)('stories260k cases (../shared/fixtures/stories260k is missing)', () => {});
 
-for (const { name, dir } of fixtureModels()) {
+for (const { name, dir, configFile } of fixtureModels()) {
   describe(name, () => {
     let lm: LoadedModel;
     beforeAll(async () => {
-      lm = await loadModel(new FolderSource(dir));
+      lm = await loadModel(withConfig(new FolderSource(dir), configFile));
     });
     afterAll(() => lm.dispose());
 
@@ -58,20 +65,22 @@ for (const { name, dir } of fixtureModels()) {
       });
     });
 
-    it('forward: logits, loss and prompt gradient', async () => {
-      const { json, expected } = readCase(dir, 'forward');
+    const forwardCases = ['forward', ...(existsSync(path.join(dir, 'cases', 'forward-left')) ? ['forward-left'] : [])];
+    for (const fwdCase of forwardCases) it(`${fwdCase}: logits, loss and prompt gradient`, async () => {
+      const { json, expected } = readCase(dir, fwdCase);
+      const kind = (k: string) => (fwdCase === 'forward' ? k : `${k} (${fwdCase})`);
       const pe = expected!.get('prompt_embeddings');
       const prompt = tf.tensor2d(pe.data, pe.shape as [number, number]);
       const batch = batchFromJson(json, 'forward');
       const { logits, loss } = promptForward(lm.model, prompt, batch);
       const want = expected!.get('logits');
       expect(logits.shape).toEqual(want.shape);
-      record(name, 'logits', maxAbsDiff(logits.dataSync(), want.data), tensorTolerance(want.data));
-      record(name, 'loss', Math.abs(loss!.dataSync()[0] - json.loss), lossTolerance(json.loss));
+      record(name, kind('logits'), maxAbsDiff(logits.dataSync(), want.data), tensorTolerance(want.data));
+      record(name, kind('loss'), Math.abs(loss!.dataSync()[0] - json.loss), lossTolerance(json.loss));
       const { grad, loss: l2 } = lossAndGradient(lm.model, prompt, batch);
-      record(name, 'loss (label positions only)', Math.abs(l2.dataSync()[0] - json.loss), lossTolerance(json.loss));
+      record(name, kind('loss (label positions only)'), Math.abs(l2.dataSync()[0] - json.loss), lossTolerance(json.loss));
       const g = expected!.get('grad_prompt_embeddings');
-      record(name, 'grad_prompt_embeddings', maxAbsDiff(grad.dataSync(), g.data), tensorTolerance(g.data));
+      record(name, kind('grad_prompt_embeddings'), maxAbsDiff(grad.dataSync(), g.data), tensorTolerance(g.data));
       tf.dispose([prompt, logits, loss!, grad, l2]);
     });
 
@@ -118,7 +127,7 @@ for (const { name, dir } of fixtureModels()) {
       prompt.dispose();
     });
 
-    for (const caseName of ['forward', 'init-text-short', 'init-text-long', 'train', 'greedy']) {
+    for (const caseName of [...forwardCases, 'init-text-short', 'init-text-long', 'train', 'greedy']) {
       it(`adapter of ${caseName}: imports, and exports bit for bit with PEFT's 14 portable keys`, async () => {
         const { expected, adapterDir } = readCase(dir, caseName);
         const imported = readAdapterFolder(adapterDir!);

@@ -7,6 +7,8 @@ import type { BackendName } from '../../src/worker/protocol.ts';
 import { setMaxBufferBytes } from '../../src/engine/device-limits.ts';
 import { parseSafetensors } from '../../src/engine/io/safetensors.ts';
 import { UrlFolderSource } from '../../src/engine/io/url-source.ts';
+import type { ModelSource } from '../../src/engine/io/source.ts';
+import { initSoftPrompt } from '../../src/engine/prompt/init.ts';
 import { generate } from '../../src/engine/generate.ts';
 import { mixedGenerate } from '../../src/engine/serve/mixed-batch.ts';
 import { loadModel } from '../../src/engine/load.ts';
@@ -29,7 +31,9 @@ const log = (s: string) => {
 };
 
 async function fixture(name: string, kind: string) {
-  const json = await (await fetch(`${root}/${name}/cases/${kind}/case.json`)).json();
+  const jsonRes = await fetch(`${root}/${name}/cases/${kind}/case.json`);
+  if (!jsonRes.ok) return null;
+  const json = await jsonRes.json();
   const res = await fetch(`${root}/${name}/cases/${kind}/expected.safetensors`);
   return { json, expected: parseSafetensors(new Uint8Array(await res.arrayBuffer()), `${kind}/expected.safetensors`) };
 }
@@ -54,11 +58,28 @@ export interface ModelCheck {
   /** Rows of one mixed-adapter batch (different soft prompts, lengths, none) against each row alone. */
   mixed: { got: number[][]; want: number[][] };
   numTensorsAfterTrainFlat: boolean;
+  /** The same forward checks with left padding, where the fixture has that case. */
+  left?: { logits: { err: number; scale: number }; loss: { got: number; want: number }; grad: { err: number; scale: number } };
+  /** TEXT init: ids and embeddings exactly equal (init-text-short and init-text-long). */
+  init: { idsEqual: boolean; err: number }[];
 }
 
-async function checkModel(name: string): Promise<ModelCheck> {
-  const lm = await loadModel(new UrlFolderSource(name, `${location.origin}${root}/${name}`));
-  const fwd = await fixture(name, 'forward');
+/**
+ * A fixture folder; `name@t4` reads config.t4.json as config.json (the family fixtures' same
+ * model in the transformers-4 config layout).
+ */
+function fixtureSource(name: string): { folder: string; source: ModelSource } {
+  const [folder, layout] = name.split('@');
+  const inner = new UrlFolderSource(folder.split('/').at(-1)!, `${location.origin}${root}/${folder}`);
+  if (!layout) return { folder, source: inner };
+  const configFile = `config.${layout}.json`;
+  return {
+    folder,
+    source: { kind: inner.kind, id: inner.id, revision: inner.revision, resolvedRevision: () => inner.resolvedRevision(), tryRead: (file, p) => inner.tryRead(file === 'config.json' ? configFile : file, p), tryOpen: (file, p) => inner.tryOpen(file === 'config.json' ? configFile : file, p) },
+  };
+}
+
+async function forwardCheck(lm: Awaited<ReturnType<typeof loadModel>>, fwd: NonNullable<Awaited<ReturnType<typeof fixture>>>) {
   const pe = fwd.expected.get('prompt_embeddings');
   const prompt = tf.tensor2d(pe.data, pe.shape as [number, number]);
   const batch = batchFromJson(fwd.json, 'forward');
@@ -70,8 +91,25 @@ async function checkModel(name: string): Promise<ModelCheck> {
     grad: maxDiff(await grad.data(), fwd.expected.get('grad_prompt_embeddings').data),
   };
   tf.dispose([prompt, logits, loss as tf.Scalar, grad, l2]);
+  return result;
+}
 
-  const tr = await fixture(name, 'train');
+async function checkModel(modelName: string): Promise<ModelCheck> {
+  const { folder: name, source } = fixtureSource(modelName);
+  const lm = await loadModel(source);
+  const fwd = (await fixture(name, 'forward'))!;
+  const result = await forwardCheck(lm, fwd);
+  const pe = fwd.expected.get('prompt_embeddings');
+  const leftFixture = await fixture(name, 'forward-left');
+  const left = leftFixture ? await forwardCheck(lm, leftFixture) : undefined;
+  const init: ModelCheck['init'] = [];
+  for (const kind of ['init-text-short', 'init-text-long']) {
+    const f = (await fixture(name, kind))!;
+    const p = await initSoftPrompt(lm.model, lm.tokenizer, { kind: 'TEXT', text: f.json.init.text, numVirtualTokens: f.json.num_virtual_tokens });
+    init.push({ idsEqual: JSON.stringify(p.initIds) === JSON.stringify(f.json.init.ids), err: maxDiff(p.values, f.expected.get('prompt_embeddings').data).err });
+  }
+
+  const tr = (await fixture(name, 'train'))!;
   const t = tr.json.train;
   const batches = t.batches.map((b: unknown, i: number) => batchFromJson(b, `batch ${i}`));
   const trainer = new PromptTrainer(lm.model, tr.expected.get('prompt_embeddings').data, tr.json.num_virtual_tokens, { epochs: 1, stepsPerEpoch: batches.length, batchesForEpoch: () => batches, valBatches: [] }, {
@@ -82,7 +120,7 @@ async function checkModel(name: string): Promise<ModelCheck> {
   const trained = maxDiff(await trainer.promptValues(), tr.expected.get('prompt_embeddings_after').data);
   trainer.dispose();
 
-  const gr = await fixture(name, 'greedy');
+  const gr = (await fixture(name, 'greedy'))!;
   const gp = gr.expected.get('prompt_embeddings');
   const gPrompt = tf.tensor2d(gp.data, gp.shape as [number, number]);
   const g = gr.json.greedy;
@@ -100,7 +138,7 @@ async function checkModel(name: string): Promise<ModelCheck> {
   fPrompt.dispose();
   gPrompt.dispose();
   lm.dispose();
-  return { model: name, ...result, trained, greedy: { got: ids, want: g.output_ids }, mixed, numTensorsAfterTrainFlat: counts.length === 2 && counts[0] === counts[1] };
+  return { model: modelName, ...result, left, init, trained, greedy: { got: ids, want: g.output_ids }, mixed, numTensorsAfterTrainFlat: counts.length === 2 && counts[0] === counts[1] };
 }
 
 export interface DropoutCheck {

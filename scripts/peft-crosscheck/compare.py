@@ -1,12 +1,14 @@
 # Used by run.sh: one model, one adapter exported by the engine.
 # Loads adapters exported by the engine with real transformers + PEFT and compares logits,
 # loss and greedy ids with what the engine's CLI printed for the same inputs.
-import json, sys, torch
+import json, os, sys, torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 from peft import PeftModel
 model_dir, adapter_dir, batch_file, engine_out, greedy_file = sys.argv[1:6]
-base = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32)
+# Eager attention, as the fixtures: SDPA has no logit soft-capping (Gemma 2), and rows whose keys
+# are all masked (left padding inside a sliding window) come out differently from eager's.
+base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation=os.environ.get('ATTN', 'eager'))
 model = PeftModel.from_pretrained(base, adapter_dir).eval()
 b = json.load(open(batch_file))
 ids = torch.tensor(b['input_ids']); mask = torch.tensor(b['attention_mask']); labels = torch.tensor(b['labels'])

@@ -1,5 +1,5 @@
 // Where the reference fixtures are, and the tolerance checks of SPEC.md.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSafetensors, type ParsedSafetensors } from '../../src/engine/io/safetensors.ts';
@@ -15,16 +15,41 @@ export const TINY_MODELS = ['tiny-gpt2', 'tiny-gpt2-noprefix', 'tiny-bloom', 'ti
 
 export const hasStories260k = existsSync(path.join(SHARED_FIXTURES, 'stories260k'));
 
+/** Models made by scripts/fixtures/make_families.py with transformers' own classes (one folder per family). */
+export const FAMILY_FIXTURES = path.join(LOCAL_FIXTURES, 'families');
+export const FAMILY_MODELS = existsSync(FAMILY_FIXTURES) ? readdirSync(FAMILY_FIXTURES).filter((n) => existsSync(path.join(FAMILY_FIXTURES, n, 'config.json'))).sort() : [];
+
+export interface FixtureModel {
+  name: string;
+  dir: string;
+  /** The file to read as config.json (the family fixtures' transformers-4 layout is config.t4.json). */
+  configFile?: string;
+}
+
 /**
- * Every fixture model with its folder. stories260k (never committed) is read from ../shared; when
- * it is missing the run fails with how to fix it, unless PT_SKIP_SHARED=1 says, out loud, that
- * this checkout runs without it (the skip is then reported by the tests that need it).
+ * The tiny models copied from ../shared/fixtures, and stories260k (never committed), read from
+ * ../shared; when it is missing the run fails with how to fix it, unless PT_SKIP_SHARED=1 says,
+ * out loud, that this checkout runs without it (the skip is then reported by the tests that need it).
  */
-export function fixtureModels(): { name: string; dir: string }[] {
-  const models = TINY_MODELS.map((name) => ({ name, dir: path.join(LOCAL_FIXTURES, name) }));
+export function baseFixtureModels(): FixtureModel[] {
+  const models: FixtureModel[] = TINY_MODELS.map((name) => ({ name, dir: path.join(LOCAL_FIXTURES, name) }));
   const stories = path.join(SHARED_FIXTURES, 'stories260k');
   if (hasStories260k) models.push({ name: 'stories260k', dir: stories });
   else if (process.env.PT_SKIP_SHARED !== '1') throw new Error(`${stories} is missing: put the shared fixtures beside the checkout (../shared/fixtures), or set PT_SKIP_SHARED=1 to run without the stories260k cases`);
+  return models;
+}
+
+/**
+ * Every fixture model with its folder; stories260k as baseFixtureModels says. Each
+ * family fixture runs twice: with config.json as transformers 5 writes it, and with config.t4.json.
+ */
+export function fixtureModels(): FixtureModel[] {
+  const models = baseFixtureModels();
+  for (const name of FAMILY_MODELS) {
+    const dir = path.join(FAMILY_FIXTURES, name);
+    models.push({ name: `${name} (t5 config)`, dir });
+    models.push({ name: `${name} (t4 config)`, dir, configFile: 'config.t4.json' });
+  }
   return models;
 }
 

@@ -132,7 +132,7 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
       let [k, v] = [heads[1], heads[2]];
       if (past) [k, v] = [tf.concat([past.k, k], 2) as tf.Tensor4D, tf.concat([past.v, v], 2) as tf.Tensor4D];
       const mAttn = drop?.mask(attentionProbsShape(q, k), attnDrop) ?? null;
-      const att = attentionForward(q, k, v, bias, scale, mAttn);
+      const att = attentionForward(q, k, v, bias, scale, null, mAttn);
       const dense = linear(mergeHeads(att.o), blk.denseW, blk.denseB);
       const mDense = drop?.mask(dense.shape, hiddenDrop) ?? null;
       const x1 = tf.add(dropout(dense, mDense), residualAfterNorm ? n1 : x);

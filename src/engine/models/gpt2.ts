@@ -96,7 +96,7 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
       let v = splitHeads(vp, numHeads, headDim);
       if (past) [k, v] = [tf.concat([past.k, k], 2) as tf.Tensor4D, tf.concat([past.v, v], 2) as tf.Tensor4D];
       const mAttn = drop?.mask(attentionProbsShape(q, k), attnDrop) ?? null;
-      const att = attentionForward(q, k, v, bias, scaleOf(i), mAttn);
+      const att = attentionForward(q, k, v, bias, scaleOf(i), null, mAttn);
       const proj = linear(mergeHeads(att.o), blk.projW, blk.projB);
       const mProj = drop?.mask(proj.shape, residDrop) ?? null;
       const x1 = tf.add(x, dropout(proj, mProj));

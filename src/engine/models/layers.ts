@@ -84,6 +84,14 @@ export class WeightLoader {
     return fused;
   }
 
+  /** Swaps a loaded tensor for one derived from it (Gemma's 1 + w norm scales), keeping the bookkeeping. */
+  replace(t: tf.Tensor, derive: (t: tf.Tensor) => tf.Tensor): tf.Tensor {
+    const next = tf.tidy(() => derive(t));
+    this.tensors.splice(this.tensors.indexOf(t), 1, next);
+    t.dispose();
+    return next;
+  }
+
   optional(name: string, shape: number[], transpose = false): tf.Tensor | null {
     return this.store.has(name) ? this.load(name, shape, transpose) : null;
   }
@@ -102,18 +110,33 @@ export function activation(name: string, what: string): Activation {
 
 /**
  * Causal attention bias [B, 1, T, S] from the key mask [B][S], for queries at positions
- * past .. past + T - 1 (S = past + T): 0 where a query may attend, MASKED elsewhere.
+ * past .. past + T - 1 (S = past + T): 0 where a query may attend, MASKED elsewhere. With a
+ * sliding `window`, a query at q also sees only keys k with q - k < window (transformers'
+ * sliding_window_overlay).
  */
-export function causalBias(mask: number[][], T: number): tf.Tensor4D {
+export function causalBias(mask: number[][], T: number, window: number | null = null, positions?: number[][]): tf.Tensor4D {
   const B = mask.length;
   const S = mask[0].length;
   const past = S - T;
   const bias = new Float32Array(B * T * S);
+  const keyPos = new Int32Array(S);
   for (let b = 0; b < B; b++) {
     const row = mask[b];
+    // A sliding window counts positions back from the query. Without per-row positions a column is
+    // its position (transformers' cache_position, left padding included); with them (rows of a
+    // mixed batch, padded between their tokens and the ones decoded later) a key's position is the
+    // number of real keys before it, as when the row runs alone.
+    if (window !== null) {
+      let n = 0;
+      for (let j = 0; j < S; j++) {
+        keyPos[j] = positions ? n : j;
+        if (row[j]) n++;
+      }
+    }
     for (let i = 0; i < T; i++) {
       const base = (b * T + i) * S;
-      for (let j = 0; j < S; j++) if (j > past + i || !row[j]) bias[base + j] = MASKED;
+      const q = positions ? positions[b][i] : past + i;
+      for (let j = 0; j < S; j++) if (j > past + i || !row[j] || (window !== null && q - keyPos[j] >= window)) bias[base + j] = MASKED;
     }
   }
   return tf.tensor4d(bias, [B, 1, T, S]);

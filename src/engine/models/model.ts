@@ -76,6 +76,13 @@ export interface CausalLM {
   readonly head: EmbeddingTable;
   /** LM head on hidden states [N, H] → [N, vocab]. */
   logits(hidden: tf.Tensor2D): tf.Tensor2D;
+  /**
+   * Token embeddings are the table's rows times this (Gemma's sqrt(hidden), float32); PEFT's TEXT
+   * and SAMPLE_VOCAB inits take the scaled rows (they call the embedding module). Unset: 1.
+   */
+  readonly embedScale?: number;
+  /** `logits` are cap · tanh(scores / cap) (final_logit_softcapping); the loss uses the same. */
+  readonly logitSoftcap?: number | null;
   /** Number of weights (tied matrices counted once). */
   readonly parameterCount: number;
   dispose(): void;

@@ -14,6 +14,8 @@ export interface AttentionSaved {
   p: tf.Tensor3D;
   /** Dropout mask on the probabilities (training), same shape as p. */
   mask?: tf.Tensor3D;
+  /** With soft-capping: tanh(scale · q·k / cap), same layout as p. */
+  t?: tf.Tensor3D;
 }
 
 /** Shape of the attention probabilities (and of their dropout mask) for q [B, nh, T, hd] and k [B, nkv, S, hd]: [B * nkv, group * T, S], the element order of [B, nh, T, S]. */
@@ -24,14 +26,18 @@ export function attentionProbsShape(q: tf.Tensor4D, k: tf.Tensor4D): [number, nu
 }
 
 /** q [B, nh, T, hd], k and v [B, nkv, S, hd], additive bias broadcastable to [B, nh, T, S] → [B, nh, T, hd]. */
-/** WASM runs small attentions as one loop kernel: per-head XNNPACK calls would cost more in dispatch than in arithmetic. */
 function loopKernel(name: string, q: tf.Tensor4D, k: tf.Tensor4D): boolean {
   return tf.getBackend() === 'wasm' && attentionFlops(q, k) <= WASM_ATTENTION_MAX_FLOPS && hasFused(name);
 }
 
-/** `dropMask` (training): dropout on the probabilities after the softmax, as transformers' attention_dropout; the fused kernels do not take one. */
-export function attentionForward(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor, scale: number, dropMask: tf.Tensor | null = null): { o: tf.Tensor4D; saved: AttentionSaved } {
-  if (!dropMask && loopKernel('PtAttention', q, k) && bias.rank === 4) {
+/**
+ * With `softcap` (Gemma 2's attn_logit_softcapping) the scores are cap · tanh(scale · q·k / cap)
+ * before the mask is added, as transformers' eager attention computes them. `dropMask` (training):
+ * dropout on the probabilities after the softmax, as transformers' attention_dropout. The fused
+ * kernels take neither.
+ */
+export function attentionForward(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor, scale: number, softcap: number | null = null, dropMask: tf.Tensor | null = null): { o: tf.Tensor4D; saved: AttentionSaved } {
+  if (softcap === null && !dropMask && loopKernel('PtAttention', q, k) && bias.rank === 4) {
     const [o, p] = tf.engine().runKernel('PtAttention', { q, k, v, bias }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor3D];
     return { o, saved: { q, k, v, p } };
   }
@@ -39,15 +45,25 @@ export function attentionForward(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
   const [, nkv, S] = k.shape;
   const G = B * nkv;
   const rows = (nh / nkv) * T;
-  const scores = tf.reshape(bmm(tf.reshape(q, [G, rows, hd]), tf.reshape(k, [G, S, hd]), true), [B, nh, T, S]) as tf.Tensor4D;
-  const p = tf.reshape(scaledSoftmax(scores, bias, scale), [G, rows, S]) as tf.Tensor3D;
+  const scores = bmm(tf.reshape(q, [G, rows, hd]) as tf.Tensor3D, tf.reshape(k, [G, S, hd]) as tf.Tensor3D, true);
+  let p: tf.Tensor3D;
+  let t: tf.Tensor3D | undefined;
+  if (softcap === null) {
+    p = tf.reshape(scaledSoftmax(tf.reshape(scores, [B, nh, T, S]) as tf.Tensor4D, bias, scale), [G, rows, S]) as tf.Tensor3D;
+  } else {
+    t = tf.tanh(tf.div(tf.mul(scores, scale), softcap)) as tf.Tensor3D;
+    p = tf.reshape(scaledSoftmax(tf.reshape(tf.mul(t, softcap), [B, nh, T, S]) as tf.Tensor4D, bias, 1), [G, rows, S]) as tf.Tensor3D;
+  }
   const mask = dropMask ? (tf.reshape(dropMask, [G, rows, S]) as tf.Tensor3D) : undefined;
-  const o = tf.reshape(bmm(mask ? tf.mul(p, mask) : p, tf.reshape(v, [G, S, hd])), [B, nh, T, hd]) as tf.Tensor4D;
-  return { o, saved: mask ? { q, k, v, p, mask } : { q, k, v, p } };
+  const o = tf.reshape(bmm(mask ? tf.mul(p, mask) : p, tf.reshape(v, [G, S, hd]) as tf.Tensor3D), [B, nh, T, hd]) as tf.Tensor4D;
+  const saved: AttentionSaved = { q, k, v, p };
+  if (mask) saved.mask = mask;
+  if (t) saved.t = t;
+  return { o, saved };
 }
 
-export function attentionBackward(dO: tf.Tensor4D, { q, k, v, p, mask }: AttentionSaved, scale: number): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
-  if (!mask && loopKernel('PtAttentionGrad', q, k)) return tf.engine().runKernel('PtAttentionGrad', { dO, q, k, v, p }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+export function attentionBackward(dO: tf.Tensor4D, { q, k, v, p, mask, t }: AttentionSaved, scale: number, softcap: number | null = null): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
+  if (softcap === null && !mask && loopKernel('PtAttentionGrad', q, k)) return tf.engine().runKernel('PtAttentionGrad', { dO, q, k, v, p }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
   const [B, nh, T, hd] = q.shape;
   const [, nkv, S] = k.shape;
   const G = B * nkv;
@@ -59,7 +75,8 @@ export function attentionBackward(dO: tf.Tensor4D, { q, k, v, p, mask }: Attenti
   // With dropout, o = (p ⊙ m) v: dv = (p ⊙ m)ᵀ dO and the probabilities' gradient is (dO vᵀ) ⊙ m.
   const dv = bmmAT(mask ? tf.mul(p, mask) : p, dOg);
   const dp = mask ? tf.mul(bmm(dOg, vg, true), mask) : bmm(dOg, vg, true);
-  const ds = scaledSoftmaxGrad(p, dp, scale) as tf.Tensor3D;
+  // d(cap · tanh(scale · s / cap)) / ds = scale · (1 − t²).
+  const ds = (softcap === null ? scaledSoftmaxGrad(p, dp, scale) : tf.mul(scaledSoftmaxGrad(p, dp, 1), tf.mul(tf.sub(1, tf.square(t!)), scale))) as tf.Tensor3D;
   return [tf.reshape(bmm(ds, kg), q.shape), tf.reshape(bmmAT(ds, qg), k.shape), tf.reshape(dv, v.shape)];
 }
 

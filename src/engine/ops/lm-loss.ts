@@ -20,21 +20,27 @@ export function gatherRows(x: tf.Tensor2D, rows: Int32Array): tf.Tensor2D {
   return op(x) as tf.Tensor2D;
 }
 
-/** Mean over rows of −log softmax(h · headᵀ)[target], for h [N, H] and head [vocab, H]. */
-export function lmHeadLoss(h: tf.Tensor2D, head: EmbeddingTable, targets: Int32Array): tf.Scalar {
+/**
+ * Mean over rows of −log softmax(h · headᵀ)[target], for h [N, H] and head [vocab, H]; with
+ * `softcap` the logits are cap · tanh(h · headᵀ / cap) (final_logit_softcapping).
+ */
+export function lmHeadLoss(h: tf.Tensor2D, head: EmbeddingTable, targets: Int32Array, softcap: number | null = null): tf.Scalar {
   const N = h.shape[0];
   const vocab = head.rows;
   const flat = Int32Array.from(targets, (t, i) => i * vocab + t);
   const op = customOp<[tf.Tensor]>((hi, save) => {
-    const logits = head.scores(hi as tf.Tensor2D);
+    const scores = head.scores(hi as tf.Tensor2D);
+    const t = softcap === null ? null : tf.tanh(tf.div(scores, softcap));
+    const logits = t === null ? scores : tf.mul(t, softcap!);
     const lse = tf.logSumExp(logits, 1, true);
     const picked = tf.gather(tf.reshape(logits, [-1]), tf.tensor1d(flat, 'int32'));
-    save([logits, lse]);
+    save(t === null ? [logits, lse] : [logits, lse, t]);
     return {
       value: tf.mean(tf.sub(tf.reshape(lse, [-1]), picked)),
-      gradFunc: (dy: tf.Tensor, [l, s]: tf.Tensor[]) => {
+      gradFunc: (dy: tf.Tensor, [l, s, tc]: tf.Tensor[]) => {
         const probs = tf.exp(tf.sub(l, s));
-        const dlogits = tf.mul(tf.sub(probs, tf.oneHot(tf.tensor1d(targets, 'int32'), vocab)), tf.div(dy, N));
+        let dlogits = tf.mul(tf.sub(probs, tf.oneHot(tf.tensor1d(targets, 'int32'), vocab)), tf.div(dy, N));
+        if (tc) dlogits = tf.mul(dlogits, tf.sub(1, tf.square(tc)));
         return head.scoresBackward(dlogits as tf.Tensor2D);
       },
     };

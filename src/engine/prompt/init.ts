@@ -47,6 +47,14 @@ export function textInitIds(tokenizer: TextTokenizer, text: string, numVirtualTo
   return repeated.slice(0, numVirtualTokens);
 }
 
+/** Embedding rows as the model's input embedding module returns them (scaled where the family scales, Gemma). */
+async function embeddingRows(model: CausalLM, ids: number[]): Promise<Float32Array> {
+  const rows = await model.embeddings.rowValues(ids);
+  const s = model.embedScale;
+  // Both factors are float32, so the double product rounded once is torch's float32 product.
+  return s === undefined || s === 1 ? rows : rows.map((v) => Math.fround(v * s));
+}
+
 export async function initSoftPrompt(model: CausalLM, tokenizer: TextTokenizer, init: PromptInit): Promise<SoftPrompt> {
   const V = init.numVirtualTokens;
   const H = model.config.hiddenSize;
@@ -56,12 +64,12 @@ export async function initSoftPrompt(model: CausalLM, tokenizer: TextTokenizer, 
   if (init.kind === 'TEXT') {
     if (!init.text) throw new PromptInitError('TEXT init needs an init text (prompt_tuning_init_text)');
     const ids = textInitIds(tokenizer, init.text, V);
-    return { numVirtualTokens: V, hiddenSize: H, values: await model.embeddings.rowValues(ids), initIds: ids };
+    return { numVirtualTokens: V, hiddenSize: H, values: await embeddingRows(model, ids), initIds: ids };
   }
   if (init.kind === 'SAMPLE_VOCAB') {
     const rows = model.embeddings.rows;
     const ids = Array.from({ length: V }, () => rng.int(rows));
-    return { numVirtualTokens: V, hiddenSize: H, values: await model.embeddings.rowValues(ids), initIds: ids };
+    return { numVirtualTokens: V, hiddenSize: H, values: await embeddingRows(model, ids), initIds: ids };
   }
   const values = new Float32Array(V * H);
   for (let i = 0; i < values.length; i++) values[i] = rng.normal();

@@ -50,7 +50,7 @@ export function promptLoss(model: CausalLM, prompt: tf.Tensor2D | null, batch: B
   const { hidden } = model.forward(embeds, mask, forward);
   const H = hidden.shape[2];
   const picked = gatherRows(tf.reshape(hidden, [-1, H]) as tf.Tensor2D, rows);
-  return lmHeadLoss(picked, model.head, targets);
+  return lmHeadLoss(picked, model.head, targets, model.logitSoftcap ?? null);
 }
 
 /** Full logits [B, V + T, vocab] and the loss, as PeftModelForCausalLM returns them. */

@@ -60,7 +60,7 @@ export function HubForm({ disabled }: { disabled: boolean }) {
       <button type="submit" className="primary" data-testid="hub-load" disabled={disabled || !id.trim()}>
         Download and load
       </button>
-      <p className="hint">Files are kept in the browser cache and reused next time. Models need safetensors weights and a tokenizer.json; GPT-2, Llama/SmolLM/Qwen2 and BLOOM families run.</p>
+      <p className="hint">Files are kept in the browser cache and reused next time. Models need safetensors weights and a tokenizer.json; GPT-2, Llama/SmolLM, Qwen2/Qwen3, Mistral, Phi-3, OLMo 2, Gemma 1-3 and BLOOM families run.</p>
     </form>
   );
 }

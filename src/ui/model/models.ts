@@ -51,6 +51,8 @@ export const HUB_SUGGESTIONS: HubSuggestion[] = [
   { id: 'openai-community/gpt2', params: '124M', note: 'GPT-2 · 0.5 GB in memory' },
   { id: 'HuggingFaceTB/SmolLM2-360M', params: '362M', note: 'Llama family · 1.4 GB in memory' },
   { id: 'Qwen/Qwen2.5-0.5B', params: '494M', note: 'Qwen2 · 2 GB in memory' },
+  { id: 'Qwen/Qwen3-0.6B', params: '596M', note: 'Qwen3 · 2.4 GB in memory' },
+  { id: 'google/gemma-3-270m', params: '268M', note: 'Gemma 3 · 1.1 GB in memory · gated: accept the licence on the Hub, then set a token' },
   { id: 'bigscience/bloomz-560m', params: '559M', note: "BLOOM, PEFT's prompt-tuning example · 2.2 GB in memory" },
 ];
 
