@@ -1,6 +1,8 @@
 // WebGPU kernels that read packed 16-bit weights (ops/weight.ts) directly: no float32 copy of a
 // weight is ever made. Each word holds two values; F16 is decoded bit by bit (exact for
 // subnormals too, where unpack2x16float may flush them to zero), BF16 is a 16-bit shift.
+// tfjs's own WebGPU kernels pass int32 values through f32 (Gather, Concat, Slice read inputs as
+// f32), which rounds words above 2^24: so every operation on packed words is one of these kernels.
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackendLike, WebGPUProgram } from './webgpu-fused.ts';
 
@@ -55,6 +57,64 @@ export const WEBGPU_PACKED_KERNELS: Record<string, (inputs: Record<string, tf.Te
         }`,
     };
     return backend.runWebGPUProgram(program, [x], 'float32');
+  },
+  // rows `ids` of a packed table [rows, cols / 2] → float32 [ids.length, cols]
+  PtGatherPacked: ({ table, ids }, { bf16 }, backend) => {
+    const cols = table.shape[1] * 2;
+    const outputShape = [ids.shape[0], cols];
+    const size = outputShape[0] * cols;
+    const program: WebGPUProgram = {
+      variableNames: ['table', 'ids'],
+      outputShape,
+      shaderKey: `pt_gather_packed_${bf16}`,
+      dispatchLayout: { x: [0, 1] },
+      dispatch: flatDispatch(size, 128),
+      workgroupSize: [128, 1, 1],
+      size: true,
+      uniforms: 'cols : i32,',
+      getUserCode: () => `
+        ${widenWgsl(bf16 === 1, 'table')}
+        fn main(index : i32) {
+          if (index < uniforms.size) {
+            let r = index / uniforms.cols;
+            let c = index - r * uniforms.cols;
+            setOutputAtIndex(index, packedAt(ids[r] * uniforms.cols + c));
+          }
+        }`,
+    };
+    return backend.runWebGPUProgram(program, [table, ids], 'float32', [{ type: 'int32', data: [cols] }]);
+  },
+  // packed parts [rows, w_i] (words) joined along the last axis → int32 [rows, Σ w_i], words copied exactly
+  PtConcatPacked: (inputs, _attrs, backend) => {
+    const parts = Object.keys(inputs).sort().map((k) => inputs[k]);
+    const widths = parts.map((p) => p.shape[1]);
+    const total = widths.reduce((a, b) => a + b, 0);
+    const rows = parts[0].shape[0];
+    const names = parts.map((_, i) => `p${i}`);
+    let branches = '';
+    let start = 0;
+    names.forEach((n, i) => {
+      branches += `${i ? ' else ' : ''}if (j < ${start + widths[i]}) { setOutputAtIndexI32(index, ${n}[r * ${widths[i]} + j - ${start}]); }`;
+      start += widths[i];
+    });
+    const program: WebGPUProgram = {
+      variableNames: names,
+      outputShape: [rows, total],
+      shaderKey: `pt_concat_packed_${widths.join('_')}`,
+      dispatchLayout: { x: [0, 1] },
+      dispatch: flatDispatch(rows * total, 128),
+      workgroupSize: [128, 1, 1],
+      size: true,
+      getUserCode: () => `
+        fn main(index : i32) {
+          if (index < uniforms.size) {
+            let r = index / ${total};
+            let j = index - r * ${total};
+            ${branches}
+          }
+        }`,
+    };
+    return backend.runWebGPUProgram(program, parts, 'int32');
   },
   // a [M, K] · B → [M, N], B packed: logical [K, N], or [N, K] read transposed when transposeB = 1.
   // 32 x 32 output tiles, each of the 64 invocations accumulating 4 x 4 of them over 32-deep K steps.

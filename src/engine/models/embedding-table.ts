@@ -4,7 +4,7 @@
 // product) runs per chunk, with the row bookkeeping done in JS. Chunks keep the checkpoint's
 // dtype (ops/weight.ts): looked-up rows are widened after the gather, products read packed words.
 import * as tf from '@tensorflow/tfjs-core';
-import { unpack, weightMatMul, packedWeight, Weight } from '../ops/weight.ts';
+import { gatherRows, packedWeight, weightMatMul, Weight } from '../ops/weight.ts';
 
 export class EmbeddingTable {
   readonly rows: number;
@@ -52,9 +52,7 @@ export class EmbeddingTable {
 
   /** Float32 rows `local` of one chunk → [local.length, width]. */
   private gather(c: number, local: ArrayLike<number>): tf.Tensor2D {
-    const chunk = this.chunks[c];
-    const rows = tf.gather(chunk.data, tf.tensor1d(Int32Array.from(local), 'int32'));
-    return unpack(rows, chunk.dtype) as tf.Tensor2D;
+    return gatherRows(this.chunks[c], Int32Array.from(local));
   }
 
   private chunkOf(id: number): number {
@@ -128,7 +126,7 @@ export class EmbeddingTable {
       const parts: tf.Tensor[] = [];
       for (let r = 0; r < c.shape[0]; r += step) {
         const n = Math.min(step, c.shape[0] - r);
-        parts.push(tf.norm(unpack(tf.slice(c.data, [r, 0], [n, -1]), c.dtype), 'euclidean', 1));
+        parts.push(tf.norm(gatherRows(c, Int32Array.from({ length: n }, (_, i) => r + i)), 'euclidean', 1));
       }
       return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
     });

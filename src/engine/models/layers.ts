@@ -7,7 +7,8 @@ import { RandomWeights } from './random-weights.ts';
 import { EmbeddingTable } from './embedding-table.ts';
 import { maxBufferBytes } from '../device-limits.ts';
 import { ACTIVATIONS, type Activation } from '../ops/activations.ts';
-import { packedWeight, packedWeightsSupported, Weight, widen } from '../ops/weight.ts';
+import { hasKernel } from '../kernels/registry.ts';
+import { concatColumns, packedWeight, packedWeightsSupported, Weight, widen } from '../ops/weight.ts';
 
 export class ModelConfigError extends Error {
   constructor(message: string) {
@@ -110,9 +111,11 @@ export class WeightLoader {
       this.checkShape(name, [rows, width]);
       const raw = this.store.raw(name);
       const dtype = SIXTEEN_BIT[raw.dtype];
+      // Where products widen a packed chunk first (WASM, CPU), chunks stay small so the widened copy does too.
+      const packedMax = hasKernel('PtMatMulPacked') ? maxBytes : Math.min(maxBytes, WIDENED_TABLE_CHUNK_BYTES / 2);
       chunks =
         dtype && width % 2 === 0 && packedWeightsSupported()
-          ? EmbeddingTable.chunkPacked(halvesOf(raw.bytes), dtype, rows, width, maxBytes)
+          ? EmbeddingTable.chunkPacked(halvesOf(raw.bytes), dtype, rows, width, packedMax)
           : EmbeddingTable.chunkFloat(this.store.get(name).data, rows, width, maxBytes);
       this.store.release(name);
     }
@@ -136,13 +139,9 @@ export class WeightLoader {
   }
 
   private fuseWeights(parts: Weight[]): Weight {
-    const rows = parts[0].shape[0];
-    const cols = parts.reduce((a, p) => a + p.shape[1], 0);
     // Packed words concatenate like the values (every part has an even width); mixed dtypes are widened.
     const same = parts.every((p) => p.dtype === parts[0].dtype);
-    const fused = same
-      ? new Weight(tf.concat(parts.map((p) => p.data), 1), parts[0].dtype, [rows, cols])
-      : new Weight(tf.tidy(() => tf.concat(parts.map((p) => (p.packed ? widen(p) : p.data)), 1)), 'float32', [rows, cols]);
+    const fused = same ? concatColumns(parts) : concatColumns(parts.map((p) => new Weight(p.packed ? widen(p) : p.data, 'float32', p.shape)));
     for (const p of parts) {
       this.weights.splice(this.weights.indexOf(p), 1);
       p.dispose();
@@ -162,6 +161,9 @@ export class WeightLoader {
     this.weights.length = 0;
   }
 }
+
+/** Largest float32 copy of a packed table chunk that a product on WASM or CPU makes. */
+const WIDENED_TABLE_CHUNK_BYTES = 64 * 2 ** 20;
 
 const SIXTEEN_BIT: Partial<Record<string, 'float16' | 'bfloat16'>> = { F16: 'float16', BF16: 'bfloat16' };
 

@@ -87,7 +87,29 @@ function transpose16(src: Uint16Array, rows: number, cols: number): Uint16Array 
 /** Float32 values of packed words [..., n / 2] → [..., n] (a new tensor; float32 input is returned as is). */
 export function unpack(data: tf.Tensor, dtype: WeightDType): tf.Tensor {
   if (dtype === 'float32') return data;
+  if (!hasKernel('PtUnpack16')) throw new Error(`${dtype} weights are packed but the ${tf.getBackend()} backend has no PtUnpack16 kernel (load the model on the backend it will run on)`);
   return tf.engine().runKernel('PtUnpack16', { x: data }, { bf16: dtype === 'bfloat16' ? 1 : 0 }) as tf.Tensor;
+}
+
+/** Float32 rows `ids` of a packed or float32 matrix → [ids.length, cols]. */
+export function gatherRows(w: Weight, ids: Int32Array): tf.Tensor2D {
+  const idx = tf.tensor1d(ids, 'int32');
+  if (!w.packed) return tf.gather(w.data, idx);
+  if (hasKernel('PtGatherPacked')) return tf.engine().runKernel('PtGatherPacked', { table: w.data, ids: idx }, { bf16: w.dtype === 'bfloat16' ? 1 : 0 }) as tf.Tensor2D;
+  return unpack(tf.gather(w.data, idx), w.dtype) as tf.Tensor2D;
+}
+
+/** Packed or float32 matrices [rows, cols_i] of one dtype joined along their columns. */
+export function concatColumns(parts: Weight[]): Weight {
+  const rows = parts[0].shape[0];
+  const cols = parts.reduce((a, p) => a + p.shape[1], 0);
+  const { dtype } = parts[0];
+  if (parts.some((p) => p.dtype !== dtype)) throw new Error(`concatColumns: parts have different dtypes (${parts.map((p) => p.dtype).join(', ')})`);
+  if (dtype !== 'float32' && hasKernel('PtConcatPacked')) {
+    const inputs = Object.fromEntries(parts.map((p, i) => [`p${i}`, p.data]));
+    return new Weight(tf.engine().runKernel('PtConcatPacked', inputs) as tf.Tensor2D, dtype, [rows, cols]);
+  }
+  return new Weight(tf.concat(parts.map((p) => p.data), 1), dtype, [rows, cols]);
 }
 
 /** The weight as a float32 [rows, cols] tensor: its own data when it is float32, else a new widened copy. */
