@@ -62,6 +62,9 @@ export interface ModelCheck {
   left?: { logits: { err: number; scale: number }; loss: { got: number; want: number }; grad: { err: number; scale: number } };
   /** TEXT init: ids and embeddings exactly equal (init-text-short and init-text-long). */
   init: { idsEqual: boolean; err: number }[];
+  /** Bytes the weights hold on the device, and whether every embedding chunk is packed 16-bit data. */
+  weightBytes: number;
+  packed: boolean;
 }
 
 /**
@@ -97,6 +100,7 @@ async function forwardCheck(lm: Awaited<ReturnType<typeof loadModel>>, fwd: NonN
 async function checkModel(modelName: string): Promise<ModelCheck> {
   const { folder: name, source } = fixtureSource(modelName);
   const lm = await loadModel(source);
+  const weights = { weightBytes: lm.model.weightBytes, packed: lm.model.embeddings.chunks.every((c) => c.packed) };
   const fwd = (await fixture(name, 'forward'))!;
   const result = await forwardCheck(lm, fwd);
   const pe = fwd.expected.get('prompt_embeddings');
@@ -138,7 +142,7 @@ async function checkModel(modelName: string): Promise<ModelCheck> {
   fPrompt.dispose();
   gPrompt.dispose();
   lm.dispose();
-  return { model: modelName, ...result, left, init, trained, greedy: { got: ids, want: g.output_ids }, mixed, numTensorsAfterTrainFlat: counts.length === 2 && counts[0] === counts[1] };
+  return { model: modelName, ...result, ...weights, left, init, trained, greedy: { got: ids, want: g.output_ids }, mixed, numTensorsAfterTrainFlat: counts.length === 2 && counts[0] === counts[1] };
 }
 
 export interface DropoutCheck {

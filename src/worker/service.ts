@@ -163,7 +163,7 @@ export class EngineService implements EngineCommands {
       numHeads: c.numHeads,
       vocabSize: c.vocabSize,
       contextLength: c.contextLength,
-      weightBytes: lm.model.parameterCount * 4,
+      weightBytes: lm.model.weightBytes,
       eosTokenId: lm.eosTokenId,
       padTokenId: lm.padTokenId,
       embeddingNorm: this.scale.mean,

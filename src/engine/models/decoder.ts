@@ -14,6 +14,7 @@ import { ACTIVATIONS, type Activation } from '../ops/activations.ts';
 import { attentionBackward, attentionForward, attentionProbsShape, mergeHeads, splitHeads, type AttentionSaved } from '../ops/attention.ts';
 import { dropout, dropoutRate, restoreMasks, savedMasks, type Dropout } from '../ops/dropout.ts';
 import { linear, linearBackward } from '../ops/linear.ts';
+import type { Weight } from '../ops/weight.ts';
 import * as fused from '../ops/fused.ts';
 import { rmsNorm } from '../ops/norms.ts';
 import { ropeTables } from '../ops/rope.ts';
@@ -22,20 +23,20 @@ import { ropeTables } from '../ops/rope.ts';
 export interface DecoderBlock {
   /** Norm before attention (input_layernorm); null in OLMo 2. */
   inNorm: tf.Tensor1D | null;
-  qkv: tf.Tensor2D;
+  qkv: Weight;
   qkvB: tf.Tensor1D | null;
   /** q/k RMSNorm weights: [headDim] ('head') or [heads * headDim] ('full'). */
   qNorm: tf.Tensor1D | null;
   kNorm: tf.Tensor1D | null;
-  o: tf.Tensor2D;
+  o: Weight;
   ob: tf.Tensor1D | null;
   /** Norm on the attention output before the residual add (Gemma 2/3, OLMo 2). */
   postAttnNorm: tf.Tensor1D | null;
   /** Norm before the MLP (Llama's post_attention_layernorm, Gemma 2/3's pre_feedforward_layernorm). */
   preMlpNorm: tf.Tensor1D | null;
-  gateUp: tf.Tensor2D;
+  gateUp: Weight;
   gateUpB: tf.Tensor1D | null;
-  down: tf.Tensor2D;
+  down: Weight;
   downB: tf.Tensor1D | null;
   /** Norm on the MLP output before the residual add (Gemma 2/3, OLMo 2). */
   postMlpNorm: tf.Tensor1D | null;
@@ -156,7 +157,9 @@ export function buildDecoder(spec: DecoderSpec, w: WeightLoader): CausalLM {
   // the dropout masks drawn (attention, attention residual, MLP residual).
   const runBlock = (blk: DecoderBlock, i: number, x: tf.Tensor, c: Context, past?: { k: tf.Tensor4D; v: tf.Tensor4D }): BlockRun => {
     const [cos, sin] = c.rope[i];
-    let [qp, kp, vp] = tf.split(linear(norm1(x, blk.inNorm), blk.qkv, blk.qkvB), [qSize, kvSize, kvSize], 2);
+    const qkvParts = tf.split(linear(norm1(x, blk.inNorm), blk.qkv, blk.qkvB), [qSize, kvSize, kvSize], 2);
+    const vp = qkvParts[2];
+    let [qp, kp] = qkvParts;
     const qFull = qp;
     const kFull = kp;
     if (qkNorm === 'full') [qp, kp] = [fused.rmsNorm(qp, blk.qNorm!, eps), fused.rmsNorm(kp, blk.kNorm!, eps)];
@@ -233,6 +236,7 @@ export function buildDecoder(spec: DecoderSpec, w: WeightLoader): CausalLM {
     embedScale: scaleF32 ?? undefined,
     logitSoftcap,
     parameterCount: w.parameterCount,
+    weightBytes: w.weightBytes,
     embed,
     forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
       const { T, past, positions } = forwardSpan(embeds, mask, options, what, { max: contextLength, field: 'max_position_embeddings' });
@@ -311,7 +315,7 @@ export function buildRopeDecoder(config: ModelConfig, store: WeightStore, o: Fam
   const L = o.layout;
   const w = new WeightLoader(store, what);
   // HF Linear weights are [out, in]; they are stored transposed so every matmul is x · W.
-  const lin = (name: string, out: number, inp: number) => w.load(name, [out, inp], true) as tf.Tensor2D;
+  const lin = (name: string, out: number, inp: number) => w.matrix(name, [out, inp], true);
   const vec = (name: string, n: number) => w.load(name, [n]) as tf.Tensor1D;
   const normOf = (name: string | null, p: string, n: number) => (name ? normWeight(w, p + name, n, L.plusOneNorms) : null);
   const qSize = numHeads * headDim;
@@ -324,9 +328,9 @@ export function buildRopeDecoder(config: ModelConfig, store: WeightStore, o: Fam
       const a = p + 'self_attn.';
       const qkv = L.fusedProjections
         ? lin(a + 'qkv_proj.weight', qSize + 2 * kvSize, H)
-        : (w.fuse([lin(a + 'q_proj.weight', qSize, H), lin(a + 'k_proj.weight', kvSize, H), lin(a + 'v_proj.weight', kvSize, H)]) as tf.Tensor2D);
+        : w.fuse([lin(a + 'q_proj.weight', qSize, H), lin(a + 'k_proj.weight', kvSize, H), lin(a + 'v_proj.weight', kvSize, H)]);
       const qkvB = !L.qkvBias ? null : L.fusedProjections ? vec(a + 'qkv_proj.bias', qSize + 2 * kvSize) : (w.fuse([vec(a + 'q_proj.bias', qSize), vec(a + 'k_proj.bias', kvSize), vec(a + 'v_proj.bias', kvSize)]) as tf.Tensor1D);
-      const gateUp = L.fusedProjections ? lin(p + 'mlp.gate_up_proj.weight', 2 * F, H) : (w.fuse([lin(p + 'mlp.gate_proj.weight', F, H), lin(p + 'mlp.up_proj.weight', F, H)]) as tf.Tensor2D);
+      const gateUp = L.fusedProjections ? lin(p + 'mlp.gate_up_proj.weight', 2 * F, H) : w.fuse([lin(p + 'mlp.gate_proj.weight', F, H), lin(p + 'mlp.up_proj.weight', F, H)]);
       const gateUpB = !L.mlpBias ? null : L.fusedProjections ? vec(p + 'mlp.gate_up_proj.bias', 2 * F) : (w.fuse([vec(p + 'mlp.gate_proj.bias', F), vec(p + 'mlp.up_proj.bias', F)]) as tf.Tensor1D);
       const qn = L.qkNorm === 'head' ? headDim : qSize;
       const kn = L.qkNorm === 'head' ? headDim : kvSize;

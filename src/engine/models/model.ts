@@ -85,6 +85,8 @@ export interface CausalLM {
   readonly logitSoftcap?: number | null;
   /** Number of weights (tied matrices counted once). */
   readonly parameterCount: number;
+  /** Bytes the weights hold on the device, in the checkpoint's dtype (WeightLoader.weightBytes). */
+  readonly weightBytes: number;
   dispose(): void;
 }
 

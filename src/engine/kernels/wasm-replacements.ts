@@ -8,6 +8,7 @@
 //   splitting a tensor into n pieces copied it n times (SplitV and Unpack call it directly).
 //   Here all three copy only the slice, row by row, from a view of the heap.
 import * as tf from '@tensorflow/tfjs-core';
+import { kernelsUsable } from './registry.ts';
 
 interface WasmBackendLike {
   incRef(id: tf.DataId): void;
@@ -24,7 +25,9 @@ function replace(kernelName: string, make: (original: KernelFunc) => KernelFunc)
   tf.registerKernel({ ...existing, kernelFunc: make(existing.kernelFunc), patched: true } as tf.KernelConfig);
 }
 
-export function patchWasmKernels(): void {
+/** Replaces the kernels above in tfjs-wasm's registry (idempotent); not at all with another tfjs version. */
+export function replaceWasmKernels(): void {
+  if (!kernelsUsable()) return;
   replace('Identity', () => ({ inputs, backend }) => {
     const x = inputs.x as tf.TensorInfo;
     (backend as unknown as WasmBackendLike).incRef(x.dataId);
