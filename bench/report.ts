@@ -1,4 +1,4 @@
-import type { BenchRow } from '../src/bench/row.ts';
+import type { BenchRow } from './row.ts';
 
 export interface TorchResult {
   model: string;

@@ -1,10 +1,10 @@
 // Times the prompt-tuning training step (forward, prompt-gradient backward, AdamW) on whatever
 // tfjs backend is active, and relates it to that backend's best matmul throughput.
 import * as tf from '@tensorflow/tfjs-core';
-import type { CausalLM } from '../engine/models/model.ts';
-import { IGNORE_INDEX, type Batch } from '../engine/prompt/batch.ts';
-import { Rng } from '../engine/random.ts';
-import { PromptTrainer } from '../engine/train/trainer.ts';
+import type { CausalLM } from '../src/engine/models/model.ts';
+import { IGNORE_INDEX, type Batch } from '../src/engine/prompt/batch.ts';
+import { Rng } from '../src/engine/random.ts';
+import { PromptTrainer } from '../src/engine/train/trainer.ts';
 
 export interface StepBenchOptions {
   batch: number;
@@ -28,6 +28,12 @@ export interface StepBenchResult {
   peakBytes: number;
   numTensorsFlat: boolean;
   numTensors: [number, number];
+}
+
+/** Current size of the WASM backend's heap, or null on other backends. */
+export function wasmHeapMB(): number | null {
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8;
+  return heap ? heap.length / 2 ** 20 : null;
 }
 
 export function nonEmbeddingParams(model: CausalLM): number {
@@ -57,14 +63,14 @@ export async function benchStep(model: CausalLM, o: StepBenchOptions = DEFAULT_S
   await trainer.run((e) => {
     if (e.type !== 'step') return;
     const now = performance.now();
-    log(`step ${e.step}: ${(now - last).toFixed(0)} ms`);
+    log(`step ${e.step}: ${(now - last).toFixed(0)} ms, heap ${wasmHeapMB()?.toFixed(0) ?? 'n/a'} MB`);
     if (e.step > o.warmup) times.push(now - last);
     if (e.step === o.warmup || e.step === o.warmup + o.steps) counts.push(tf.memory().numTensors);
     last = now;
   });
   // One extra, profiled step for peak memory (profiling perturbs timing, so it is not timed).
   const prompt = tf.variable(tf.tensor2d(initial, [o.virtualTokens, H]));
-  const { lossAndGradient } = await import('../engine/prompt/prompted.ts');
+  const { lossAndGradient } = await import('../src/engine/prompt/prompted.ts');
   const profile = await tf.profile(() => {
     const { loss, grad } = lossAndGradient(model, prompt, batch);
     return [loss, grad];

@@ -1,11 +1,11 @@
 // One benchmark row, the same on every platform: build the model (real folder or random
 // weights with a real checkpoint's shapes), measure the backend's matmul ceiling, time the step.
 import * as tf from '@tensorflow/tfjs-core';
-import type { CausalLM } from '../engine/models/model.ts';
-import { buildModel } from '../engine/models/registry.ts';
-import { RandomWeights } from '../engine/models/random-weights.ts';
+import type { CausalLM } from '../src/engine/models/model.ts';
+import { buildModel } from '../src/engine/models/registry.ts';
+import { RandomWeights } from '../src/engine/models/random-weights.ts';
 import { BENCH_SHAPES } from './shapes.ts';
-import { benchStep, matmulCeiling, nonEmbeddingParams, type StepBenchOptions } from './step-bench.ts';
+import { benchStep, matmulCeiling, nonEmbeddingParams, wasmHeapMB, type StepBenchOptions } from './step-bench.ts';
 
 export interface BenchRow {
   platform: string;
@@ -26,11 +26,19 @@ export interface BenchRow {
   peakMB: number;
   numTensorsFlat: boolean;
   loadSeconds: number;
+  /** Bytes the model's tensors hold on the backend after the load (its weight memory). */
+  weightMB: number;
+  /** Size of the checkpoint's weights files, for real checkpoints. */
+  fileMB: number | null;
+  /** The WASM heap after the timed steps (it never shrinks, so this is its high-water mark; WASM caps it at 4 GB). */
+  heapMB: number | null;
 }
 
-export async function runRow(platform: string, model: string, o: StepBenchOptions, load?: () => Promise<CausalLM>, log: (s: string) => void = () => {}): Promise<BenchRow> {
+
+export async function runRow(platform: string, model: string, o: StepBenchOptions, load?: () => Promise<CausalLM>, log: (s: string) => void = () => {}, fileBytes: number | null = null): Promise<BenchRow> {
   const ceiling = await matmulCeiling();
   log(`matmul ceiling ${ceiling.gflops.toFixed(1)} GFLOP/s at ${ceiling.shape.join('x')}`);
+  const bytesBefore = tf.memory().numBytes;
   const t0 = performance.now();
   let lm: CausalLM;
   if (load) lm = await load();
@@ -40,7 +48,8 @@ export async function runRow(platform: string, model: string, o: StepBenchOption
     lm = buildModel(shape, new RandomWeights(1));
   }
   const loadSeconds = (performance.now() - t0) / 1000;
-  log(`model ready in ${loadSeconds.toFixed(1)} s`);
+  const weightMB = (tf.memory().numBytes - bytesBefore) / 2 ** 20;
+  log(`model ready in ${loadSeconds.toFixed(1)} s, weight memory ${weightMB.toFixed(0)} MB, heap ${wasmHeapMB()?.toFixed(0) ?? 'n/a'} MB`);
   const r = await benchStep(lm, o, log);
   const row: BenchRow = {
     platform,
@@ -61,6 +70,9 @@ export async function runRow(platform: string, model: string, o: StepBenchOption
     peakMB: r.peakBytes / 2 ** 20,
     numTensorsFlat: r.numTensorsFlat,
     loadSeconds,
+    weightMB,
+    fileMB: fileBytes === null ? null : fileBytes / 2 ** 20,
+    heapMB: wasmHeapMB(),
   };
   lm.dispose();
   return row;
