@@ -10,7 +10,7 @@ import type { Outcome } from './report.ts';
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
-export async function runBrowserRows(root: string, backends: string[], models: string[], steps: number, timeoutS: number, hopeless: (gflops: number | undefined, model: string) => string | null, hubOf: (model: string) => { hub: string; repo: string; fileBytes: number } | null = () => null): Promise<Outcome[]> {
+export async function runBrowserRows(root: string, backends: string[], models: string[], run: { steps: number; warmup: number; profile: boolean }, timeoutS: number, hopeless: (gflops: number | undefined, model: string) => string | null, hubOf: (model: string) => { hub: string; repo: string; fileBytes: number } | null = () => null): Promise<Outcome[]> {
   const server = await createServer({
     root,
     configFile: false,
@@ -37,7 +37,7 @@ export async function runBrowserRows(root: string, backends: string[], models: s
         page.setDefaultTimeout(timeoutS * 1000);
         page.on('console', (m) => process.stderr.write(`  [${backend} ${model}] ${m.text()}\n`));
         try {
-          const q = new URLSearchParams({ backend, model, steps: String(steps) });
+          const q = new URLSearchParams({ backend, model, steps: String(run.steps), warmup: String(run.warmup), profile: run.profile ? '1' : '0' });
           const h = hubOf(model);
           if (h) for (const [k, v] of Object.entries(h)) q.set(k, String(v));
           await page.goto(`http://127.0.0.1:${port}/bench/index.html?${q}`);

@@ -19,6 +19,8 @@ const steps = Number(params.get('steps') ?? DEFAULT_STEP_BENCH.steps);
 const hub = params.get('hub');
 const repo = params.get('repo');
 const fileBytes = params.get('fileBytes');
+const warmup = Number(params.get('warmup') ?? DEFAULT_STEP_BENCH.warmup);
+const profile = params.get('profile') !== '0';
 const log = (s: string) => {
   (document.getElementById('log') as HTMLElement).textContent += `\n${s}`;
   console.log(s);
@@ -37,7 +39,7 @@ async function main(): Promise<void> {
   }
   log(`backend ${backend} ready ${JSON.stringify(details)}`);
   const source = hub && repo ? new HubSource(parseHubRef(repo), { endpoint: hub }) : model === 'demo' ? new UrlFolderSource('playground-demo', `${location.origin}/models/playground-demo`) : null;
-  const row = await runRow(`browser (${navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'browser'})`, model, { ...DEFAULT_STEP_BENCH, steps }, source ? async () => (await loadModel(source)).model : undefined, log, fileBytes ? Number(fileBytes) : null);
+  const row = await runRow(`browser (${navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'browser'})`, model, { ...DEFAULT_STEP_BENCH, steps, warmup, profile }, source ? async () => (await loadModel(source)).model : undefined, log, fileBytes ? Number(fileBytes) : null);
   (window as unknown as { __benchResult: unknown }).__benchResult = { ...row, details };
   log(JSON.stringify(row));
 }

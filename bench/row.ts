@@ -23,7 +23,8 @@ export interface BenchRow {
   matmulGflops: number;
   matmulShape: [number, number, number];
   mfu: number;
-  peakMB: number;
+  /** tfjs's peak tensor bytes in a profiled step (null when not profiled). */
+  peakMB: number | null;
   numTensorsFlat: boolean;
   loadSeconds: number;
   /** Bytes the model's tensors hold on the backend after the load (its weight memory). */
@@ -67,7 +68,7 @@ export async function runRow(platform: string, model: string, o: StepBenchOption
     matmulGflops: ceiling.gflops,
     matmulShape: ceiling.shape,
     mfu: r.gflops / ceiling.gflops,
-    peakMB: r.peakBytes / 2 ** 20,
+    peakMB: r.peakBytes === null ? null : r.peakBytes / 2 ** 20,
     numTensorsFlat: r.numTensorsFlat,
     loadSeconds,
     weightMB,

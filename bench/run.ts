@@ -31,6 +31,9 @@ const platforms = list('platforms', ['node', 'browser', 'torch']);
 const nodeBackends = list('node-backends', ['wasm', 'cpu']);
 const browserBackends = list('browser-backends', ['webgpu', 'wasm', 'webgl', 'cpu']);
 const steps = Number(flag('steps') ?? 3);
+const warmup = Number(flag('warmup') ?? DEFAULT_STEP_BENCH.warmup);
+// `--profile 0` skips the extra profiled step (tfjs's peak tensor bytes); the WASM heap is reported either way.
+const profile = flag('profile') !== '0';
 const timeoutS = Number(flag('timeout') ?? 420);
 
 /** Useful FLOPs of one step per model, for predicting rows that cannot finish in time. */
@@ -55,8 +58,8 @@ function hopeless(ceilingGflops: number | undefined, model: string): string | nu
   const flops = usefulFlops(model);
   if (!ceilingGflops || !flops) return null;
   const perStep = flops / (ceilingGflops * 1e9);
-  if (perStep * (steps + DEFAULT_STEP_BENCH.warmup) <= timeoutS) return null;
-  return `not run: at least ${Math.round(perStep)} s per step even at this backend's ${ceilingGflops.toFixed(2)} GFLOP/s matmul ceiling (over the ${timeoutS} s limit for ${steps + DEFAULT_STEP_BENCH.warmup} steps)`;
+  if (perStep * (steps + warmup) <= timeoutS) return null;
+  return `not run: at least ${Math.round(perStep)} s per step even at this backend's ${ceilingGflops.toFixed(2)} GFLOP/s matmul ceiling (over the ${timeoutS} s limit for ${steps + warmup} steps)`;
 }
 
 function run(cmd: string, argv: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
@@ -87,7 +90,7 @@ async function nodeRows(): Promise<Outcome[]> {
         continue;
       }
       const source = model === 'demo' ? DEMO : hubRepo(model) ? `hub:${hub!.url}#${hubRepo(model)}` : '';
-      const r = await run(process.execPath, ['--no-warnings', '--import', 'tsx', '--import', './src/node/register-hooks.mjs', 'bench/node-row.ts', backend, model, source, String(steps), String(realsizeFileBytes(model) ?? '')], timeoutS * 1000);
+      const r = await run(process.execPath, ['--no-warnings', '--import', 'tsx', '--import', './src/node/register-hooks.mjs', 'bench/node-row.ts', backend, model, source, String(steps), String(realsizeFileBytes(model) ?? ''), String(warmup), profile ? '1' : '0'], timeoutS * 1000);
       const line = r.stdout.trim().split('\n').pop();
       if (r.code === 0 && line) {
         const row = JSON.parse(line) as BenchRow;
@@ -140,7 +143,7 @@ async function torchRows(): Promise<Outcome[]> {
 // `--from docs/benchmarks.json` rewrites the Markdown from a saved run without measuring again.
 const from = flag('from');
 const saved = from ? (JSON.parse(readFileSync(from, 'utf8')) as { meta: BenchMeta; outcomes: Outcome[] }) : null;
-const meta: BenchMeta = saved?.meta ?? { date: new Date().toISOString().slice(0, 10), steps, warmup: DEFAULT_STEP_BENCH.warmup, timeoutS };
+const meta: BenchMeta = saved?.meta ?? { date: new Date().toISOString().slice(0, 10), steps, warmup, timeoutS };
 const outcomes: Outcome[] = saved?.outcomes ?? [];
 // The real-size checkpoints, served in the Hub's URL layout for the rows that load them.
 const hubRepos = shapes.filter((m) => realsizeDir(m));
@@ -151,7 +154,7 @@ function hubRepo(model: string): string | null {
 if (!saved) {
   try {
     if (platforms.includes('node')) outcomes.push(...(await nodeRows()));
-    if (platforms.includes('browser')) outcomes.push(...(await runBrowserRows(root, browserBackends, shapes, steps, timeoutS, hopeless, (m) => (hubRepo(m) ? { hub: hub!.url, repo: hubRepo(m)!, fileBytes: realsizeFileBytes(m)! } : null))));
+    if (platforms.includes('browser')) outcomes.push(...(await runBrowserRows(root, browserBackends, shapes, { steps, warmup, profile }, timeoutS, hopeless, (m) => (hubRepo(m) ? { hub: hub!.url, repo: hubRepo(m)!, fileBytes: realsizeFileBytes(m)! } : null))));
     if (platforms.includes('torch')) outcomes.push(...(await torchRows()));
   } finally {
     await hub?.close();

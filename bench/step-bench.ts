@@ -14,6 +14,8 @@ export interface StepBenchOptions {
   labelTokens: number;
   warmup: number;
   steps: number;
+  /** Profile one extra step for tfjs's peak tensor bytes (off for the real-size rows: a whole extra step). */
+  profile?: boolean;
 }
 
 export const DEFAULT_STEP_BENCH: StepBenchOptions = { batch: 8, seq: 64, virtualTokens: 20, labelTokens: 4, warmup: 2, steps: 5 };
@@ -25,7 +27,7 @@ export interface StepBenchResult {
   /** Useful FLOPs of one step: 4 x non-embedding params x tokens + 4 x H x vocab x label positions. */
   usefulFlops: number;
   gflops: number;
-  peakBytes: number;
+  peakBytes: number | null;
   numTensorsFlat: boolean;
   numTensors: [number, number];
 }
@@ -69,13 +71,17 @@ export async function benchStep(model: CausalLM, o: StepBenchOptions = DEFAULT_S
     last = now;
   });
   // One extra, profiled step for peak memory (profiling perturbs timing, so it is not timed).
-  const prompt = tf.variable(tf.tensor2d(initial, [o.virtualTokens, H]));
-  const { lossAndGradient } = await import('../src/engine/prompt/prompted.ts');
-  const profile = await tf.profile(() => {
-    const { loss, grad } = lossAndGradient(model, prompt, batch);
-    return [loss, grad];
-  });
-  prompt.dispose();
+  let peakBytes: number | null = null;
+  if (o.profile !== false) {
+    const prompt = tf.variable(tf.tensor2d(initial, [o.virtualTokens, H]));
+    const { lossAndGradient } = await import('../src/engine/prompt/prompted.ts');
+    const profile = await tf.profile(() => {
+      const { loss, grad } = lossAndGradient(model, prompt, batch);
+      return [loss, grad];
+    });
+    prompt.dispose();
+    peakBytes = profile.peakBytes;
+  }
   trainer.dispose();
   const sorted = [...times].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
@@ -87,7 +93,7 @@ export async function benchStep(model: CausalLM, o: StepBenchOptions = DEFAULT_S
     tokensPerSecond: tokens / (median / 1000),
     usefulFlops,
     gflops: usefulFlops / (median / 1000) / 1e9,
-    peakBytes: profile.peakBytes,
+    peakBytes,
     numTensorsFlat: counts[0] === counts[1],
     numTensors: [counts[0], counts[1]],
   };
