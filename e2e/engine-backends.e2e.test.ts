@@ -61,6 +61,26 @@ describe('engine on browser backends matches the PyTorch fixtures', () => {
     expectMatches(checks);
   });
 
+  // 16-bit checkpoints (scripts/fixtures/make_16bit.py): packed on the device, read by the WGSL
+  // products and gathers directly, against transformers' float32 numbers for the same files.
+  // SwiftShader takes about half a minute per model: WebGPU runs one dtype per family, WASM all six.
+  const SIXTEEN = ['tiny-gpt2-bf16', 'tiny-llama-f16', 'tiny-bloom-bf16', 'tiny-gpt2-f16', 'tiny-llama-bf16', 'tiny-bloom-f16'];
+  it('WebGPU, 16-bit weights kept packed, embeddings split to a 4 KB buffer limit', async () => {
+    const { backend, checks } = await runChecks(`backend=webgpu&models=${SIXTEEN.slice(0, 3).join(',')}&maxBufferBytes=4000`);
+    expect(backend).toBe('webgpu');
+    expect(checks.length).toBe(3);
+    expectMatches(checks);
+    for (const c of checks) expect(c.packed, `${c.model} packed`).toBe(true);
+  });
+
+  it('WASM, 16-bit weights kept packed', async () => {
+    const { backend, checks } = await runChecks(`backend=wasm&models=${SIXTEEN.join(',')}`);
+    expect(backend).toBe('wasm');
+    expect(checks.length).toBe(SIXTEEN.length);
+    expectMatches(checks);
+    for (const c of checks) expect(c.packed, `${c.model} packed`).toBe(true);
+  });
+
   it('WASM', async () => {
     const { backend, checks } = await runChecks('backend=wasm&models=tiny-gpt2,tiny-bloom,tiny-llama,tiny-qwen2');
     expect(backend).toBe('wasm');

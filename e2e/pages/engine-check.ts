@@ -48,10 +48,14 @@ export interface ModelCheck {
   trained: { err: number; scale: number };
   greedy: { got: number[]; want: number[] };
   numTensorsAfterTrainFlat: boolean;
+  /** Bytes the weights hold on the device, and whether every embedding chunk is packed 16-bit data. */
+  weightBytes: number;
+  packed: boolean;
 }
 
 async function checkModel(name: string): Promise<ModelCheck> {
   const lm = await loadModel(new UrlFolderSource(name, `${location.origin}${root}/${name}`));
+  const weights = { weightBytes: lm.model.weightBytes, packed: lm.model.embeddings.chunks.every((c) => c.packed) };
   const fwd = await fixture(name, 'forward');
   const pe = fwd.expected.get('prompt_embeddings');
   const prompt = tf.tensor2d(pe.data, pe.shape as [number, number]);
@@ -83,7 +87,7 @@ async function checkModel(name: string): Promise<ModelCheck> {
   const ids = await generate(lm.model, gPrompt, g.prompt_ids, { maxNewTokens: g.max_new_tokens, greedy: true });
   gPrompt.dispose();
   lm.dispose();
-  return { model: name, ...result, trained, greedy: { got: ids, want: g.output_ids }, numTensorsAfterTrainFlat: counts.length === 2 && counts[0] === counts[1] };
+  return { model: name, ...result, ...weights, trained, greedy: { got: ids, want: g.output_ids }, numTensorsAfterTrainFlat: counts.length === 2 && counts[0] === counts[1] };
 }
 
 async function main(): Promise<void> {

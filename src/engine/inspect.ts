@@ -41,8 +41,7 @@ function vocabRows(model: CausalLM, tokenizer: TextTokenizer): number {
 
 /** L2 norm of every embedding row, over the table's chunks, cut to the first n rows. */
 function rowNorms(model: CausalLM, n: number): tf.Tensor1D {
-  const norms = model.embeddings.chunks.map((c) => tf.norm(c, 'euclidean', 1));
-  return tf.slice(norms.length === 1 ? norms[0] : tf.concat(norms, 0), [0], [n]) as tf.Tensor1D;
+  return tf.slice(model.embeddings.rowNorms(), [0], [n]) as tf.Tensor1D;
 }
 
 /** Mean, min and max L2 norm of the token embedding rows. */
@@ -83,9 +82,8 @@ export async function inspectPrompt(
   const { values, indices } = tf.tidy(() => {
     const P = tf.tensor2d(prompt, [V, H]);
     const Pn = tf.div(P, tf.add(tf.norm(P, 'euclidean', 1, true), 1e-12));
-    // Cosine against every vocabulary row, chunk by chunk (a large table spans several buffers).
-    const parts = model.embeddings.chunks.map((E) => tf.matMul(Pn, tf.div(E, tf.add(tf.norm(E, 'euclidean', 1, true), 1e-12)), false, true));
-    const sims = parts.length === 1 ? parts[0] : tf.concat(parts, 1);
+    // Cosine against every vocabulary row: the products with the rows, over the rows' norms.
+    const sims = tf.div(model.embeddings.scores(Pn as tf.Tensor2D), tf.add(model.embeddings.rowNorms(), 1e-12));
     return tf.topk(tf.slice(sims, [0, 0], [V, n]), topK);
   });
   const [sims, ids] = await Promise.all([values.data(), indices.data()]);

@@ -5,7 +5,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { patchWasmKernels } from '../engine/kernels/wasm-kernels.ts';
+import { replaceWasmKernels } from '../engine/kernels/wasm-replacements.ts';
 
 export type NodeBackend = 'wasm' | 'cpu';
 
@@ -20,7 +20,7 @@ export function initNodeBackend(preferred: NodeBackend = (process.env.PT_BACKEND
       const require = createRequire(import.meta.url);
       const dir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
       setWasmPaths(path.join(dir, 'dist') + path.sep);
-      patchWasmKernels();
+      replaceWasmKernels();
       const before = new Set([...process.listeners('uncaughtException'), ...process.listeners('unhandledRejection')]);
       const ok = await tf.setBackend('wasm').catch(() => false);
       // The Emscripten runtime adds handlers that rethrow every error with its whole minified

@@ -8,7 +8,7 @@ import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { patchWasmKernels } from '../engine/kernels/wasm-kernels.ts';
+import { replaceWasmKernels } from '../engine/kernels/wasm-replacements.ts';
 import type { BackendInfo, BackendName, GpuAdapterFacts } from './protocol.ts';
 
 setWasmPaths({
@@ -16,7 +16,7 @@ setWasmPaths({
   'tfjs-backend-wasm-simd.wasm': wasmSimd,
   'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
 });
-patchWasmKernels();
+replaceWasmKernels();
 
 const SOFTWARE_ARCHITECTURES = /swiftshader|llvmpipe|lavapipe|warp|software|basic render/i;
 

@@ -152,7 +152,7 @@ export class EngineService {
       numHeads: c.numHeads,
       vocabSize: c.vocabSize,
       contextLength: c.contextLength,
-      weightBytes: lm.model.parameterCount * 4,
+      weightBytes: lm.model.weightBytes,
       eosTokenId: lm.eosTokenId,
       padTokenId: lm.padTokenId,
       embeddingNorm: this.scale.mean,

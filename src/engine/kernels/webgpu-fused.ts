@@ -1,10 +1,10 @@
 // Fused WebGPU kernels for the elementwise and row-wise parts of a block, each one dispatch
 // where the composite tfjs ops take five to ten (RMSNorm alone is square, mean, add, rsqrt,
-// mul, mul). They are registered as tfjs kernels for the 'webgpu' backend only; ops/fused.ts
-// calls them there and falls back to composite ops on every other backend.
+// mul, mul). kernels/registry.ts registers them for the 'webgpu' backend; ops/fused.ts calls them
+// there and falls back to composite ops on every backend without them.
 import * as tf from '@tensorflow/tfjs-core';
 
-interface WebGPUProgram {
+export interface WebGPUProgram {
   variableNames: string[];
   outputShape: number[];
   shaderKey: string;
@@ -16,7 +16,7 @@ interface WebGPUProgram {
   getUserCode(): string;
 }
 
-interface WebGPUBackendLike {
+export interface WebGPUBackendLike {
   runWebGPUProgram(program: WebGPUProgram, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: { type: string; data: number[] }[]): tf.TensorInfo;
 }
 
@@ -103,7 +103,7 @@ const lastDim = (t: tf.TensorInfo) => t.shape[t.shape.length - 1];
 const rowsOf = (t: tf.TensorInfo) => t.shape.reduce((a, b) => a * b, 1) / lastDim(t);
 
 /** name → (inputs, attrs, backend) → output, for the 'webgpu' backend. */
-const KERNELS: Record<string, (inputs: Record<string, tf.TensorInfo>, attrs: Record<string, number>, backend: WebGPUBackendLike) => tf.TensorInfo> = {
+export const WEBGPU_FUSED_KERNELS: Record<string, (inputs: Record<string, tf.TensorInfo>, attrs: Record<string, number>, backend: WebGPUBackendLike) => tf.TensorInfo> = {
   // y = w ⊙ x / rms(x)
   PtRmsNorm: ({ x, w }, { eps }, backend) => {
     const cols = lastDim(x);
@@ -251,21 +251,3 @@ function withPrelude(prelude: string, program: WebGPUProgram): WebGPUProgram {
 function reshapeTo(t: tf.TensorInfo, shape: number[]): tf.TensorInfo {
   return { dataId: t.dataId, shape, dtype: t.dtype };
 }
-
-let registered = false;
-
-/** Registers the fused kernels for 'webgpu' (idempotent). */
-export function registerFusedWebGPUKernels(): void {
-  if (registered) return;
-  registered = true;
-  for (const [kernelName, fn] of Object.entries(KERNELS)) {
-    if (tf.getKernel(kernelName, 'webgpu')) continue;
-    tf.registerKernel({
-      kernelName,
-      backendName: 'webgpu',
-      kernelFunc: ({ inputs, attrs, backend }) => fn(inputs as Record<string, tf.TensorInfo>, attrs as unknown as Record<string, number>, backend as unknown as WebGPUBackendLike),
-    });
-  }
-}
-
-export const FUSED_KERNELS = Object.keys(KERNELS);

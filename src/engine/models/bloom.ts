@@ -9,19 +9,20 @@ import {
 } from './layers.ts';
 import { attentionBackward, attentionForward, mergeHeads } from '../ops/attention.ts';
 import { linear, linearBackward } from '../ops/linear.ts';
+import type { Weight } from '../ops/weight.ts';
 import * as fused from '../ops/fused.ts';
 import { layerNorm } from '../ops/norms.ts';
 
 interface Block {
   ln1: [tf.Tensor1D, tf.Tensor1D];
-  qkvW: tf.Tensor2D;
+  qkvW: Weight;
   qkvB: tf.Tensor1D;
-  denseW: tf.Tensor2D;
+  denseW: Weight;
   denseB: tf.Tensor1D;
   ln2: [tf.Tensor1D, tf.Tensor1D];
-  upW: tf.Tensor2D;
+  upW: Weight;
   upB: tf.Tensor1D;
-  downW: tf.Tensor2D;
+  downW: Weight;
   downB: tf.Tensor1D;
 }
 
@@ -90,7 +91,7 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
   if (prefix === null) throw new ModelConfigError(`${WHAT}: checkpoint has neither "transformer.word_embeddings.weight" nor "word_embeddings.weight"`);
   const w = new WeightLoader(store, WHAT);
   const vec = (name: string, n: number) => w.load(prefix + name, [n]) as tf.Tensor1D;
-  const lin = (name: string, out: number, inp: number) => w.load(prefix + name, [out, inp], true) as tf.Tensor2D;
+  const lin = (name: string, out: number, inp: number) => w.matrix(prefix + name, [out, inp], true);
   const norm = (name: string): [tf.Tensor1D, tf.Tensor1D] => [vec(name + '.weight', H), vec(name + '.bias', H)];
   try {
     const wordEmbeddings = w.table(prefix + 'word_embeddings.weight', vocabSize, H);
@@ -153,6 +154,7 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
       config,
       embeddings: wordEmbeddings,
       parameterCount: w.parameterCount,
+      weightBytes: w.weightBytes,
       embed: (ids) => wordEmbeddings.embed(ids),
       forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
         // ALiBi has no hard position limit.

@@ -8,19 +8,20 @@ import {
 } from './layers.ts';
 import { attentionBackward, attentionForward, mergeHeads, splitHeads } from '../ops/attention.ts';
 import { linear, linearBackward } from '../ops/linear.ts';
+import type { Weight } from '../ops/weight.ts';
 import * as fused from '../ops/fused.ts';
 import { layerNorm } from '../ops/norms.ts';
 
 interface Block {
   ln1: [tf.Tensor1D, tf.Tensor1D];
-  attnW: tf.Tensor2D;
+  attnW: Weight;
   attnB: tf.Tensor1D;
-  projW: tf.Tensor2D;
+  projW: Weight;
   projB: tf.Tensor1D;
   ln2: [tf.Tensor1D, tf.Tensor1D];
-  fcW: tf.Tensor2D;
+  fcW: Weight;
   fcB: tf.Tensor1D;
-  outW: tf.Tensor2D;
+  outW: Weight;
   outB: tf.Tensor1D;
 }
 
@@ -60,10 +61,10 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
   if (prefix === null) throw new ModelConfigError(`${WHAT}: checkpoint has neither "transformer.wte.weight" nor "wte.weight"`);
   const w = new WeightLoader(store, WHAT);
   const v1 = (name: string, n: number) => w.load(prefix + name, [n]) as tf.Tensor1D;
-  const m2 = (name: string, r: number, c: number) => w.load(prefix + name, [r, c]) as tf.Tensor2D;
+  const m2 = (name: string, r: number, c: number) => w.matrix(prefix + name, [r, c]);
   try {
     const wte = w.table(prefix + 'wte.weight', vocabSize, H);
-    const wpe = m2('wpe.weight', contextLength, H);
+    const wpe = w.load(prefix + 'wpe.weight', [contextLength, H]) as tf.Tensor2D;
     const blocks: Block[] = [];
     for (let i = 0; i < numLayers; i++) {
       const p = `h.${i}.`;
@@ -110,6 +111,7 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
       config,
       embeddings: wte,
       parameterCount: w.parameterCount,
+      weightBytes: w.weightBytes,
       embed: (ids) => wte.embed(ids),
       forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
         const { T, past } = forwardSpan(embeds, mask, options, WHAT, { max: contextLength, field: 'n_positions' });

@@ -7,6 +7,8 @@ import { RandomWeights } from './random-weights.ts';
 import { EmbeddingTable } from './embedding-table.ts';
 import { maxBufferBytes } from '../device-limits.ts';
 import { ACTIVATIONS, type Activation } from '../ops/activations.ts';
+import { hasKernel } from '../kernels/registry.ts';
+import { concatColumns, packedWeight, packedWeightsSupported, Weight, widen } from '../ops/weight.ts';
 
 export class ModelConfigError extends Error {
   constructor(message: string) {
@@ -18,9 +20,14 @@ export class ModelConfigError extends Error {
 /** Additive mask value: large enough that exp() underflows to 0, finite so sums stay finite. */
 export const MASKED = -1e30;
 
-/** Uploads weights once as frozen tensors and remembers them for dispose(). */
+/**
+ * Uploads weights once as frozen tensors and remembers them for dispose(). Matrices keep the
+ * checkpoint's dtype (ops/weight.ts: F16/BF16 stay packed where the backend's kernels read
+ * them); vectors are small and are widened to float32.
+ */
 export class WeightLoader {
   readonly tensors: tf.Tensor[] = [];
+  readonly weights: Weight[] = [];
   parameterCount = 0;
   constructor(private readonly store: WeightStore, private readonly what: string) {}
 
@@ -28,11 +35,17 @@ export class WeightLoader {
     return this.store.has(name);
   }
 
-  /** A weight of the expected shape; `transpose` stores a 2-D matrix as its transpose. */
+  /** Bytes the weights hold on the device (a tied matrix once). */
+  get weightBytes(): number {
+    return this.tensors.reduce((a, t) => a + t.size * 4, 0) + this.weights.reduce((a, w) => a + w.bytes, 0);
+  }
+
+  /** A float32 tensor of the expected shape (vectors and small tables); `transpose` stores a 2-D matrix as its transpose. */
   load(name: string, shape: number[], transpose = false): tf.Tensor {
     if (this.store instanceof RandomWeights) return this.keep(this.store.tensor(transpose ? [...shape].reverse() : shape));
     this.checkShape(name, shape);
     const { data } = this.store.get(name);
+    this.store.release(name);
     let t: tf.Tensor = tf.tensor(data, shape, 'float32');
     if (transpose) {
       const tt = tf.transpose(t);
@@ -40,6 +53,27 @@ export class WeightLoader {
       t = tt;
     }
     return this.keep(t);
+  }
+
+  /**
+   * A weight matrix of the expected [rows, cols] shape, in the checkpoint's dtype; `transpose`
+   * stores it as its transpose [cols, rows] (HF Linear weights are [out, in]; products read [in, out]).
+   */
+  matrix(name: string, shape: [number, number], transpose = false): Weight {
+    const [rows, cols] = transpose ? [shape[1], shape[0]] : shape;
+    if (this.store instanceof RandomWeights) return this.keepWeight(new Weight(this.store.tensor([rows, cols]) as tf.Tensor2D, 'float32', [rows, cols]));
+    this.checkShape(name, shape);
+    const raw = this.store.raw(name);
+    const dtype = SIXTEEN_BIT[raw.dtype];
+    if (dtype && cols % 2 === 0 && packedWeightsSupported()) {
+      const w = packedWeight(halvesOf(raw.bytes), dtype, shape[0], shape[1], transpose);
+      this.store.release(name);
+      return this.keepWeight(w);
+    }
+    const t = this.load(name, shape, transpose);
+    this.tensors.splice(this.tensors.indexOf(t), 1);
+    this.parameterCount -= t.size;
+    return this.keepWeight(new Weight(t as tf.Tensor2D, 'float32', [rows, cols]));
   }
 
   private checkShape(name: string, shape: number[]): void {
@@ -56,31 +90,63 @@ export class WeightLoader {
     return t;
   }
 
+  private keepWeight(w: Weight): Weight {
+    this.weights.push(w);
+    this.parameterCount += w.size;
+    return w;
+  }
+
   /** A [rows, width] matrix as an EmbeddingTable, split so no chunk exceeds the device's buffer limit. */
   table(name: string, rows: number, width: number): EmbeddingTable {
     const maxBytes = maxBufferBytes();
-    let table: EmbeddingTable;
+    let chunks: Weight[];
     if (this.store instanceof RandomWeights) {
       const perChunk = Math.max(1, Math.min(rows, Math.floor(maxBytes / (width * 4))));
-      const chunks: tf.Tensor2D[] = [];
-      for (let r = 0; r < rows; r += perChunk) chunks.push(this.store.tensor([Math.min(perChunk, rows - r), width]) as tf.Tensor2D);
-      table = new EmbeddingTable(chunks);
+      chunks = [];
+      for (let r = 0; r < rows; r += perChunk) {
+        const n = Math.min(perChunk, rows - r);
+        chunks.push(new Weight(this.store.tensor([n, width]) as tf.Tensor2D, 'float32', [n, width]));
+      }
     } else {
       this.checkShape(name, [rows, width]);
-      table = EmbeddingTable.fromData(this.store.get(name).data, rows, width, maxBytes);
+      const raw = this.store.raw(name);
+      const dtype = SIXTEEN_BIT[raw.dtype];
+      // Where products widen a packed chunk first (WASM, CPU), chunks stay small so the widened copy does too.
+      const packedMax = hasKernel('PtMatMulPacked') ? maxBytes : Math.min(maxBytes, WIDENED_TABLE_CHUNK_BYTES / 2);
+      chunks =
+        dtype && width % 2 === 0 && packedWeightsSupported()
+          ? EmbeddingTable.chunkPacked(halvesOf(raw.bytes), dtype, rows, width, packedMax)
+          : EmbeddingTable.chunkFloat(this.store.get(name).data, rows, width, maxBytes);
+      this.store.release(name);
     }
-    for (const c of table.chunks) this.keep(c);
-    return table;
+    for (const c of chunks) this.keepWeight(c);
+    return new EmbeddingTable(chunks);
   }
 
-  /** Joins loaded [in, out_i] matrices (or vectors) along their last axis, so one matmul does the work of several. */
-  fuse(parts: tf.Tensor[]): tf.Tensor {
-    const fused = tf.concat(parts, parts[0].shape.length - 1);
-    for (const p of parts) {
+  /** Joins loaded [in, out_i] matrices (or vectors) along their last axis, so one product does the work of several. */
+  fuse(parts: Weight[]): Weight;
+  fuse(parts: tf.Tensor[]): tf.Tensor;
+  fuse(parts: Weight[] | tf.Tensor[]): Weight | tf.Tensor {
+    if (parts[0] instanceof Weight) return this.fuseWeights(parts as Weight[]);
+    const tensors = parts as tf.Tensor[];
+    const fused = tf.concat(tensors, tensors[0].shape.length - 1);
+    for (const p of tensors) {
       this.tensors.splice(this.tensors.indexOf(p), 1);
       p.dispose();
     }
     this.tensors.push(fused);
+    return fused;
+  }
+
+  private fuseWeights(parts: Weight[]): Weight {
+    // Packed words concatenate like the values (every part has an even width); mixed dtypes are widened.
+    const same = parts.every((p) => p.dtype === parts[0].dtype);
+    const fused = same ? concatColumns(parts) : concatColumns(parts.map((p) => new Weight(p.packed ? widen(p) : p.data, 'float32', p.shape)));
+    for (const p of parts) {
+      this.weights.splice(this.weights.indexOf(p), 1);
+      p.dispose();
+    }
+    this.weights.push(fused);
     return fused;
   }
 
@@ -90,8 +156,22 @@ export class WeightLoader {
 
   dispose(): void {
     for (const t of this.tensors) t.dispose();
+    for (const w of this.weights) w.dispose();
     this.tensors.length = 0;
+    this.weights.length = 0;
   }
+}
+
+/** Largest float32 copy of a packed table chunk that a product on WASM or CPU makes. */
+const WIDENED_TABLE_CHUNK_BYTES = 64 * 2 ** 20;
+
+const SIXTEEN_BIT: Partial<Record<string, 'float16' | 'bfloat16'>> = { F16: 'float16', BF16: 'bfloat16' };
+
+/** A stored tensor's 16-bit values, copied to an aligned buffer (the data section has no alignment guarantee). */
+function halvesOf(bytes: Uint8Array): Uint16Array {
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return new Uint16Array(copy.buffer);
 }
 
 export function activation(name: string, what: string): Activation {

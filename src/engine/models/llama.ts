@@ -10,6 +10,7 @@ import {
 import { ACTIVATIONS } from '../ops/activations.ts';
 import { attentionBackward, attentionForward, mergeHeads, splitHeads } from '../ops/attention.ts';
 import { linear, linearBackward } from '../ops/linear.ts';
+import type { Weight } from '../ops/weight.ts';
 import * as fused from '../ops/fused.ts';
 import { rmsNorm } from '../ops/norms.ts';
 import { ropeTables } from '../ops/rope.ts';
@@ -17,14 +18,14 @@ import { ropeTables } from '../ops/rope.ts';
 // q, k and v share one matmul, as do gate and up: fewer, larger products.
 interface Block {
   inNorm: tf.Tensor1D;
-  qkv: tf.Tensor2D;
+  qkv: Weight;
   qkvB: tf.Tensor1D | null;
-  o: tf.Tensor2D;
+  o: Weight;
   ob: tf.Tensor1D | null;
   postNorm: tf.Tensor1D;
-  gateUp: tf.Tensor2D;
+  gateUp: Weight;
   gateUpB: tf.Tensor1D | null;
-  down: tf.Tensor2D;
+  down: Weight;
   downB: tf.Tensor1D | null;
 }
 
@@ -95,7 +96,7 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
   const inv = ropeInverseFrequencies(raw, headDim);
   const w = new WeightLoader(store, what);
   // HF Linear weights are [out, in]; they are stored transposed so every matmul is x · W.
-  const lin = (name: string, out: number, inp: number) => w.load(name, [out, inp], true) as tf.Tensor2D;
+  const lin = (name: string, out: number, inp: number) => w.matrix(name, [out, inp], true);
   const vec = (name: string, n: number) => w.load(name, [n]) as tf.Tensor1D;
   const maybe = (on: boolean, name: string, n: number) => (on ? vec(name, n) : null);
   try {
@@ -108,12 +109,12 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
         : null;
       blocks.push({
         inNorm: vec(p + 'input_layernorm.weight', H),
-        qkv: w.fuse([lin(p + 'self_attn.q_proj.weight', numHeads * headDim, H), lin(p + 'self_attn.k_proj.weight', numKvHeads * headDim, H), lin(p + 'self_attn.v_proj.weight', numKvHeads * headDim, H)]) as tf.Tensor2D,
+        qkv: w.fuse([lin(p + 'self_attn.q_proj.weight', numHeads * headDim, H), lin(p + 'self_attn.k_proj.weight', numKvHeads * headDim, H), lin(p + 'self_attn.v_proj.weight', numKvHeads * headDim, H)]),
         qkvB,
         o: lin(p + 'self_attn.o_proj.weight', H, numHeads * headDim),
         ob: maybe(oBias, p + 'self_attn.o_proj.bias', H),
         postNorm: vec(p + 'post_attention_layernorm.weight', H),
-        gateUp: w.fuse([lin(p + 'mlp.gate_proj.weight', F, H), lin(p + 'mlp.up_proj.weight', F, H)]) as tf.Tensor2D,
+        gateUp: w.fuse([lin(p + 'mlp.gate_proj.weight', F, H), lin(p + 'mlp.up_proj.weight', F, H)]),
         gateUpB: mlpBias ? (w.fuse([vec(p + 'mlp.gate_proj.bias', F), vec(p + 'mlp.up_proj.bias', F)]) as tf.Tensor1D) : null,
         down: lin(p + 'mlp.down_proj.weight', H, F),
         downB: maybe(mlpBias, p + 'mlp.down_proj.bias', H),
@@ -175,6 +176,7 @@ export function buildLlama(raw: Record<string, unknown>, store: WeightStore): Ca
       config,
       embeddings: embedTokens,
       parameterCount: w.parameterCount,
+      weightBytes: w.weightBytes,
       embed: (ids) => embedTokens.embed(ids),
       forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
         const { T, past } = forwardSpan(embeds, mask, options, what, { max: contextLength, field: 'max_position_embeddings' });

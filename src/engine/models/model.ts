@@ -64,6 +64,8 @@ export interface CausalLM {
   logits(hidden: tf.Tensor2D): tf.Tensor2D;
   /** Number of weights (tied matrices counted once). */
   readonly parameterCount: number;
+  /** Bytes the weights hold on the device, in the checkpoint's dtype (WeightLoader.weightBytes). */
+  readonly weightBytes: number;
   dispose(): void;
 }
 

@@ -2,8 +2,9 @@
 // h reads key/value head floor(h / group), as transformers' repeat_kv does; the query heads of
 // one kv head are stacked along rows, so k and v are never repeated.
 import * as tf from '@tensorflow/tfjs-core';
-import { attentionFlops, WASM_ATTENTION_MAX_FLOPS } from '../kernels/wasm-fused.ts';
-import { hasFused, scaledSoftmax, scaledSoftmaxGrad } from './fused.ts';
+import { hasKernel } from '../kernels/registry.ts';
+import { attentionFlops, WASM_ATTENTION_MAX_FLOPS } from '../kernels/wasm-loops.ts';
+import { scaledSoftmax, scaledSoftmaxGrad } from './fused.ts';
 import { bmm, bmmAT } from './matmul.ts';
 
 export interface AttentionSaved {
@@ -17,7 +18,7 @@ export interface AttentionSaved {
 /** q [B, nh, T, hd], k and v [B, nkv, S, hd], additive bias broadcastable to [B, nh, T, S] → [B, nh, T, hd]. */
 /** WASM runs small attentions as one loop kernel: per-head XNNPACK calls would cost more in dispatch than in arithmetic. */
 function loopKernel(name: string, q: tf.Tensor4D, k: tf.Tensor4D): boolean {
-  return tf.getBackend() === 'wasm' && attentionFlops(q, k) <= WASM_ATTENTION_MAX_FLOPS && hasFused(name);
+  return tf.getBackend() === 'wasm' && attentionFlops(q, k) <= WASM_ATTENTION_MAX_FLOPS && hasKernel(name);
 }
 
 export function attentionForward(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor, scale: number): { o: tf.Tensor4D; saved: AttentionSaved } {

@@ -1,23 +1,9 @@
 // The row-wise and elementwise pieces of a block. On WebGPU each is one fused kernel
-// (kernels/webgpu-fused.ts), on WASM most are one loop kernel (kernels/wasm-fused.ts);
-// elsewhere, and for the rest, the same math as composite tfjs ops.
+// (kernels/webgpu-fused.ts), on WASM most are one JavaScript loop over the heap
+// (kernels/wasm-loops.ts); wherever kernels/registry.ts has no such kernel, the same math as
+// composite tfjs ops.
 import * as tf from '@tensorflow/tfjs-core';
-import { registerFusedWasmKernels, WASM_FUSED_KERNELS } from '../kernels/wasm-fused.ts';
-import { registerFusedWebGPUKernels } from '../kernels/webgpu-fused.ts';
-
-/** Whether this backend has the fused kernel `name`. */
-export function hasFused(name: string): boolean {
-  const backend = tf.getBackend();
-  if (backend === 'webgpu') {
-    registerFusedWebGPUKernels();
-    return true;
-  }
-  if (backend === 'wasm' && WASM_FUSED_KERNELS.has(name)) {
-    registerFusedWasmKernels();
-    return true;
-  }
-  return false;
-}
+import { hasKernel } from '../kernels/registry.ts';
 
 export function kernel(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number> = {}): tf.Tensor {
   return tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs) as tf.Tensor;
@@ -27,13 +13,13 @@ const rms = (x: tf.Tensor, eps: number) => tf.rsqrt(tf.add(tf.mean(tf.square(x),
 
 /** w ⊙ x / rms(x). */
 export function rmsNorm(x: tf.Tensor, w: tf.Tensor1D, eps: number): tf.Tensor {
-  if (hasFused('PtRmsNorm')) return kernel('PtRmsNorm', { x, w }, { eps });
+  if (hasKernel('PtRmsNorm')) return kernel('PtRmsNorm', { x, w }, { eps });
   return tf.mul(w, tf.mul(x, rms(x, eps)));
 }
 
 /** dx = r (g − x r² mean(g ⊙ x)), g = dy ⊙ w, r = 1 / rms(x). */
 export function rmsNormGrad(dy: tf.Tensor, x: tf.Tensor, w: tf.Tensor1D, eps: number): tf.Tensor {
-  if (hasFused('PtRmsNormGrad')) return kernel('PtRmsNormGrad', { dy, x, w }, { eps });
+  if (hasKernel('PtRmsNormGrad')) return kernel('PtRmsNormGrad', { dy, x, w }, { eps });
   const r = rms(x, eps);
   const g = tf.mul(dy, w);
   return tf.mul(r, tf.sub(g, tf.mul(x, tf.mul(tf.square(r), tf.mean(tf.mul(g, x), -1, true)))));
@@ -47,13 +33,13 @@ function standardize(x: tf.Tensor, eps: number): { xhat: tf.Tensor; r: tf.Tensor
 
 /** (x − μ) / σ ⊙ γ + β. */
 export function layerNorm(x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D, eps: number): tf.Tensor {
-  if (hasFused('PtLayerNorm')) return kernel('PtLayerNorm', { x, g, b }, { eps });
+  if (hasKernel('PtLayerNorm')) return kernel('PtLayerNorm', { x, g, b }, { eps });
   return tf.add(tf.mul(standardize(x, eps).xhat, g), b);
 }
 
 /** dx = r (h − mean h − x̂ mean(h ⊙ x̂)), h = dy ⊙ γ. */
 export function layerNormGrad(dy: tf.Tensor, x: tf.Tensor, g: tf.Tensor1D, eps: number): tf.Tensor {
-  if (hasFused('PtLayerNormGrad')) return kernel('PtLayerNormGrad', { dy, x, g }, { eps });
+  if (hasKernel('PtLayerNormGrad')) return kernel('PtLayerNormGrad', { dy, x, g }, { eps });
   const { xhat, r } = standardize(x, eps);
   const h = tf.mul(dy, g);
   return tf.mul(r, tf.sub(tf.sub(h, tf.mean(h, -1, true)), tf.mul(xhat, tf.mean(tf.mul(h, xhat), -1, true))));
@@ -61,26 +47,26 @@ export function layerNormGrad(dy: tf.Tensor, x: tf.Tensor, g: tf.Tensor1D, eps: 
 
 /** softmax(scale · s + bias) over the last axis; s [B, heads, T, S], bias [B, 1 | heads, T, S]. */
 export function scaledSoftmax(s: tf.Tensor4D, bias: tf.Tensor, scale: number): tf.Tensor4D {
-  if (hasFused('PtScaledSoftmax') && bias.rank === 4 && bias.shape[2] === s.shape[2]) return kernel('PtScaledSoftmax', { s, bias }, { scale }) as tf.Tensor4D;
+  if (hasKernel('PtScaledSoftmax') && bias.rank === 4 && bias.shape[2] === s.shape[2]) return kernel('PtScaledSoftmax', { s, bias }, { scale }) as tf.Tensor4D;
   return tf.softmax(tf.add(tf.mul(s, scale), bias)) as tf.Tensor4D;
 }
 
 /** Gradient of the scores from that of the probabilities: scale · p ⊙ (dp − Σ dp ⊙ p). */
 export function scaledSoftmaxGrad(p: tf.Tensor, dp: tf.Tensor, scale: number): tf.Tensor {
-  if (hasFused('PtSoftmaxGrad')) return kernel('PtSoftmaxGrad', { p, dp }, { scale });
+  if (hasKernel('PtSoftmaxGrad')) return kernel('PtSoftmaxGrad', { p, dp }, { scale });
   return tf.mul(tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true))), scale);
 }
 
 /** silu(gate) ⊙ up for gu = [gate | up] along the last axis. */
 export function swiGlu(gu: tf.Tensor): tf.Tensor {
-  if (hasFused('PtSwiGlu')) return kernel('PtSwiGlu', { gu });
+  if (hasKernel('PtSwiGlu')) return kernel('PtSwiGlu', { gu });
   const [gate, up] = tf.split(gu, 2, -1);
   return tf.mul(tf.mul(gate, tf.sigmoid(gate)), up);
 }
 
 /** [d gate | d up] from gu and dh: silu'(g) = σ(g)(1 + g(1 − σ(g))). */
 export function swiGluGrad(gu: tf.Tensor, dh: tf.Tensor): tf.Tensor {
-  if (hasFused('PtSwiGluGrad')) return kernel('PtSwiGluGrad', { gu, dh });
+  if (hasKernel('PtSwiGluGrad')) return kernel('PtSwiGluGrad', { gu, dh });
   const [gate, up] = tf.split(gu, 2, -1);
   const s = tf.sigmoid(gate);
   return tf.concat([tf.mul(tf.mul(dh, up), tf.mul(s, tf.add(1, tf.mul(gate, tf.sub(1, s))))), tf.mul(dh, tf.mul(gate, s))], -1);
@@ -91,13 +77,13 @@ const geluInner = (x: tf.Tensor) => tf.tanh(tf.mul(tf.add(x, tf.mul(tf.pow(x, 3)
 
 /** GELU, tanh approximation (GPT-2's gelu_new, BLOOM's bloom_gelu). */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
-  if (hasFused('PtGelu')) return kernel('PtGelu', { x });
+  if (hasKernel('PtGelu')) return kernel('PtGelu', { x });
   return tf.mul(tf.mul(x, 0.5), tf.add(geluInner(x), 1));
 }
 
 /** d/dx ½x(1 + t) = ½(1 + t) + ½x(1 − t²)·c(1 + 3·0.044715x²). */
 export function geluTanhGrad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
-  if (hasFused('PtGeluGrad')) return kernel('PtGeluGrad', { dy, x });
+  if (hasKernel('PtGeluGrad')) return kernel('PtGeluGrad', { dy, x });
   const t = geluInner(x);
   const du = tf.mul(tf.add(tf.mul(tf.square(x), 3 * 0.044715), 1), GELU_C);
   return tf.mul(dy, tf.add(tf.mul(tf.add(t, 1), 0.5), tf.mul(tf.mul(tf.mul(x, 0.5), tf.sub(1, tf.square(t))), du)));
@@ -105,7 +91,7 @@ export function geluTanhGrad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
 
 /** x ⊙ cos + rotate_half(x) ⊙ sin, rotate_half(x) = [−x₂, x₁]; x [B, heads, T, hd]. */
 export function rope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
-  if (hasFused('PtRope')) return kernel('PtRope', { x, cos, sin }, { inverse: 0 }) as tf.Tensor4D;
+  if (hasKernel('PtRope')) return kernel('PtRope', { x, cos, sin }, { inverse: 0 }) as tf.Tensor4D;
   const half = x.shape[3] / 2;
   const [x1, x2] = tf.split(x, [half, half], 3);
   return tf.add(tf.mul(x, cos), tf.mul(tf.concat([tf.neg(x2), x1], 3), sin)) as tf.Tensor4D;
@@ -113,7 +99,7 @@ export function rope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Ten
 
 /** The transpose of the rotation: dx = dy ⊙ cos + rotate_halfᵀ(dy ⊙ sin), rotate_halfᵀ(z) = [z₂, −z₁]. */
 export function ropeGrad(dy: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
-  if (hasFused('PtRope')) return kernel('PtRope', { x: dy, cos, sin }, { inverse: 1 }) as tf.Tensor4D;
+  if (hasKernel('PtRope')) return kernel('PtRope', { x: dy, cos, sin }, { inverse: 1 }) as tf.Tensor4D;
   const half = dy.shape[3] / 2;
   const [z1, z2] = tf.split(tf.mul(dy, sin), [half, half], 3);
   return tf.add(tf.mul(dy, cos), tf.concat([z2, tf.neg(z1)], 3)) as tf.Tensor4D;

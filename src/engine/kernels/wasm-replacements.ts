@@ -8,6 +8,7 @@
 //   splitting a tensor into n pieces copied it n times (SplitV and Unpack call it directly).
 //   Here all three copy only the slice, row by row, from a view of the heap.
 import * as tf from '@tensorflow/tfjs-core';
+import { kernelsUsable } from './registry.ts';
 import { boundPackedWeights } from './wasm-packed-cache.ts';
 
 interface WasmBackendLike {
@@ -25,7 +26,9 @@ function replace(kernelName: string, make: (original: KernelFunc) => KernelFunc)
   tf.registerKernel({ ...existing, kernelFunc: make(existing.kernelFunc), patched: true } as tf.KernelConfig);
 }
 
-export function patchWasmKernels(): void {
+/** Replaces the kernels above in tfjs-wasm's registry (idempotent); not at all with another tfjs version. */
+export function replaceWasmKernels(): void {
+  if (!kernelsUsable()) return;
   replace('BatchMatMul', boundPackedWeights);
   replace('Identity', () => ({ inputs, backend }) => {
     const x = inputs.x as tf.TensorInfo;

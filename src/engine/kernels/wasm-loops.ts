@@ -1,5 +1,5 @@
-// The fused kernels of kernels/webgpu-fused.ts for the WASM backend, as plain loops over views
-// of the WASM heap. A small model's step on WASM is bound by kernel dispatch, not arithmetic:
+// The fused kernels of kernels/webgpu-fused.ts for the WASM backend, as plain JavaScript loops
+// over copies of tensors on the WASM heap (no XNNPACK, no SIMD). A small model's step on WASM is bound by kernel dispatch, not arithmetic:
 // the demo model's step ran 5,000 kernels, most of them the per-head slices and products of
 // attention. Here attention forward and backward are one kernel each (used while the products
 // are small; large ones go to XNNPACK), and norms, RoPE and SwiGLU one each.
@@ -31,7 +31,8 @@ function run(backend: WasmBackendLike, inputs: tf.TensorInfo[], outShapes: numbe
   return outputs;
 }
 
-const KERNELS: Record<string, (inputs: Inputs, attrs: Attrs, backend: WasmBackendLike) => tf.TensorInfo | tf.TensorInfo[]> = {
+/** name → (inputs, attrs, backend) → outputs, registered for 'wasm' by kernels/registry.ts. */
+export const WASM_LOOP_KERNELS: Record<string, (inputs: Inputs, attrs: Attrs, backend: WasmBackendLike) => tf.TensorInfo | tf.TensorInfo[]> = {
   PtRmsNorm: ({ x, w }, { eps }, backend) =>
     run(backend, [x, w], [x.shape], ([xs, ws], [y]) => {
       const H = lastDim(x);
@@ -202,21 +203,3 @@ export const WASM_ATTENTION_MAX_FLOPS = 40e6;
 export function attentionFlops(q: tf.TensorInfo, k: tf.TensorInfo): number {
   return 4 * sizeOf(q) * k.shape[2];
 }
-
-let registered = false;
-
-/** Registers the loop kernels for 'wasm' (idempotent). */
-export function registerFusedWasmKernels(): void {
-  if (registered) return;
-  registered = true;
-  for (const [kernelName, fn] of Object.entries(KERNELS)) {
-    if (tf.getKernel(kernelName, 'wasm')) continue;
-    tf.registerKernel({
-      kernelName,
-      backendName: 'wasm',
-      kernelFunc: ({ inputs, attrs, backend }) => fn(inputs as Inputs, attrs as unknown as Attrs, backend as unknown as WasmBackendLike),
-    });
-  }
-}
-
-export const WASM_FUSED_KERNELS = new Set(Object.keys(KERNELS));
