@@ -6,11 +6,10 @@ import { unzipSync, zipSync } from 'fflate';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { parseSafetensors } from '../src/engine/io/safetensors.ts';
+import { startHubServer } from '../test/support/hub-server.ts';
 import { configure, launch, longFrames, longTasks, newContext, openApp, pageNow, recordLog, storedPrompt, traceMainThread, trainAndWait, useDataset, waitForModel, type PageLog } from './support/browser.ts';
 
 const baseUrl = inject('baseUrl');
-const hubUrl = inject('hubUrl');
-const hubCommit = inject('hubCommit');
 
 let browser: Browser;
 let context: BrowserContext;
@@ -174,34 +173,67 @@ describe('playground', () => {
     for (const t of trained) expect(await page.locator(`[data-adapter-id="${t.adapterId}"]`).count()).toBe(1);
   });
 
-  test('loads a model through the Hub path (local server in the Hub URL layout), then from the cache', async () => {
-    const loadFromHub = async () => {
+  test('loads a model through the Hub path (local server in the Hub URL layout), names what the cache could not keep, then loads it again with the server stopped', async () => {
+    // A server of its own, so that it can be stopped: the second load must need no network.
+    const hub = await startHubServer([{ id: 'test-org/tiny-gpt2', dir: 'test/fixtures/tiny-gpt2' }]);
+    const hubCommit = hub.commitOf('test-org/tiny-gpt2');
+    const loadFromHub = async (id = 'test-org/tiny-gpt2') => {
       await page.getByTestId('model-source-hub').click();
-      await page.locator('details.advanced summary', { hasText: 'Endpoint and token' }).click();
-      await page.getByTestId('hub-endpoint').fill(hubUrl);
-      await page.getByTestId('hub-id').fill('test-org/tiny-gpt2');
+      if (!(await page.getByTestId('hub-endpoint').isVisible())) await page.locator('details.advanced summary', { hasText: 'Endpoint and token' }).click();
+      await page.getByTestId('hub-endpoint').fill(hub.url);
+      await page.getByTestId('hub-id').fill(id);
       await page.getByTestId('hub-revision').fill('main');
       await page.getByTestId('hub-load').click();
-      await waitForModel(page, 'test-org/tiny-gpt2');
     };
-    await page.getByTestId('model-source-hub').click();
-    await page.locator('details.advanced summary', { hasText: 'Endpoint and token' }).click();
-    await page.getByTestId('hub-endpoint').fill(hubUrl);
-    await page.getByTestId('hub-id').fill('test-org/no-such-model');
-    await page.getByTestId('hub-load').click();
-    await expect.poll(() => page.getByTestId('model-error').textContent()).toContain('test-org/no-such-model: no such model');
-    await page.reload();
-    await waitForModel(page);
-    await loadFromHub();
-    expect(await page.getByTestId('model-source').textContent()).toContain(hubCommit.slice(0, 10));
-    expect(await state<string>('model.origin.commit')).toBe(hubCommit);
-    expect(await state<number>('model.downloadedBytes')).toBeGreaterThan(0);
-    await page.reload();
-    await waitForModel(page);
-    await loadFromHub();
-    expect(await state<number>('model.downloadedBytes')).toBe(0);
-    expect(await state<number>('model.cachedBytes')).toBeGreaterThan(0);
-    expect(await page.getByTestId('cache-info').textContent()).toContain('test-org/tiny-gpt2');
+    try {
+      await openApp(page, baseUrl, { backend: 'wasm' });
+      await waitForModel(page);
+      await loadFromHub('test-org/no-such-model');
+      await expect.poll(() => page.getByTestId('model-error').textContent()).toContain('test-org/no-such-model: no such model');
+
+      // A quota too small for the weights: the model loads, and the panel names the file it could not keep.
+      const cdp = await context.newCDPSession(page);
+      const origin = new URL(baseUrl).origin;
+      const { usage } = await page.evaluate(async () => navigator.storage.estimate());
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: (usage ?? 0) + 60_000 });
+      await loadFromHub();
+      await waitForModel(page, 'test-org/tiny-gpt2');
+      expect(await page.getByTestId('model-source').textContent()).toContain(hubCommit.slice(0, 10));
+      expect(await state<string>('model.origin.commit')).toBe(hubCommit);
+      expect(await state<number>('model.downloadedBytes')).toBeGreaterThan(0);
+      const problems = page.getByTestId('cache-problems');
+      await expect.poll(() => problems.textContent()).toMatch(/model\.safetensors.*quota/);
+      expect(await problems.locator('li').count()).toBe(1);
+      expect(await problems.locator('li').getAttribute('data-reason')).toBe('quota');
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+
+      // With room, the next load keeps the weights too; the files already kept come from the cache.
+      await page.reload();
+      await waitForModel(page);
+      await loadFromHub();
+      await waitForModel(page, 'test-org/tiny-gpt2');
+      expect(await state<number>('model.downloadedBytes')).toBe(185_768);
+      expect(await state<unknown[]>('model.cacheProblems')).toEqual([]);
+      expect(await page.getByTestId('cache-problems').count()).toBe(0);
+
+      // No network: the server is gone, and the revision, the weights and the absent files all come from the cache.
+      await hub.close();
+      const requests = hub.requests.length;
+      await page.reload();
+      await waitForModel(page);
+      await loadFromHub();
+      await waitForModel(page, 'test-org/tiny-gpt2');
+      expect(hub.requests.length).toBe(requests);
+      expect(await state<string>('model.origin.commit')).toBe(hubCommit);
+      expect(await state<number>('model.downloadedBytes')).toBe(0);
+      expect(await state<number>('model.cachedBytes')).toBeGreaterThan(185_768);
+      const info = page.getByTestId('cache-info');
+      await expect.poll(() => info.textContent()).toContain('test-org/tiny-gpt2');
+      expect(await page.getByTestId('storage-usage').textContent()).toMatch(/storage in use [\d.]+ [KMG]B of [\d.]+ [KMG]B/);
+      expect(await state<unknown[]>('model.cacheProblems')).toEqual([]);
+    } finally {
+      await hub.close().catch(() => undefined);
+    }
   });
 
   test('after a WebGPU device loss, restarts on WASM and resumes from the last checkpoint', async () => {

@@ -1,11 +1,12 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HubSource, parseHubRef, type FileCache } from '../src/engine/io/hub.ts';
+import { HubSource, parseHubRef } from '../src/engine/io/hub.ts';
 import type { FileProgress } from '../src/engine/io/source.ts';
 import { loadModel } from '../src/engine/load.ts';
 import { initNodeBackend } from '../src/node/backend.ts';
 import { startHubServer, type HubServer } from './support/hub-server.ts';
 import { LOCAL_FIXTURES } from './support/fixtures.ts';
+import { MemoryFileCache } from './support/memory-cache.ts';
 
 let hub: HubServer;
 
@@ -54,13 +55,12 @@ describe('Hub source', () => {
   });
 
   it('reuses cached files instead of downloading them again', async () => {
-    const store = new Map<string, Uint8Array>();
-    const cache: FileCache = { get: async (url) => store.get(url) ?? null, put: async (url, bytes) => void store.set(url, bytes) };
+    const cache = new MemoryFileCache();
     const source = () => new HubSource(parseHubRef('test-org/tiny-gpt2'), { endpoint: hub.url, cache });
     (await loadModel(source())).dispose();
     const before = hub.requests.filter((r) => r.endsWith('model.safetensors')).length;
     (await loadModel(source())).dispose();
     expect(hub.requests.filter((r) => r.endsWith('model.safetensors')).length).toBe(before);
-    expect(store.size).toBeGreaterThanOrEqual(4);
+    expect(cache.files.size).toBeGreaterThanOrEqual(4);
   });
 });

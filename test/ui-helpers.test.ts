@@ -28,6 +28,7 @@ const model = (over: Partial<ModelInfo> = {}): ModelInfo => ({
   embeddingNorm: 1.2,
   downloadedBytes: 0,
   cachedBytes: 0,
+  cacheProblems: [],
   loadSeconds: 1,
   ...over,
 });

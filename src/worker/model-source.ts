@@ -1,7 +1,7 @@
 // Model specs from the UI → engine ModelSources. A Hub revision is resolved to its commit first,
 // so the cached files are keyed by an immutable commit and the adapter pins exactly what was read.
 import { HubSource, parseHubRef } from '../engine/io/hub.ts';
-import { FilesSource, type ModelSource, type ProgressCallback } from '../engine/io/source.ts';
+import { FilesSource, type ByteStream, type ModelSource, type ProgressCallback } from '../engine/io/source.ts';
 import { UrlFolderSource } from '../engine/io/url-source.ts';
 import type { CacheStorageFileCache } from './file-cache.ts';
 import type { ModelSpec } from './protocol.ts';
@@ -24,6 +24,9 @@ class PinnedHubSource implements ModelSource {
   }
   tryRead(file: string, onProgress?: ProgressCallback): Promise<Uint8Array | null> {
     return this.pinned.tryRead(file, onProgress);
+  }
+  tryOpen(file: string, onProgress?: ProgressCallback): Promise<ByteStream | null> {
+    return this.pinned.tryOpen(file, onProgress);
   }
 }
 

@@ -66,6 +66,8 @@ export interface ModelInfo {
   /** Bytes read from the network (0 when every file came from the cache). */
   downloadedBytes: number;
   cachedBytes: number;
+  /** Files of this load the browser cache could not keep, each with the reason (quota, no Cache Storage, ...). */
+  cacheProblems: { file: string; reason: 'unavailable' | 'quota' | 'failed'; message: string }[];
   loadSeconds: number;
 }
 

@@ -115,25 +115,25 @@ export class EngineService {
     this.idle('loading another model');
     const t0 = performance.now();
     const hitsBefore = this.cache.hitBytes;
-    const putsBefore = this.cache.putBytes;
-    let lastHits = this.cache.hits;
+    const problemsBefore = this.cache.problems.length;
     const totals = new Map<string, number>();
+    const seen = new Set<string>();
     const source = await sourceFor(spec, this.cache);
     let lastEmit = 0;
     const lm = await loadModel(source, (p) => {
-      // HubSource reports a cached file in one event right after a cache hit.
-      const cached = this.cache.hits !== lastHits;
-      lastHits = this.cache.hits;
-      totals.set(p.file, p.loaded);
+      const cached = p.cached === true;
+      const first = !seen.has(p.file);
+      seen.add(p.file);
+      if (!cached) totals.set(p.file, p.loaded);
       const now = performance.now();
-      if (cached || now - lastEmit > 100 || p.loaded === p.total) {
+      if (first || now - lastEmit > 100 || p.loaded === p.total) {
         lastEmit = now;
-        this.emit({ type: 'load-progress', progress: { ...p, cached } });
+        this.emit({ type: 'load-progress', progress: { file: p.file, loaded: p.loaded, total: p.total, cached } });
       }
     });
     const cachedBytes = this.cache.hitBytes - hitsBefore;
-    // Hub files go through the cache (every download is stored); other sources report weights only.
-    const downloaded = spec.kind === 'hub' ? this.cache.putBytes - putsBefore : spec.kind === 'embedded' ? [...totals.values()].reduce((a, b) => a + b, 0) : 0;
+    // Bytes that came over the network (a picked local folder downloads nothing).
+    const downloaded = spec.kind === 'files' ? 0 : [...totals.values()].reduce((a, b) => a + b, 0);
     this.setActive(null);
     this.lm?.dispose();
     this.lm = lm;
@@ -158,6 +158,7 @@ export class EngineService {
       embeddingNorm: this.scale.mean,
       downloadedBytes: downloaded,
       cachedBytes,
+      cacheProblems: this.cache.problems.slice(problemsBefore).map(({ file, reason, message }) => ({ file, reason, message })),
       loadSeconds: (performance.now() - t0) / 1000,
     };
     return this.model;

@@ -4,7 +4,7 @@
 // Each repo is a local folder with one fake commit; revision "main" and that commit resolve.
 import { createServer, type Server } from 'node:http';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 
@@ -52,9 +52,12 @@ export async function startHubServer(repos: HubRepo[], port = 0): Promise<HubSer
     const file = decodeURIComponent(m[3]);
     const full = path.join(repo.dir, file);
     if (file.includes('..') || !existsSync(full) || !statSync(full).isFile()) return fail('EntryNotFound');
-    const body = readFileSync(full);
-    res.writeHead(200, { 'Content-Length': body.byteLength, 'X-Repo-Commit': fakeCommit(repo.id), ETag: `"${fakeCommit(file)}"`, 'Content-Type': 'application/octet-stream' });
-    res.end(req.method === 'HEAD' ? undefined : body);
+    // Streamed from disk, as the Hub's CDN sends it: real-size checkpoints (over 2 GiB) are served too.
+    res.writeHead(200, { 'Content-Length': statSync(full).size, 'X-Repo-Commit': fakeCommit(repo.id), ETag: `"${fakeCommit(file)}"`, 'Content-Type': 'application/octet-stream' });
+    if (req.method === 'HEAD') return void res.end();
+    const body = createReadStream(full);
+    body.on('error', () => res.destroy());
+    body.pipe(res);
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const { port: actual } = server.address() as AddressInfo;

@@ -1,4 +1,5 @@
-import { parseSafetensors, type FloatTensor, type ParsedSafetensors, type RawTensor } from './safetensors.ts';
+import type { FloatTensor, RawTensor } from './safetensors.ts';
+import { readSafetensorsStream, type StreamStats, type StreamedSafetensors } from './safetensors-stream.ts';
 import { SourceError, describeSource, parseJsonFile, type ModelSource, type ProgressCallback } from './source.ts';
 
 /** Named weights, possibly spread over several shard files, in the dtype the checkpoint stores. */
@@ -14,14 +15,22 @@ export interface WeightStore {
   release(name: string): void;
 }
 
+/** A store filled by streaming the checkpoint's files; says what each file's read allocated. */
+export interface StreamedWeightStore extends WeightStore {
+  /** Per weights file, in load order. */
+  readonly files: { file: string; stats: StreamStats }[];
+  /** Bytes of tensors not yet released. */
+  heldBytes(): number;
+}
+
 const SINGLE = 'model.safetensors';
 const INDEX = 'model.safetensors.index.json';
 
-function storeOf(shards: Map<string, ParsedSafetensors>, where: Map<string, string>): WeightStore {
+function storeOf(shards: Map<string, StreamedSafetensors>, where: Map<string, string>): StreamedWeightStore {
   const shardOf = (name: string) => {
     const file = where.get(name);
     if (!file) throw new SourceError(`checkpoint has no tensor "${name}"`);
-    return shards.get(file) as ParsedSafetensors;
+    return shards.get(file) as StreamedSafetensors;
   };
   return {
     names: () => [...where.keys()],
@@ -29,19 +38,25 @@ function storeOf(shards: Map<string, ParsedSafetensors>, where: Map<string, stri
     shape: (name) => shardOf(name).entry(name).shape,
     raw: (name) => shardOf(name).raw(name),
     get: (name) => shardOf(name).get(name),
-    // Shards are whole files in memory here, so there is nothing to drop per tensor.
-    release: () => {},
+    release: (name) => shardOf(name).release(name),
+    files: [...shards].map(([file, s]) => ({ file, stats: s.stats })),
+    heldBytes: () => [...shards.values()].reduce((a, s) => a + s.heldBytes(), 0),
   };
 }
 
-/** Reads `model.safetensors`, or the shards listed by `model.safetensors.index.json`. */
-export async function loadWeights(source: ModelSource, onProgress?: ProgressCallback): Promise<WeightStore> {
-  const single = await source.tryRead(SINGLE, onProgress);
-  if (single) {
-    const parsed = parseSafetensors(single, SINGLE);
-    const where = new Map(parsed.names().map((n) => [n, SINGLE]));
-    return storeOf(new Map([[SINGLE, parsed]]), where);
-  }
+/** Streams one weights file; null when the source does not have it. */
+async function readShard(source: ModelSource, file: string, onProgress?: ProgressCallback): Promise<StreamedSafetensors | null> {
+  const stream = await source.tryOpen(file, onProgress);
+  return stream && readSafetensorsStream(stream, file);
+}
+
+/**
+ * Reads `model.safetensors`, or the shards listed by `model.safetensors.index.json`, as their
+ * bytes arrive: each tensor lands in a buffer of its own, never a whole file in one buffer.
+ */
+export async function loadWeights(source: ModelSource, onProgress?: ProgressCallback): Promise<StreamedWeightStore> {
+  const single = await readShard(source, SINGLE, onProgress);
+  if (single) return storeOf(new Map([[SINGLE, single]]), new Map(single.names().map((n) => [n, SINGLE])));
   const indexBytes = await source.tryRead(INDEX);
   if (!indexBytes) {
     const hasBin = (await source.tryRead('pytorch_model.bin.index.json')) !== null;
@@ -51,21 +66,24 @@ export async function loadWeights(source: ModelSource, onProgress?: ProgressCall
     );
   }
   const index = parseJsonFile(indexBytes, INDEX) as { weight_map?: unknown };
-  if (!index || typeof index.weight_map !== 'object' || index.weight_map === null) throw new SourceError(`${INDEX}: missing "weight_map" object`);
+  if (!index || typeof index.weight_map !== 'object' || index.weight_map === null || Array.isArray(index.weight_map)) throw new SourceError(`${INDEX}: missing "weight_map" object`);
   const where = new Map<string, string>();
   for (const [name, file] of Object.entries(index.weight_map as Record<string, unknown>)) {
-    if (typeof file !== 'string' || file.includes('..') || file.startsWith('/')) throw new SourceError(`${INDEX}: weight_map["${name}"] must be a shard file name, got ${JSON.stringify(file)}`);
+    if (typeof file !== 'string' || !file || file.includes('..') || file.startsWith('/')) throw new SourceError(`${INDEX}: weight_map["${name}"] must be a shard file name, got ${JSON.stringify(file)}`);
     where.set(name, file);
   }
-  const shards = new Map<string, ParsedSafetensors>();
+  if (where.size === 0) throw new SourceError(`${INDEX}: "weight_map" lists no tensors`);
+  // Shards one after another: each is complete (and checked) before the next download starts.
+  const shards = new Map<string, StreamedSafetensors>();
   for (const file of new Set(where.values())) {
-    const bytes = await source.tryRead(file, onProgress);
-    if (!bytes) throw new SourceError(`${INDEX} lists shard ${file}, which ${describeSource(source)} does not have`);
-    const parsed = parseSafetensors(bytes, file);
+    const parsed = await readShard(source, file, onProgress);
+    if (!parsed) throw new SourceError(`${INDEX} lists shard ${file}, which ${describeSource(source)} does not have`);
+    // Tensors the index does not map to this shard are never read: drop their bytes now.
+    for (const name of parsed.names()) if (where.get(name) !== file) parsed.release(name);
     shards.set(file, parsed);
   }
   for (const [name, file] of where) {
-    if (!(shards.get(file) as ParsedSafetensors).has(name)) throw new SourceError(`${INDEX} puts "${name}" in ${file}, but that shard has no such tensor`);
+    if (!(shards.get(file) as StreamedSafetensors).has(name)) throw new SourceError(`${INDEX} puts "${name}" in ${file}, but that shard has no such tensor`);
   }
   return storeOf(shards, where);
 }

@@ -1,36 +1,37 @@
-import { SourceError, type ProgressCallback } from './source.ts';
+import { SourceError, type ByteStream } from './source.ts';
 
 /**
- * Reads a response body, reporting bytes as they arrive. The Hub gives an LFS file's size in
- * X-Linked-Size; a compressed body's Content-Length is not the file size, so it is not checked.
+ * A response body as a stream of pieces, with its size when the server says it. The Hub gives an
+ * LFS file's size in X-Linked-Size; a compressed body's Content-Length is not the file size.
  */
-export async function readBody(res: Response, file: string, onProgress?: ProgressCallback): Promise<Uint8Array> {
+export function bodyStream(res: Response, file: string): ByteStream {
   const compressed = res.headers.get('content-encoding') !== null;
   const header = res.headers.get('x-linked-size') ?? (compressed ? null : res.headers.get('content-length'));
-  const total = header !== null && Number.isFinite(Number(header)) ? Number(header) : null;
+  const size = header !== null && header !== '' && Number.isSafeInteger(Number(header)) ? Number(header) : null;
+  return { size, chunks: bodyChunks(res, file) };
+}
+
+async function* bodyChunks(res: Response, file: string): AsyncGenerator<Uint8Array> {
   if (!res.body) {
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    onProgress?.({ file, loaded: bytes.byteLength, total: bytes.byteLength });
-    return bytes;
+    yield new Uint8Array(await res.arrayBuffer());
+    return;
   }
   const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
   let loaded = 0;
-  onProgress?.({ file, loaded: 0, total });
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loaded += value.byteLength;
-    onProgress?.({ file, loaded, total });
+  try {
+    for (;;) {
+      let step: ReadableStreamReadResult<Uint8Array>;
+      try {
+        step = await reader.read();
+      } catch (e) {
+        throw new SourceError(`${file}: the download broke off after ${loaded} bytes (${(e as Error).message})`);
+      }
+      if (step.done) return;
+      loaded += step.value.byteLength;
+      yield step.value;
+    }
+  } finally {
+    // The consumer stopped early (a bad header, say): stop the download too. A no-op after the end.
+    void reader.cancel().catch(() => undefined);
   }
-  if (total !== null && !compressed && loaded !== total) throw new SourceError(`${file}: download ended after ${loaded} of ${total} bytes`);
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(loaded);
-  let pos = 0;
-  for (const c of chunks) {
-    out.set(c, pos);
-    pos += c.byteLength;
-  }
-  return out;
 }

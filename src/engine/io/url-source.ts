@@ -1,6 +1,6 @@
 // Files of a model folder served over HTTP at `{baseUrl}/{file}` (the playground's embedded models).
-import { readBody } from './http-body.ts';
-import { SourceError, type ModelSource, type ProgressCallback } from './source.ts';
+import { bodyStream } from './http-body.ts';
+import { SourceError, readAll, trackedStream, type ByteStream, type ModelSource, type ProgressCallback } from './source.ts';
 
 export class UrlFolderSource implements ModelSource {
   readonly kind = 'folder';
@@ -19,6 +19,11 @@ export class UrlFolderSource implements ModelSource {
   }
 
   async tryRead(file: string, onProgress?: ProgressCallback): Promise<Uint8Array | null> {
+    const stream = await this.tryOpen(file, onProgress);
+    return stream && readAll(stream);
+  }
+
+  async tryOpen(file: string, onProgress?: ProgressCallback): Promise<ByteStream | null> {
     const url = `${this.base}/${file}`;
     let res: Response;
     try {
@@ -31,6 +36,7 @@ export class UrlFolderSource implements ModelSource {
     const type = res.headers.get('content-type') ?? '';
     // A server that answers every path with its index page has no such file either.
     if (type.startsWith('text/html')) return null;
-    return readBody(res, file, onProgress);
+    const body = bodyStream(res, file);
+    return trackedStream(file, body.size, body.chunks, onProgress);
   }
 }

@@ -74,7 +74,8 @@ function handleEvent(e: EngineEvent): void {
   switch (e.type) {
     case 'load-progress': {
       const p = e.progress;
-      app.set((s) => ({ loadFiles: { ...s.loadFiles, [p.file]: { loaded: p.loaded, total: p.total, cached: p.cached || s.loadFiles[p.file]?.cached === true } } }));
+      const now = performance.now();
+      app.set((s) => ({ loadFiles: { ...s.loadFiles, [p.file]: { loaded: p.loaded, total: p.total, cached: p.cached || s.loadFiles[p.file]?.cached === true, startedAt: s.loadFiles[p.file]?.startedAt ?? now, updatedAt: now } } }));
       return;
     }
     case 'step':

@@ -23,6 +23,9 @@ export interface FileLoad {
   loaded: number;
   total: number | null;
   cached: boolean;
+  /** performance.now() of this file's first and latest progress event: its own speed and ETA. */
+  startedAt: number;
+  updatedAt: number;
 }
 
 export interface Dataset {

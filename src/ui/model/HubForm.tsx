@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { loadModel } from '../app/actions.ts';
 import { app } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
+import { requestPersistentStorage } from './CacheInfo.tsx';
 import { HUB_SUGGESTIONS } from './models.ts';
 
 /** A Hub model by id, pinned to a revision (branch, tag or commit). */
@@ -13,6 +14,8 @@ export function HubForm({ disabled }: { disabled: boolean }) {
   const ref = `${id.trim()}@${revision.trim() || 'main'}`;
   const submit = () => {
     if (!id.trim()) return;
+    // Downloads are kept in Cache Storage; without persistence the browser may evict them.
+    void requestPersistentStorage();
     void loadModel({ kind: 'hub', ref, endpoint: endpoint.trim() || 'https://huggingface.co', ...(token.trim() ? { token: token.trim() } : {}) });
   };
   return (
