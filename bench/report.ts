@@ -37,7 +37,7 @@ export function markdownReport(outcomes: Outcome[], meta: BenchMeta): string {
     '',
     '- **step GFLOP/s**: useful FLOPs / step time, useful FLOPs = 4 x non-embedding params x tokens',
     '  + 4 x hidden x vocab x label positions.',
-    '- **matmul GFLOP/s**: the same backend\'s best plain matmul, measured in the same run.',
+    '- **matmul GFLOP/s**: the same backend\'s best plain matmul, measured in the same page just before and just after the steps (their mean).',
     '- **MFU**: step GFLOP/s / matmul GFLOP/s.',
     '',
     '| platform | backend | model | params | step (ms) | tokens/s | step GFLOP/s | matmul GFLOP/s | MFU | peak MB | numTensors flat |',
