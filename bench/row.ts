@@ -25,6 +25,10 @@ export interface BenchRow {
   matmulGflopsBeforeAfter: [number, number];
   matmulShape: [number, number, number];
   mfu: number;
+  /** Step and ceiling in useful FLOPs per CPU second (Node), and their ratio: MFU independent of the CPU share the process got. */
+  cpuGflops: number | null;
+  matmulCpuGflops: number | null;
+  mfuCpu: number | null;
   /** tfjs's peak tensor bytes in a profiled step (null when not profiled). */
   peakMB: number | null;
   numTensorsFlat: boolean;
@@ -76,6 +80,9 @@ export async function runRow(platform: string, model: string, o: StepBenchOption
     matmulGflopsBeforeAfter: [ceiling.gflops, after.gflops],
     matmulShape: ceiling.shape,
     mfu: r.gflops / ceilingGflops,
+    cpuGflops: r.cpuGflops,
+    matmulCpuGflops: ceiling.cpuGflops === null ? null : Math.max(ceiling.cpuGflops, after.cpuGflops ?? 0),
+    mfuCpu: r.cpuGflops !== null && ceiling.cpuGflops ? r.cpuGflops / Math.max(ceiling.cpuGflops, after.cpuGflops ?? 0) : null,
     peakMB: r.peakBytes === null ? null : r.peakBytes / 2 ** 20,
     numTensorsFlat: r.numTensorsFlat,
     loadSeconds,
