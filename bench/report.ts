@@ -44,7 +44,7 @@ export function markdownReport(outcomes: Outcome[], meta: BenchMeta): string {
     '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    lines.push(`| ${r.platform} | ${r.backend} | ${r.model} | ${millions(r.params)} | ${fmt(r.medianStepMs, 0)} | ${fmt(r.tokensPerSecond, 0)} | ${fmt(r.stepGflops, 2)} | ${fmt(r.matmulGflops, 1)} | ${fmt(100 * r.mfu, 0)}% | ${r.peakMB === null ? 'n/a' : fmt(r.peakMB, 0)} | ${r.numTensorsFlat ? 'yes' : '**no**'} |`);
+    lines.push(`| ${r.platform} | ${r.backend} | ${r.model} | ${millions(r.params)} | ${fmt(r.medianStepMs, 0)} | ${fmt(r.tokensPerSecond, 0)} | ${fmt(r.stepGflops, 2)} | ${fmt(r.matmulGflops, 1)} | ${fmt(100 * r.mfu, 0)}% | ${r.peakMB === null ? 'n/a' : fmt(r.peakMB, 0)} | ${r.numTensorsFlat === null || r.numTensorsFlat === undefined ? 'n/a' : r.numTensorsFlat ? 'yes' : '**no**'} |`);
   }
   for (const s of skipped) lines.push(`| ${s.platform} | ${s.backend} | ${s.model} | | ${s.skipped} | | | | | | |`);
   const real = rows.filter((r) => r.fileMB !== null && r.fileMB !== undefined);

@@ -31,7 +31,7 @@ export interface BenchRow {
   mfuCpu: number | null;
   /** tfjs's peak tensor bytes in a profiled step (null when not profiled). */
   peakMB: number | null;
-  numTensorsFlat: boolean;
+  numTensorsFlat: boolean | null;
   loadSeconds: number;
   /** Bytes the model's tensors hold on the backend after the load (its weight memory). */
   weightMB: number;

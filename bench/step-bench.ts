@@ -28,7 +28,8 @@ export interface StepBenchResult {
   usefulFlops: number;
   gflops: number;
   peakBytes: number | null;
-  numTensorsFlat: boolean;
+  /** numTensors equal after the warm-up and after the last step (null with no warm-up step to compare against). */
+  numTensorsFlat: boolean | null;
   numTensors: [number, number];
   /** Useful FLOPs per CPU second of the timed steps (null where CPU time is not available). */
   cpuGflops: number | null;
@@ -111,7 +112,7 @@ export async function benchStep(model: CausalLM, o: StepBenchOptions = DEFAULT_S
     usefulFlops,
     gflops: usefulFlops / (median / 1000) / 1e9,
     peakBytes,
-    numTensorsFlat: counts[0] === counts[1],
+    numTensorsFlat: counts.length === 2 ? counts[0] === counts[1] : null,
     numTensors: [counts[0], counts[1]],
     cpuGflops: cpuTimes.length ? usefulFlops / ([...cpuTimes].sort((a, b) => a - b)[Math.floor(cpuTimes.length / 2)] * 1e9) : null,
   };
