@@ -4,13 +4,13 @@
 import { chromium } from 'playwright-core';
 import { createServer } from 'vite';
 import type { AddressInfo } from 'node:net';
-import type { BenchRow } from '../src/bench/row.ts';
+import type { BenchRow } from './row.ts';
 import type { Outcome } from './report.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
-export async function runBrowserRows(root: string, backends: string[], models: string[], steps: number, timeoutS: number, hopeless: (gflops: number | undefined, model: string) => string | null): Promise<Outcome[]> {
+export async function runBrowserRows(root: string, backends: string[], models: string[], run: { steps: number; warmup: number; profile: boolean }, timeoutS: number, hopeless: (gflops: number | undefined, model: string) => string | null, hubOf: (model: string) => { hub: string; repo: string; fileBytes: number } | null = () => null): Promise<Outcome[]> {
   const server = await createServer({
     root,
     configFile: false,
@@ -37,7 +37,10 @@ export async function runBrowserRows(root: string, backends: string[], models: s
         page.setDefaultTimeout(timeoutS * 1000);
         page.on('console', (m) => process.stderr.write(`  [${backend} ${model}] ${m.text()}\n`));
         try {
-          await page.goto(`http://127.0.0.1:${port}/bench.html?backend=${backend}&model=${model}&steps=${steps}`);
+          const q = new URLSearchParams({ backend, model, steps: String(run.steps), warmup: String(run.warmup), profile: run.profile ? '1' : '0' });
+          const h = hubOf(model);
+          if (h) for (const [k, v] of Object.entries(h)) q.set(k, String(v));
+          await page.goto(`http://127.0.0.1:${port}/bench/index.html?${q}`);
           // The deadline is kept here, not in the page: a step that holds the page's thread for
           // minutes also stalls Playwright's in-page polling and its timeout.
           let timer: ReturnType<typeof setTimeout> | undefined;

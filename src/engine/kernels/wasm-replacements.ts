@@ -1,4 +1,4 @@
-// Two tfjs-wasm kernels replaced where their implementation costs far more than the work:
+// tfjs-wasm kernels replaced (BatchMatMul: see wasm-packed-cache.ts) where their implementation costs far more than the work:
 // - Identity copies the tensor's bytes. The gradient tape clones every tensor it saves through
 //   Identity, so each training step copied every weight matrix (hundreds of MB for a 135M
 //   model) and, the copy being a new tensor, defeated XNNPACK's cache of packed weights.
@@ -9,6 +9,7 @@
 //   Here all three copy only the slice, row by row, from a view of the heap.
 import * as tf from '@tensorflow/tfjs-core';
 import { kernelsUsable } from './registry.ts';
+import { boundPackedWeights } from './wasm-packed-cache.ts';
 
 interface WasmBackendLike {
   incRef(id: tf.DataId): void;
@@ -28,6 +29,7 @@ function replace(kernelName: string, make: (original: KernelFunc) => KernelFunc)
 /** Replaces the kernels above in tfjs-wasm's registry (idempotent); not at all with another tfjs version. */
 export function replaceWasmKernels(): void {
   if (!kernelsUsable()) return;
+  replace('BatchMatMul', boundPackedWeights);
   replace('Identity', () => ({ inputs, backend }) => {
     const x = inputs.x as tf.TensorInfo;
     (backend as unknown as WasmBackendLike).incRef(x.dataId);

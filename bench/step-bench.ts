@@ -1,10 +1,10 @@
 // Times the prompt-tuning training step (forward, prompt-gradient backward, AdamW) on whatever
 // tfjs backend is active, and relates it to that backend's best matmul throughput.
 import * as tf from '@tensorflow/tfjs-core';
-import type { CausalLM } from '../engine/models/model.ts';
-import { IGNORE_INDEX, type Batch } from '../engine/prompt/batch.ts';
-import { Rng } from '../engine/random.ts';
-import { PromptTrainer } from '../engine/train/trainer.ts';
+import type { CausalLM } from '../src/engine/models/model.ts';
+import { IGNORE_INDEX, type Batch } from '../src/engine/prompt/batch.ts';
+import { Rng } from '../src/engine/random.ts';
+import { PromptTrainer } from '../src/engine/train/trainer.ts';
 
 export interface StepBenchOptions {
   batch: number;
@@ -14,6 +14,8 @@ export interface StepBenchOptions {
   labelTokens: number;
   warmup: number;
   steps: number;
+  /** Profile one extra step for tfjs's peak tensor bytes (off for the real-size rows: a whole extra step). */
+  profile?: boolean;
 }
 
 export const DEFAULT_STEP_BENCH: StepBenchOptions = { batch: 8, seq: 64, virtualTokens: 20, labelTokens: 4, warmup: 2, steps: 5 };
@@ -25,9 +27,28 @@ export interface StepBenchResult {
   /** Useful FLOPs of one step: 4 x non-embedding params x tokens + 4 x H x vocab x label positions. */
   usefulFlops: number;
   gflops: number;
-  peakBytes: number;
-  numTensorsFlat: boolean;
+  peakBytes: number | null;
+  /** numTensors equal after the warm-up and after the last step (null with no warm-up step to compare against). */
+  numTensorsFlat: boolean | null;
   numTensors: [number, number];
+  /** Useful FLOPs per CPU second of the timed steps (null where CPU time is not available). */
+  cpuGflops: number | null;
+}
+
+/** Current size of the WASM backend's heap, or null on other backends. */
+export function wasmHeapMB(): number | null {
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8;
+  return heap ? heap.length / 2 ** 20 : null;
+}
+
+/**
+ * CPU seconds this process has used (Node: every thread, WASM's included), or null in a page. On a
+ * shared machine wall-clock rates measure the CPU share a process got as much as its code; the
+ * ratio of CPU-time rates (the step's against the matmul ceiling's) does not depend on the share.
+ */
+export function cpuSeconds(): number | null {
+  const usage = (globalThis as { process?: { cpuUsage?(): { user: number; system: number } } }).process?.cpuUsage?.();
+  return usage ? (usage.user + usage.system) / 1e6 : null;
 }
 
 export function nonEmbeddingParams(model: CausalLM): number {
@@ -52,24 +73,33 @@ export async function benchStep(model: CausalLM, o: StepBenchOptions = DEFAULT_S
   const initial = new Float32Array(o.virtualTokens * H).map(() => 0.02);
   const trainer = new PromptTrainer(model, initial, o.virtualTokens, { epochs: 1, stepsPerEpoch: o.warmup + o.steps, batchesForEpoch: () => new Array(o.warmup + o.steps).fill(batch), valBatches: [] }, { syncEvery: 1 });
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   const counts: number[] = [];
   let last = performance.now();
+  let lastCpu = cpuSeconds();
   await trainer.run((e) => {
     if (e.type !== 'step') return;
     const now = performance.now();
-    log(`step ${e.step}: ${(now - last).toFixed(0)} ms`);
+    log(`step ${e.step}: ${(now - last).toFixed(0)} ms, heap ${wasmHeapMB()?.toFixed(0) ?? 'n/a'} MB`);
+    const cpu = cpuSeconds();
     if (e.step > o.warmup) times.push(now - last);
+    if (e.step > o.warmup && cpu !== null && lastCpu !== null) cpuTimes.push(cpu - lastCpu);
+    lastCpu = cpu;
     if (e.step === o.warmup || e.step === o.warmup + o.steps) counts.push(tf.memory().numTensors);
     last = now;
   });
   // One extra, profiled step for peak memory (profiling perturbs timing, so it is not timed).
-  const prompt = tf.variable(tf.tensor2d(initial, [o.virtualTokens, H]));
-  const { lossAndGradient } = await import('../engine/prompt/prompted.ts');
-  const profile = await tf.profile(() => {
-    const { loss, grad } = lossAndGradient(model, prompt, batch);
-    return [loss, grad];
-  });
-  prompt.dispose();
+  let peakBytes: number | null = null;
+  if (o.profile !== false) {
+    const prompt = tf.variable(tf.tensor2d(initial, [o.virtualTokens, H]));
+    const { lossAndGradient } = await import('../src/engine/prompt/prompted.ts');
+    const profile = await tf.profile(() => {
+      const { loss, grad } = lossAndGradient(model, prompt, batch);
+      return [loss, grad];
+    });
+    prompt.dispose();
+    peakBytes = profile.peakBytes;
+  }
   trainer.dispose();
   const sorted = [...times].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
@@ -81,19 +111,22 @@ export async function benchStep(model: CausalLM, o: StepBenchOptions = DEFAULT_S
     tokensPerSecond: tokens / (median / 1000),
     usefulFlops,
     gflops: usefulFlops / (median / 1000) / 1e9,
-    peakBytes: profile.peakBytes,
-    numTensorsFlat: counts[0] === counts[1],
+    peakBytes,
+    numTensorsFlat: counts.length === 2 ? counts[0] === counts[1] : null,
     numTensors: [counts[0], counts[1]],
+    cpuGflops: cpuTimes.length ? usefulFlops / ([...cpuTimes].sort((a, b) => a - b)[Math.floor(cpuTimes.length / 2)] * 1e9) : null,
   };
 }
 
 /** Best matmul throughput of the active backend, in GFLOP/s, over square and model-like shapes. */
-export async function matmulCeiling(shapes: [number, number, number][] = [[512, 512, 512], [1024, 1024, 1024], [672, 576, 1536], [2048, 1024, 1024]], reps = 3): Promise<{ gflops: number; shape: [number, number, number] }> {
+export async function matmulCeiling(shapes: [number, number, number][] = [[512, 512, 512], [1024, 1024, 1024], [672, 576, 1536], [2048, 1024, 1024]], reps = 3): Promise<{ gflops: number; shape: [number, number, number]; cpuGflops: number | null }> {
   let best = { gflops: 0, shape: shapes[0] };
+  let bestCpu: number | null = null;
   for (const [m, k, n] of shapes) {
     const a = tf.randomNormal([m, k]);
     const b = tf.randomNormal([k, n]);
     await tf.matMul(a, b).data(); // warm-up (kernel compile / weight packing)
+    const cpu0 = cpuSeconds();
     for (let r = 0; r < reps; r++) {
       const t0 = performance.now();
       const c = tf.matMul(a, b);
@@ -103,7 +136,9 @@ export async function matmulCeiling(shapes: [number, number, number][] = [[512, 
       const g = (2 * m * k * n) / s / 1e9;
       if (g > best.gflops) best = { gflops: g, shape: [m, k, n] };
     }
+    const cpu1 = cpuSeconds();
+    if (cpu0 !== null && cpu1 !== null && cpu1 > cpu0) bestCpu = Math.max(bestCpu ?? 0, (2 * m * k * n * reps) / (cpu1 - cpu0) / 1e9);
     tf.dispose([a, b]);
   }
-  return best;
+  return { ...best, cpuGflops: bestCpu };
 }
