@@ -36,6 +36,35 @@ function flatDispatch(size: number, group: number): [number, number, number] {
 }
 
 const TILE = 32;
+/** Products with at most this many rows in a (the LM head at a few label positions, decoding) take the row-loop kernel. */
+const SKINNY_ROWS = 8;
+
+/** a [M ≤ SKINNY_ROWS, K] · B: one invocation per output column, looping over K for all M rows (no tile padding, no barriers). */
+function skinnyProgram(M: number, N: number, bf16: number, transposeB: number): WebGPUProgram {
+  return {
+    variableNames: ['a', 'b'],
+    outputShape: [M, N],
+    shaderKey: `pt_matmul_packed_skinny_${bf16}_${transposeB}_${M}`,
+    dispatchLayout: { x: [0, 1] },
+    dispatch: flatDispatch(N, 64),
+    workgroupSize: [64, 1, 1],
+    uniforms: 'M : i32, N : i32, K : i32,',
+    getUserCode: () => `
+      ${widenWgsl(bf16 === 1, 'b')}
+      fn main(index : i32) {
+        let N = uniforms.N;
+        let K = uniforms.K;
+        if (index < N) {
+          var acc : array<f32, ${M}>;
+          for (var k = 0; k < K; k++) {
+            let w = packedAt(${transposeB ? 'index * K + k' : 'k * N + index'});
+            for (var r = 0; r < ${M}; r++) { acc[r] = acc[r] + a[r * K + k] * w; }
+          }
+          for (var r = 0; r < ${M}; r++) { setOutputAtIndex(r * N + index, acc[r]); }
+        }
+      }`,
+  };
+}
 
 export const WEBGPU_PACKED_KERNELS: Record<string, (inputs: Record<string, tf.TensorInfo>, attrs: Record<string, number>, backend: WebGPUBackendLike) => tf.TensorInfo> = {
   // packed int32 words [..., n / 2] → float32 [..., n]
@@ -123,6 +152,8 @@ export const WEBGPU_PACKED_KERNELS: Record<string, (inputs: Record<string, tf.Te
     const bCols = b.shape[1] * 2;
     const N = transposeB ? b.shape[0] : bCols;
     if ((transposeB ? bCols : b.shape[0]) !== K) throw new Error(`PtMatMulPacked: inner sizes differ (a ${JSON.stringify(a.shape)}, packed b ${JSON.stringify([b.shape[0], bCols])}, transposeB ${transposeB})`);
+    const uniforms = [{ type: 'int32', data: [M] }, { type: 'int32', data: [N] }, { type: 'int32', data: [K] }];
+    if (M <= SKINNY_ROWS) return backend.runWebGPUProgram(skinnyProgram(M, N, bf16, transposeB), [a, b], 'float32', uniforms);
     // Which tile element each invocation loads: along the buffer's rows, so neighbours read neighbouring words.
     const loadB = transposeB
       ? `let kk = e % ${TILE}; let nn = e / ${TILE}; let gk = k0 + kk; let gn = col0 + nn;
@@ -190,6 +221,6 @@ export const WEBGPU_PACKED_KERNELS: Record<string, (inputs: Record<string, tf.Te
           }
         }`,
     };
-    return backend.runWebGPUProgram(program, [a, b], 'float32', [{ type: 'int32', data: [M] }, { type: 'int32', data: [N] }, { type: 'int32', data: [K] }]);
+    return backend.runWebGPUProgram(program, [a, b], 'float32', uniforms);
   },
 };

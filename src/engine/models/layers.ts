@@ -66,7 +66,7 @@ export class WeightLoader {
     const raw = this.store.raw(name);
     const dtype = SIXTEEN_BIT[raw.dtype];
     if (dtype && cols % 2 === 0 && packedWeightsSupported()) {
-      const w = packedWeight(halvesOf(raw.bytes), dtype, shape[0], shape[1], transpose);
+      const w = packedWeight(halvesOf(raw.bytes, shape, name), dtype, shape[0], shape[1], transpose);
       this.store.release(name);
       return this.keepWeight(w);
     }
@@ -115,7 +115,7 @@ export class WeightLoader {
       const packedMax = hasKernel('PtMatMulPacked') ? maxBytes : Math.min(maxBytes, WIDENED_TABLE_CHUNK_BYTES / 2);
       chunks =
         dtype && width % 2 === 0 && packedWeightsSupported()
-          ? EmbeddingTable.chunkPacked(halvesOf(raw.bytes), dtype, rows, width, packedMax)
+          ? EmbeddingTable.chunkPacked(halvesOf(raw.bytes, [rows, width], name), dtype, rows, width, packedMax)
           : EmbeddingTable.chunkFloat(this.store.get(name).data, rows, width, maxBytes);
       this.store.release(name);
     }
@@ -168,7 +168,9 @@ const WIDENED_TABLE_CHUNK_BYTES = 64 * 2 ** 20;
 const SIXTEEN_BIT: Partial<Record<string, 'float16' | 'bfloat16'>> = { F16: 'float16', BF16: 'bfloat16' };
 
 /** A stored tensor's 16-bit values, copied to an aligned buffer (the data section has no alignment guarantee). */
-function halvesOf(bytes: Uint8Array): Uint16Array {
+function halvesOf(bytes: Uint8Array, shape: number[], name: string): Uint16Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (bytes.byteLength !== n * 2) throw new ModelConfigError(`weight "${name}": ${bytes.byteLength} bytes stored for 16-bit ${JSON.stringify(shape)}, which needs ${n * 2}`);
   const copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);
   return new Uint16Array(copy.buffer);
