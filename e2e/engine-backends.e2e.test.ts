@@ -65,6 +65,8 @@ function expectMatches(checks: ModelCheck[]): void {
       expect(Math.abs(c.left.loss.got - c.left.loss.want), `${c.model} loss (left padding)`).toBeLessThanOrEqual(1e-5 * Math.max(1, c.left.loss.want));
       expect(c.left.grad.err, `${c.model} prompt gradient (left padding)`).toBeLessThanOrEqual(1e-4 * c.left.grad.scale);
     }
+    // Every float32 fixture has both TEXT-init cases; the 16-bit ones have none.
+    expect(c.init.length, `${c.model} TEXT init cases`).toBe(/-(bf16|f16)$/.test(c.model) ? 0 : 2);
     for (const i of c.init) expect(i, `${c.model} TEXT init`).toEqual({ idsEqual: true, err: 0 });
   }
 }

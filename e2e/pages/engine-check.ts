@@ -107,8 +107,10 @@ async function checkModel(modelName: string): Promise<ModelCheck> {
   const leftFixture = await fixture(name, 'forward-left');
   const left = leftFixture ? await forwardCheck(lm, leftFixture) : undefined;
   const init: ModelCheck['init'] = [];
+  // The 16-bit fixtures hold forward, train and greedy cases only (their init equals the float32 model's).
   for (const kind of ['init-text-short', 'init-text-long']) {
-    const f = (await fixture(name, kind))!;
+    const f = await fixture(name, kind);
+    if (!f) continue;
     const p = await initSoftPrompt(lm.model, lm.tokenizer, { kind: 'TEXT', text: f.json.init.text, numVirtualTokens: f.json.num_virtual_tokens });
     init.push({ idsEqual: JSON.stringify(p.initIds) === JSON.stringify(f.json.init.ids), err: maxDiff(p.values, f.expected.get('prompt_embeddings').data).err });
   }
