@@ -10,7 +10,15 @@ import type { Outcome } from './report.ts';
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
-export async function runBrowserRows(root: string, backends: string[], models: string[], run: { steps: number; warmup: number; profile: boolean }, timeoutS: number, hopeless: (gflops: number | undefined, model: string) => string | null, hubOf: (model: string) => { hub: string; repo: string; fileBytes: number } | null = () => null): Promise<Outcome[]> {
+export async function runBrowserRows(
+  root: string,
+  backends: string[],
+  models: string[],
+  run: { steps: number; warmup: number; profile: boolean },
+  timeoutS: number,
+  hopeless: (gflops: number | undefined, model: string) => string | null,
+  hubOf: (model: string) => { hub: string; repo: string; fileBytes: number } | null = () => null,
+): Promise<Outcome[]> {
   const server = await createServer({
     root,
     configFile: false,
@@ -52,13 +60,15 @@ export async function runBrowserRows(root: string, backends: string[], models: s
           } finally {
             clearTimeout(timer);
           }
-          const { result, error } = await page.evaluate(() => ({ result: (window as unknown as { __benchResult?: unknown }).__benchResult, error: (window as unknown as { __benchError?: string }).__benchError }));
+          const { result, error } = await page.evaluate(() => ({
+            result: (window as unknown as { __benchResult?: unknown }).__benchResult,
+            error: (window as unknown as { __benchError?: string }).__benchError,
+          }));
           if (result) {
             const row = result as BenchRow;
             speed = row.matmulGflops;
             out.push({ row });
-          }
-          else out.push({ platform: 'browser', backend, model, skipped: String(error) });
+          } else out.push({ platform: 'browser', backend, model, skipped: String(error) });
         } catch (e) {
           const message = (e as Error).message.includes('Timeout') ? `did not finish within ${timeoutS} s on this machine` : (e as Error).message.split('\n')[0];
           out.push({ platform: 'browser', backend, model, skipped: message });

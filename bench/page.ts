@@ -39,7 +39,14 @@ async function main(): Promise<void> {
   }
   log(`backend ${backend} ready ${JSON.stringify(details)}`);
   const source = hub && repo ? new HubSource(parseHubRef(repo), { endpoint: hub }) : model === 'demo' ? new UrlFolderSource('playground-demo', `${location.origin}/models/playground-demo`) : null;
-  const row = await runRow(`browser (${navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'browser'})`, model, { ...DEFAULT_STEP_BENCH, steps, warmup, profile }, source ? async () => (await loadModel(source)).model : undefined, log, fileBytes ? Number(fileBytes) : null);
+  const row = await runRow(
+    `browser (${navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'browser'})`,
+    model,
+    { ...DEFAULT_STEP_BENCH, steps, warmup, profile },
+    source ? async () => (await loadModel(source)).model : undefined,
+    log,
+    fileBytes ? Number(fileBytes) : null,
+  );
   (window as unknown as { __benchResult: unknown }).__benchResult = { ...row, details };
   log(JSON.stringify(row));
 }

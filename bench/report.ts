@@ -37,14 +37,16 @@ export function markdownReport(outcomes: Outcome[], meta: BenchMeta): string {
     '',
     '- **step GFLOP/s**: useful FLOPs / step time, useful FLOPs = 4 x non-embedding params x tokens',
     '  + 4 x hidden x vocab x label positions.',
-    '- **matmul GFLOP/s**: the same backend\'s best plain matmul, measured in the same page just before and just after the steps (their mean).',
+    "- **matmul GFLOP/s**: the same backend's best plain matmul, measured in the same page just before and just after the steps (their mean).",
     '- **MFU**: step GFLOP/s / matmul GFLOP/s.',
     '',
     '| platform | backend | model | params | step (ms) | tokens/s | step GFLOP/s | matmul GFLOP/s | MFU | peak MB | numTensors flat |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    lines.push(`| ${r.platform} | ${r.backend} | ${r.model} | ${millions(r.params)} | ${fmt(r.medianStepMs, 0)} | ${fmt(r.tokensPerSecond, 0)} | ${fmt(r.stepGflops, 2)} | ${fmt(r.matmulGflops, 1)} | ${fmt(100 * r.mfu, 0)}% | ${r.peakMB === null ? 'n/a' : fmt(r.peakMB, 0)} | ${r.numTensorsFlat === null || r.numTensorsFlat === undefined ? 'n/a' : r.numTensorsFlat ? 'yes' : '**no**'} |`);
+    lines.push(
+      `| ${r.platform} | ${r.backend} | ${r.model} | ${millions(r.params)} | ${fmt(r.medianStepMs, 0)} | ${fmt(r.tokensPerSecond, 0)} | ${fmt(r.stepGflops, 2)} | ${fmt(r.matmulGflops, 1)} | ${fmt(100 * r.mfu, 0)}% | ${r.peakMB === null ? 'n/a' : fmt(r.peakMB, 0)} | ${r.numTensorsFlat === null || r.numTensorsFlat === undefined ? 'n/a' : r.numTensorsFlat ? 'yes' : '**no**'} |`,
+    );
   }
   for (const s of skipped) lines.push(`| ${s.platform} | ${s.backend} | ${s.model} | | ${s.skipped} | | | | | | |`);
   const real = rows.filter((r) => r.fileMB !== null && r.fileMB !== undefined);
@@ -54,19 +56,21 @@ export function markdownReport(outcomes: Outcome[], meta: BenchMeta): string {
       '## Real-size checkpoints through the Hub code path',
       '',
       'Random weights with the exact configs and dtypes of HuggingFaceTB/SmolLM2-135M (BF16), Qwen/Qwen2.5-0.5B (BF16) and',
-      'bigscience/bloomz-560m (F16), written by `scripts/realsize/make_checkpoints.py` (transformers\' save_pretrained) and served',
-      'by a local server in the Hub\'s URL layout; each row loads its checkpoint through the engine\'s Hub source.',
-      '**weight MB** is what the model\'s tensors hold on the backend (the target: within 5% of the file for 16-bit checkpoints);',
-      '**WASM heap** is the heap\'s high-water mark after the steps (WASM caps it at 4 GB). The MFU target is at least 60%.',
+      "bigscience/bloomz-560m (F16), written by `scripts/realsize/make_checkpoints.py` (transformers' save_pretrained) and served",
+      "by a local server in the Hub's URL layout; each row loads its checkpoint through the engine's Hub source.",
+      "**weight MB** is what the model's tensors hold on the backend (the target: within 5% of the file for 16-bit checkpoints);",
+      "**WASM heap** is the heap's high-water mark after the steps (WASM caps it at 4 GB). The MFU target is at least 60%.",
       '',
-      '**MFU (CPU time)** (Node only): the step\'s useful FLOPs per CPU second against the matmul\'s, so it does not depend on the CPU share the process got on a shared machine.',
+      "**MFU (CPU time)** (Node only): the step's useful FLOPs per CPU second against the matmul's, so it does not depend on the CPU share the process got on a shared machine.",
       '',
       '| platform | backend | model | file MB | load (s) | weight MB | weight / file | WASM heap MB | step (s) | step GFLOP/s | matmul GFLOP/s | MFU | MFU (CPU time) |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const r of real) {
       const file = r.fileMB as number;
-      lines.push(`| ${r.platform} | ${r.backend} | ${r.model} | ${fmt(file, 0)} | ${fmt(r.loadSeconds, 1)} | ${fmt(r.weightMB, 0)} | ${fmt(r.weightMB / file, 2)} | ${r.heapMB === null ? 'n/a' : fmt(r.heapMB, 0)} | ${fmt(r.medianStepMs / 1000, 1)} | ${fmt(r.stepGflops, 2)} | ${fmt(r.matmulGflops, 1)} | ${fmt(100 * r.mfu, 0)}% | ${r.mfuCpu === null || r.mfuCpu === undefined ? 'n/a' : `${fmt(100 * r.mfuCpu, 0)}%`} |`);
+      lines.push(
+        `| ${r.platform} | ${r.backend} | ${r.model} | ${fmt(file, 0)} | ${fmt(r.loadSeconds, 1)} | ${fmt(r.weightMB, 0)} | ${fmt(r.weightMB / file, 2)} | ${r.heapMB === null ? 'n/a' : fmt(r.heapMB, 0)} | ${fmt(r.medianStepMs / 1000, 1)} | ${fmt(r.stepGflops, 2)} | ${fmt(r.matmulGflops, 1)} | ${fmt(100 * r.mfu, 0)}% | ${r.mfuCpu === null || r.mfuCpu === undefined ? 'n/a' : `${fmt(100 * r.mfuCpu, 0)}%`} |`,
+      );
     }
   }
   if (torch.length) {

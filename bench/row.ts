@@ -41,8 +41,14 @@ export interface BenchRow {
   heapMB: number | null;
 }
 
-
-export async function runRow(platform: string, model: string, o: StepBenchOptions, load?: () => Promise<CausalLM>, log: (s: string) => void = () => {}, fileBytes: number | null = null): Promise<BenchRow> {
+export async function runRow(
+  platform: string,
+  model: string,
+  o: StepBenchOptions,
+  load?: () => Promise<CausalLM>,
+  log: (s: string) => void = () => {},
+  fileBytes: number | null = null,
+): Promise<BenchRow> {
   const ceiling = await matmulCeiling();
   log(`matmul ceiling ${ceiling.gflops.toFixed(1)} GFLOP/s at ${ceiling.shape.join('x')}`);
   const bytesBefore = tf.memory().numBytes;

@@ -42,9 +42,10 @@ function usefulFlops(model: string): number | null {
   const shape = BENCH_SHAPES[model] ?? realsizeConfig(model);
   if (!shape) return STEP_FLOPS[model] ?? null;
   const c = modelConfig(shape);
-  const perLayer = c.family !== 'gpt2' && c.family !== 'bloom'
-    ? c.hiddenSize * c.headDim * (c.numHeads + 2 * c.numKvHeads) + c.numHeads * c.headDim * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize
-    : 4 * c.hiddenSize * c.hiddenSize + 2 * c.hiddenSize * c.intermediateSize;
+  const perLayer =
+    c.family !== 'gpt2' && c.family !== 'bloom'
+      ? c.hiddenSize * c.headDim * (c.numHeads + 2 * c.numKvHeads) + c.numHeads * c.headDim * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize
+      : 4 * c.hiddenSize * c.hiddenSize + 2 * c.hiddenSize * c.intermediateSize;
   const o = DEFAULT_STEP_BENCH;
   return 4 * perLayer * c.numLayers * o.batch * (o.seq + o.virtualTokens) + 4 * c.hiddenSize * c.vocabSize * o.batch * o.labelTokens;
 }
@@ -90,14 +91,31 @@ async function nodeRows(): Promise<Outcome[]> {
         continue;
       }
       const source = model === 'demo' ? DEMO : hubRepo(model) ? `hub:${hub!.url}#${hubRepo(model)}` : '';
-      const r = await run(process.execPath, ['--no-warnings', '--import', 'tsx', '--import', './src/node/register-hooks.mjs', 'bench/node-row.ts', backend, model, source, String(steps), String(realsizeFileBytes(model) ?? ''), String(warmup), profile ? '1' : '0'], timeoutS * 1000);
+      const r = await run(
+        process.execPath,
+        [
+          '--no-warnings',
+          '--import',
+          'tsx',
+          '--import',
+          './src/node/register-hooks.mjs',
+          'bench/node-row.ts',
+          backend,
+          model,
+          source,
+          String(steps),
+          String(realsizeFileBytes(model) ?? ''),
+          String(warmup),
+          profile ? '1' : '0',
+        ],
+        timeoutS * 1000,
+      );
       const line = r.stdout.trim().split('\n').pop();
       if (r.code === 0 && line) {
         const row = JSON.parse(line) as BenchRow;
         speed = row.matmulGflops;
         out.push({ row });
-      }
-      else out.push({ platform: 'node', backend, model, skipped: why(r, timeoutS) });
+      } else out.push({ platform: 'node', backend, model, skipped: why(r, timeoutS) });
       process.stderr.write(`node ${backend} ${model}: ${r.code === 0 ? 'done' : (out.at(-1) as { skipped: string }).skipped}\n`);
     }
   }
@@ -112,7 +130,10 @@ const TORCH_SHAPES: Record<string, string> = { 'gpt2-124m': 'gpt2', 'smollm2-135
  * transformers peft`). The shape rows run ../shared/bench/torch_step.py; the real-size rows run
  * bench/torch_realsize.py, transformers + PEFT training the same checkpoint folder.
  */
-const PYTHONS = [{ python: '/usr/bin/python3', what: 'Debian python3-torch (apt-get install python3-torch libopenblas0-pthread)' }, { python: path.join(flag('torch-venv') ?? '/work/.venv-ref', 'bin/python'), what: 'pip torch in a venv (--torch-venv)' }];
+const PYTHONS = [
+  { python: '/usr/bin/python3', what: 'Debian python3-torch (apt-get install python3-torch libopenblas0-pthread)' },
+  { python: path.join(flag('torch-venv') ?? '/work/.venv-ref', 'bin/python'), what: 'pip torch in a venv (--torch-venv)' },
+];
 
 async function torchRows(): Promise<Outcome[]> {
   const script = path.resolve(root, '../shared/bench/torch_step.py');
@@ -126,7 +147,11 @@ async function torchRows(): Promise<Outcome[]> {
     const version = probe.stdout.trim();
     for (const model of shapes) {
       const folder = realsizeDir(model);
-      const argv = folder ? [path.join(root, 'bench/torch_realsize.py'), folder, '8', '64', '20', String(steps)] : TORCH_SHAPES[model] && existsSync(script) ? [script, TORCH_SHAPES[model], '8', '64', '20', String(steps)] : null;
+      const argv = folder
+        ? [path.join(root, 'bench/torch_realsize.py'), folder, '8', '64', '20', String(steps)]
+        : TORCH_SHAPES[model] && existsSync(script)
+          ? [script, TORCH_SHAPES[model], '8', '64', '20', String(steps)]
+          : null;
       if (!argv) continue;
       const r = await run(python, argv, timeoutS * 1000);
       const m = r.stdout.match(/\{.*\}/);
@@ -154,7 +179,12 @@ function hubRepo(model: string): string | null {
 if (!saved) {
   try {
     if (platforms.includes('node')) outcomes.push(...(await nodeRows()));
-    if (platforms.includes('browser')) outcomes.push(...(await runBrowserRows(root, browserBackends, shapes, { steps, warmup, profile }, timeoutS, hopeless, (m) => (hubRepo(m) ? { hub: hub!.url, repo: hubRepo(m)!, fileBytes: realsizeFileBytes(m)! } : null))));
+    if (platforms.includes('browser'))
+      outcomes.push(
+        ...(await runBrowserRows(root, browserBackends, shapes, { steps, warmup, profile }, timeoutS, hopeless, (m) =>
+          hubRepo(m) ? { hub: hub!.url, repo: hubRepo(m)!, fileBytes: realsizeFileBytes(m)! } : null,
+        )),
+      );
     if (platforms.includes('torch')) outcomes.push(...(await torchRows()));
   } finally {
     await hub?.close();

@@ -71,7 +71,33 @@ interface Server {
 }
 
 function startServer(adapters: string, batching: string): Promise<Server> {
-  const proc = spawn(process.execPath, ['--no-warnings', '--import', 'tsx', '--import', './src/node/register-hooks.mjs', 'src/cli/main.ts', 'serve', '--model', MODEL, '--adapters', adapters, '--port', '0', '--host', '127.0.0.1', '--batching', batching, '--max-batch', String(ADAPTERS), '--max-queue', '256'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(
+    process.execPath,
+    [
+      '--no-warnings',
+      '--import',
+      'tsx',
+      '--import',
+      './src/node/register-hooks.mjs',
+      'src/cli/main.ts',
+      'serve',
+      '--model',
+      MODEL,
+      '--adapters',
+      adapters,
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--batching',
+      batching,
+      '--max-batch',
+      String(ADAPTERS),
+      '--max-queue',
+      '256',
+    ],
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
   return new Promise((resolve, reject) => {
     createInterface({ input: proc.stdout! }).once('line', (line) => {
@@ -96,7 +122,11 @@ async function drive(server: Server, name: string, batching: 'mixed' | 'per-adap
     while (next < requests.length && performance.now() < deadline) {
       const r = requests[next++];
       const t0 = performance.now();
-      const res = await fetch(`${server.url}/v1/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...r, max_tokens: MAX_TOKENS, temperature: 0 }) });
+      const res = await fetch(`${server.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ ...r, max_tokens: MAX_TOKENS, temperature: 0 }),
+      });
       const body = await res.json();
       if (res.status !== 200) throw new Error(`${name}: HTTP ${res.status} ${JSON.stringify(body)}`);
       latencies.push(performance.now() - t0);
@@ -107,12 +137,22 @@ async function drive(server: Server, name: string, batching: 'mixed' | 'per-adap
   const after = await (await fetch(`${server.url}/v1/stats`)).json();
   const sorted = [...latencies].sort((a, b) => a - b);
   const row: Scenario = {
-    name, batching, clients, requests: requests.length, completed: latencies.length, seconds,
-    requestsPerSecond: latencies.length / seconds, p50Ms: percentile(sorted, 0.5), p95Ms: percentile(sorted, 0.95),
+    name,
+    batching,
+    clients,
+    requests: requests.length,
+    completed: latencies.length,
+    seconds,
+    requestsPerSecond: latencies.length / seconds,
+    p50Ms: percentile(sorted, 0.5),
+    p95Ms: percentile(sorted, 0.95),
     meanBatch: (after.row_steps - before.row_steps) / Math.max(1, after.steps - before.steps),
-    requestsPerCpuSecond: latencies.length / Math.max(1e-6, after.cpu_seconds - before.cpu_seconds), cutShort: latencies.length < requests.length,
+    requestsPerCpuSecond: latencies.length / Math.max(1e-6, after.cpu_seconds - before.cpu_seconds),
+    cutShort: latencies.length < requests.length,
   };
-  process.stderr.write(`${name}: ${row.requestsPerSecond.toFixed(2)} req/s, p50 ${row.p50Ms.toFixed(0)} ms, p95 ${row.p95Ms.toFixed(0)} ms, mean batch ${row.meanBatch.toFixed(2)}, ${row.requestsPerCpuSecond.toFixed(2)} req per server CPU-s\n`);
+  process.stderr.write(
+    `${name}: ${row.requestsPerSecond.toFixed(2)} req/s, p50 ${row.p50Ms.toFixed(0)} ms, p95 ${row.p95Ms.toFixed(0)} ms, mean batch ${row.meanBatch.toFixed(2)}, ${row.requestsPerCpuSecond.toFixed(2)} req per server CPU-s\n`,
+  );
   return row;
 }
 
@@ -125,7 +165,10 @@ export async function serveLoad(): Promise<{ scenarios: Scenario[]; throughputRa
   const dir = mkdtempSync(path.join(os.tmpdir(), 'serve-load-'));
   try {
     const names = await writeAdapters(dir);
-    const texts = readFileSync(path.join(root, 'public/datasets/complaint.test.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).text as string);
+    const texts = readFileSync(path.join(root, 'public/datasets/complaint.test.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l).text as string);
     // Tweets to continue: the demo model writes on for the whole max_tokens, so every request
     // costs the same number of decoding steps.
     const requests = Array.from({ length: REQUESTS }, (_, i) => ({ model: names[i % ADAPTERS], prompt: texts[i % texts.length] }));
@@ -166,12 +209,18 @@ export function serveLoadMarkdown(r: Awaited<ReturnType<typeof serveLoad>>, date
     '',
     '| scenario | batching | clients | requests | req/s | p50 latency (ms) | p95 latency (ms) | mean rows per step | req per server CPU-s |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...r.scenarios.map((s) => `| ${s.name}${s.cutShort ? ' (cut short)' : ''} | ${s.batching} | ${s.clients} | ${s.completed} | ${s.requestsPerSecond.toFixed(2)} | ${s.p50Ms.toFixed(0)} | ${s.p95Ms.toFixed(0)} | ${s.meanBatch.toFixed(2)} | ${s.requestsPerCpuSecond.toFixed(2)} |`),
+    ...r.scenarios.map(
+      (s) =>
+        `| ${s.name}${s.cutShort ? ' (cut short)' : ''} | ${s.batching} | ${s.clients} | ${s.completed} | ${s.requestsPerSecond.toFixed(2)} | ${s.p50Ms.toFixed(0)} | ${s.p95Ms.toFixed(0)} | ${s.meanBatch.toFixed(2)} | ${s.requestsPerCpuSecond.toFixed(2)} |`,
+    ),
     '',
     `- Throughput, 8 adapters mixed against one adapter at a time (8 clients): **${r.throughputRatio.toFixed(2)}x** (target >= 4x: ${r.targets.throughput ? 'met' : 'not met'}).`,
     `- The same per CPU-second of the server process (robust to other load on the machine): **${r.cpuThroughputRatio.toFixed(2)}x**.`,
     `- p95 latency at 4 concurrent clients against the single-request latency (p50, 1 client): **${r.p95OverSingle.toFixed(2)}x** (target < 2x: ${r.targets.latency ? 'met' : 'not met'}).`,
-    `- Load average of this ${os.cpus().length}-core machine at the end of the run: ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} (1 / 5 / 15 min).`,
+    `- Load average of this ${os.cpus().length}-core machine at the end of the run: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ')} (1 / 5 / 15 min).`,
     '',
   ];
   return lines.join('\n');
@@ -182,6 +231,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   process.stdout.write(JSON.stringify(r, null, 2) + '\n');
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, serveLoadMarkdown(r, new Date().toISOString().slice(0, 10)));
-  writeFileSync(out.replace(/\.md$/, '') + '.json', JSON.stringify({ date: new Date().toISOString().slice(0, 10), requests: REQUESTS, rounds: ROUNDS, maxTokens: MAX_TOKENS, loadAverage: os.loadavg(), ...r }, null, 2) + '\n');
+  writeFileSync(
+    out.replace(/\.md$/, '') + '.json',
+    JSON.stringify({ date: new Date().toISOString().slice(0, 10), requests: REQUESTS, rounds: ROUNDS, maxTokens: MAX_TOKENS, loadAverage: os.loadavg(), ...r }, null, 2) + '\n',
+  );
   process.stderr.write(`wrote ${path.relative(root, out)}\n`);
 }

@@ -71,7 +71,13 @@ export async function benchStep(model: CausalLM, o: StepBenchOptions = DEFAULT_S
   const H = model.config.hiddenSize;
   const batch = benchBatch(model.config.vocabSize, o);
   const initial = new Float32Array(o.virtualTokens * H).map(() => 0.02);
-  const trainer = new PromptTrainer(model, initial, o.virtualTokens, { epochs: 1, stepsPerEpoch: o.warmup + o.steps, batchesForEpoch: () => new Array(o.warmup + o.steps).fill(batch), valBatches: [] }, { syncEvery: 1 });
+  const trainer = new PromptTrainer(
+    model,
+    initial,
+    o.virtualTokens,
+    { epochs: 1, stepsPerEpoch: o.warmup + o.steps, batchesForEpoch: () => new Array(o.warmup + o.steps).fill(batch), valBatches: [] },
+    { syncEvery: 1 },
+  );
   const times: number[] = [];
   const cpuTimes: number[] = [];
   const counts: number[] = [];
@@ -119,7 +125,15 @@ export async function benchStep(model: CausalLM, o: StepBenchOptions = DEFAULT_S
 }
 
 /** Best matmul throughput of the active backend, in GFLOP/s, over square and model-like shapes. */
-export async function matmulCeiling(shapes: [number, number, number][] = [[512, 512, 512], [1024, 1024, 1024], [672, 576, 1536], [2048, 1024, 1024]], reps = 3): Promise<{ gflops: number; shape: [number, number, number]; cpuGflops: number | null }> {
+export async function matmulCeiling(
+  shapes: [number, number, number][] = [
+    [512, 512, 512],
+    [1024, 1024, 1024],
+    [672, 576, 1536],
+    [2048, 1024, 1024],
+  ],
+  reps = 3,
+): Promise<{ gflops: number; shape: [number, number, number]; cpuGflops: number | null }> {
   let best = { gflops: 0, shape: shapes[0] };
   let bestCpu: number | null = null;
   for (const [m, k, n] of shapes) {

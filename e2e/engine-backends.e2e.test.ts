@@ -80,8 +80,13 @@ const FAMILY_MODELS = readdirSync(path.resolve(import.meta.dirname, '../test/fix
 /** Max error per model and case kind, as the Node fixture suite prints it. */
 function errorTable(backend: string, checks: ModelCheck[]): string {
   const e = (x: number) => x.toExponential(2).padStart(9);
-  return [`${backend}: model, logits, loss, grad, logits/loss/grad (left pad), 3 AdamW steps`, ...checks.map((c) =>
-    `${c.model.padEnd(28)} ${e(c.logits.err)} ${e(Math.abs(c.loss.got - c.loss.want))} ${e(c.grad.err)} ${c.left ? `${e(c.left.logits.err)} ${e(Math.abs(c.left.loss.got - c.left.loss.want))} ${e(c.left.grad.err)}` : ''.padEnd(29)} ${e(c.trained.err)}`)].join('\n');
+  return [
+    `${backend}: model, logits, loss, grad, logits/loss/grad (left pad), 3 AdamW steps`,
+    ...checks.map(
+      (c) =>
+        `${c.model.padEnd(28)} ${e(c.logits.err)} ${e(Math.abs(c.loss.got - c.loss.want))} ${e(c.grad.err)} ${c.left ? `${e(c.left.logits.err)} ${e(Math.abs(c.left.loss.got - c.left.loss.want))} ${e(c.left.grad.err)}` : ''.padEnd(29)} ${e(c.trained.err)}`,
+    ),
+  ].join('\n');
 }
 
 describe('engine on browser backends matches the PyTorch fixtures', () => {

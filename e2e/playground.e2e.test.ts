@@ -7,7 +7,22 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { parseSafetensors } from '../src/engine/io/safetensors.ts';
 import { startHubServer } from '../test/support/hub-server.ts';
-import { configure, launch, longFrames, longTasks, newContext, openApp, pageNow, recordLog, storedPrompt, traceMainThread, trainAndWait, useDataset, waitForModel, type PageLog } from './support/browser.ts';
+import {
+  configure,
+  launch,
+  longFrames,
+  longTasks,
+  newContext,
+  openApp,
+  pageNow,
+  recordLog,
+  storedPrompt,
+  traceMainThread,
+  trainAndWait,
+  useDataset,
+  waitForModel,
+  type PageLog,
+} from './support/browser.ts';
 
 const baseUrl = inject('baseUrl');
 
@@ -18,11 +33,12 @@ let log: PageLog;
 const trained: { init: string; adapterId: string }[] = [];
 const timings: Record<string, number[]> = {};
 
-const state = <T>(pick: string) => page.evaluate((p) => {
-  let v: any = (globalThis as any).__playground.state();
-  for (const k of p.split('.')) v = v?.[k];
-  return v;
-}, pick) as Promise<T>;
+const state = <T>(pick: string) =>
+  page.evaluate((p) => {
+    let v: any = (globalThis as any).__playground.state();
+    for (const k of p.split('.')) v = v?.[k];
+    return v;
+  }, pick) as Promise<T>;
 
 beforeAll(async () => {
   browser = await launch();
@@ -85,11 +101,23 @@ describe('playground', () => {
           (tasks ? `, ${Math.max(0, ...tasks.map((t) => t.cpuMs)).toFixed(0)} ms CPU` : '') +
           ` (load ${load.toFixed(1)} per core)`,
       );
-      if (tasks) expect(tasks.filter((t) => t.cpuMs > 200), 'main-thread tasks over 200 ms of CPU time').toEqual([]);
+      if (tasks)
+        expect(
+          tasks.filter((t) => t.cpuMs > 200),
+          'main-thread tasks over 200 ms of CPU time',
+        ).toEqual([]);
       // Wall-clock long tasks (PerformanceObserver 'longtask'): on an overloaded machine a short task
       // can wait for a core for longer than it runs, so the bar holds unless the machine is saturated.
-      if (load < 1.5) expect(long.filter((t) => t.duration > 200), `main-thread tasks over 200 ms: ${JSON.stringify(long)}; long frames: ${JSON.stringify(frames)}`).toEqual([]);
-      else expect(long.filter((t) => t.duration > 1000), `main-thread tasks over 1 s even under load: ${JSON.stringify(frames)}`).toEqual([]);
+      if (load < 1.5)
+        expect(
+          long.filter((t) => t.duration > 200),
+          `main-thread tasks over 200 ms: ${JSON.stringify(long)}; long frames: ${JSON.stringify(frames)}`,
+        ).toEqual([]);
+      else
+        expect(
+          long.filter((t) => t.duration > 1000),
+          `main-thread tasks over 1 s even under load: ${JSON.stringify(frames)}`,
+        ).toEqual([]);
       expect(run.adapterId).toBeTruthy();
       trained.push({ init, adapterId: run.adapterId as string });
       (timings.webgpu ??= []).push(...run.stepSeconds);

@@ -13,7 +13,12 @@ let browser: Browser;
 let page: Page;
 
 const shot = (name: string, selector?: string) =>
-  selector ? page.locator(selector).first().screenshot({ path: path.join(OUT, `${name}.png`) }) : page.screenshot({ path: path.join(OUT, `${name}.png`) });
+  selector
+    ? page
+        .locator(selector)
+        .first()
+        .screenshot({ path: path.join(OUT, `${name}.png`) })
+    : page.screenshot({ path: path.join(OUT, `${name}.png`) });
 
 describe.skipIf(!process.env.E2E_SCREENSHOTS)('screenshots', () => {
   beforeAll(async () => {

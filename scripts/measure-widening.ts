@@ -11,9 +11,24 @@ const arg = (name: string, fallback: string) => {
 };
 // [in, out] of each matrix of one layer, q/k/v and gate/up fused as the families load them.
 const SHAPES: Record<string, [number, number][]> = {
-  gpt2: [[768, 2304], [768, 768], [768, 3072], [3072, 768]],
-  smollm2: [[576, 960], [576, 576], [576, 3072], [1536, 576]],
-  'qwen2.5': [[896, 1152], [896, 896], [896, 9728], [4864, 896]],
+  gpt2: [
+    [768, 2304],
+    [768, 768],
+    [768, 3072],
+    [3072, 768],
+  ],
+  smollm2: [
+    [576, 960],
+    [576, 576],
+    [576, 3072],
+    [1536, 576],
+  ],
+  'qwen2.5': [
+    [896, 1152],
+    [896, 896],
+    [896, 9728],
+    [4864, 896],
+  ],
 };
 const shape = arg('shape', 'smollm2');
 const tokens = Number(arg('tokens', '512'));
@@ -63,4 +78,6 @@ const gflop = (2 * 2 * tokens * params) / 1e9;
 console.log(`layer: ${(params / 1e6).toFixed(2)}M weights, ${gflop.toFixed(2)} GFLOP (forward + input gradient)`);
 console.log(`widening all matrices once: ${widenOnly.toFixed(1)} ms (${((widenOnly * 1e6) / params).toFixed(2)} ns per weight)`);
 console.log(`products, float32 weights (XNNPACK caches its packed weights): ${f32.toFixed(1)} ms (${(gflop / (f32 / 1000)).toFixed(1)} GFLOP/s)`);
-console.log(`products, BF16 weights widened before each product (twice per matrix): ${bf16.toFixed(1)} ms (${(gflop / (bf16 / 1000)).toFixed(1)} GFLOP/s), ${((bf16 / f32 - 1) * 100).toFixed(0)}% more`);
+console.log(
+  `products, BF16 weights widened before each product (twice per matrix): ${bf16.toFixed(1)} ms (${(gflop / (bf16 / 1000)).toFixed(1)} GFLOP/s), ${((bf16 / f32 - 1) * 100).toFixed(0)}% more`,
+);

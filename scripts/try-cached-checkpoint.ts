@@ -22,7 +22,7 @@ const backend = arg('backend', 'wasm');
 const out = arg('out', '/tmp/try-cached-checkpoint');
 mkdirSync(out, { recursive: true });
 
-type State = { modelStatus: string; modelError: string | null; model: Record<string, unknown> & { origin: { id: string } } | null };
+type State = { modelStatus: string; modelError: string | null; model: (Record<string, unknown> & { origin: { id: string } }) | null };
 const state = (page: Page) => page.evaluate(() => (globalThis as unknown as { __playground: { state(): State } }).__playground.state()) as Promise<State>;
 
 async function waitReady(page: Page, name: string | null, timeout: number): Promise<void> {

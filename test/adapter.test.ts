@@ -41,7 +41,7 @@ describe('PEFT adapter import', () => {
     expect(readAdapter(filesFor(minimal, [20, 64])).config.tokenDim).toBe(64);
   });
 
-  it('accepts a P_TUNING adapter\'s prompt_embeddings and F16 tensors', () => {
+  it("accepts a P_TUNING adapter's prompt_embeddings and F16 tensors", () => {
     const cfg = { peft_type: 'P_TUNING', num_virtual_tokens: 2, token_dim: 4, task_type: 'CAUSAL_LM' };
     const json = JSON.stringify({ prompt_embeddings: { dtype: 'F16', shape: [2, 4], data_offsets: [0, 16] } });
     const header = enc.encode(json);
@@ -63,8 +63,16 @@ describe('PEFT adapter import', () => {
     ['rows that differ from num_virtual_tokens', filesFor({ peft_type: 'PROMPT_TUNING', num_virtual_tokens: 3 }, [2, 4]), /has 2 rows but adapter_config.json says num_virtual_tokens 3/],
     ['a width that differs from token_dim', filesFor({ peft_type: 'PROMPT_TUNING', num_virtual_tokens: 2, token_dim: 8 }, [2, 4]), /width 4 but adapter_config.json says token_dim 8/],
     ['a tensor under another key', filesFor({ peft_type: 'PROMPT_TUNING', num_virtual_tokens: 2 }, [2, 4], 'lora_A'), /no "prompt_embeddings" tensor \(found: lora_A\)/],
-    ['a corrupt weights file', { 'adapter_config.json': enc.encode('{"peft_type":"PROMPT_TUNING","num_virtual_tokens":2}'), 'adapter_model.safetensors': enc.encode('garbage!garbage!') }, /adapter_model.safetensors: header length/],
-    ['only a pickled adapter_model.bin', { 'adapter_config.json': enc.encode('{"peft_type":"PROMPT_TUNING","num_virtual_tokens":2}'), 'adapter_model.bin': new Uint8Array(10) }, /never executed.*safe_serialization=True/],
+    [
+      'a corrupt weights file',
+      { 'adapter_config.json': enc.encode('{"peft_type":"PROMPT_TUNING","num_virtual_tokens":2}'), 'adapter_model.safetensors': enc.encode('garbage!garbage!') },
+      /adapter_model.safetensors: header length/,
+    ],
+    [
+      'only a pickled adapter_model.bin',
+      { 'adapter_config.json': enc.encode('{"peft_type":"PROMPT_TUNING","num_virtual_tokens":2}'), 'adapter_model.bin': new Uint8Array(10) },
+      /never executed.*safe_serialization=True/,
+    ],
   ];
   for (const [what, files, message] of bad) {
     it(`rejects ${what} with a clear error`, () => expect(() => readAdapter(files)).toThrow(message));
@@ -116,7 +124,16 @@ describe('adapter against the loaded model', () => {
   it('exports the pinned commit as revision and the Hub id as tokenizer for TEXT init only', () => {
     const origin: ModelOrigin = { kind: 'hub', id: 'org/model', revision: 'main', commit: 'c'.repeat(40) };
     const text = exportConfigJson(makeAdapter(new Float32Array(64), lm.model.config, origin, { kind: 'TEXT', text: 'Hi' }).config);
-    expect(text).toMatchObject({ base_model_name_or_path: 'org/model', revision: 'c'.repeat(40), tokenizer_name_or_path: 'org/model', prompt_tuning_init_text: 'Hi', num_layers: 2, num_attention_heads: 4, token_dim: 32, num_virtual_tokens: 2 });
+    expect(text).toMatchObject({
+      base_model_name_or_path: 'org/model',
+      revision: 'c'.repeat(40),
+      tokenizer_name_or_path: 'org/model',
+      prompt_tuning_init_text: 'Hi',
+      num_layers: 2,
+      num_attention_heads: 4,
+      token_dim: 32,
+      num_virtual_tokens: 2,
+    });
     const random = exportConfigJson(makeAdapter(new Float32Array(64), lm.model.config, origin, { kind: 'RANDOM', text: 'ignored' }).config);
     expect(random).toMatchObject({ tokenizer_name_or_path: null, prompt_tuning_init_text: null, prompt_tuning_init: 'RANDOM' });
   });

@@ -23,7 +23,12 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
       ['--no-warnings', '--import', 'tsx', '--import', './src/node/register-hooks.mjs', 'src/cli/main.ts', ...args],
       { cwd: REPO_ROOT, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
-        const lines = args.includes('--help') ? [] : stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+        const lines = args.includes('--help')
+          ? []
+          : stdout
+              .split('\n')
+              .filter(Boolean)
+              .map((l) => JSON.parse(l));
         resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, lines, stdout, stderr });
       },
     );
@@ -132,7 +137,18 @@ describe('CLI', () => {
 
   it('generate --greedy matches the fixture greedy case', async () => {
     const { json } = readCase(GPT2, 'greedy');
-    const r = await cli(['generate', '--model', GPT2, '--adapter', path.join(GPT2, 'cases/greedy/adapter'), '--prompt', json.greedy.prompt_text, '--max-new-tokens', String(json.greedy.max_new_tokens), '--greedy']);
+    const r = await cli([
+      'generate',
+      '--model',
+      GPT2,
+      '--adapter',
+      path.join(GPT2, 'cases/greedy/adapter'),
+      '--prompt',
+      json.greedy.prompt_text,
+      '--max-new-tokens',
+      String(json.greedy.max_new_tokens),
+      '--greedy',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.lines[0].ids).toEqual(json.greedy.output_ids);
   });

@@ -89,9 +89,18 @@ describe('encoding and batching', () => {
     const a = { inputIds: [1, 5, 6], labels: [-100, 5, 6], inputLength: 1, truncated: false };
     const b = { inputIds: [1, 7], labels: [-100, 7], inputLength: 1, truncated: false };
     expect(collate([a, b], 2)).toEqual({
-      inputIds: [[1, 5, 6], [1, 7, 2]],
-      attentionMask: [[1, 1, 1], [1, 1, 0]],
-      labels: [[-100, 5, 6], [-100, 7, -100]],
+      inputIds: [
+        [1, 5, 6],
+        [1, 7, 2],
+      ],
+      attentionMask: [
+        [1, 1, 1],
+        [1, 1, 0],
+      ],
+      labels: [
+        [-100, 5, 6],
+        [-100, 7, -100],
+      ],
     });
   });
 
@@ -109,11 +118,24 @@ describe('encoding and batching', () => {
     expect(exampleBudget(512, 20, null)).toBe(492);
     expect(exampleBudget(512, 20, 64)).toBe(64);
     expect(() => exampleBudget(16, 15, null)).toThrow(/leave 1 of the model's 16 context positions/);
-    const examples = [{ input: 'a b c d e f g h i j k l m n o p Label : ', target: 'x' }, { input: 'short Label : ', target: 'y' }];
+    const examples = [
+      { input: 'a b c d e f g h i j k l m n o p Label : ', target: 'x' },
+      { input: 'short Label : ', target: 'y' },
+    ];
     const shortLength = encodeExample(lm.tokenizer, examples[1], lm.eosTokenId, 1000).inputIds.length;
-    const set = buildTrainingSet(lm.tokenizer, examples, lm.eosTokenId, lm.padTokenId, { numVirtualTokens: 4, contextLength: 512, maxLength: shortLength, batchSize: 2, epochs: 2, valSplit: 0, seed: 1 });
+    const set = buildTrainingSet(lm.tokenizer, examples, lm.eosTokenId, lm.padTokenId, {
+      numVirtualTokens: 4,
+      contextLength: 512,
+      maxLength: shortLength,
+      batchSize: 2,
+      epochs: 2,
+      valSplit: 0,
+      seed: 1,
+    });
     expect(set.stats.train.truncated).toBe(1);
     expect(set.data.stepsPerEpoch).toBe(1);
-    expect(() => buildTrainingSet(lm.tokenizer, examples, 2, 2, { numVirtualTokens: 4, contextLength: 512, maxLength: null, batchSize: 0, epochs: 1, valSplit: 0, seed: 1 })).toThrow('batch size must be a positive integer, got 0');
+    expect(() => buildTrainingSet(lm.tokenizer, examples, 2, 2, { numVirtualTokens: 4, contextLength: 512, maxLength: null, batchSize: 0, epochs: 1, valSplit: 0, seed: 1 })).toThrow(
+      'batch size must be a positive integer, got 0',
+    );
   });
 });

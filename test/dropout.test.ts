@@ -63,9 +63,35 @@ describe('dropout masks', () => {
 const VARIANTS: Record<string, Record<string, unknown>> = {
   'gpt2: embd_pdrop, attn_pdrop, resid_pdrop': { model_type: 'gpt2', n_embd: 24, n_layer: 2, n_head: 2, n_positions: 64, vocab_size: 50, embd_pdrop: 0.2, attn_pdrop: 0.3, resid_pdrop: 0.25 },
   'bloom: attention_dropout, hidden_dropout': { model_type: 'bloom', hidden_size: 24, n_layer: 2, n_head: 3, vocab_size: 50, attention_dropout: 0.3, hidden_dropout: 0.2 },
-  'bloom, residual after layernorm: hidden_dropout only': { model_type: 'bloom', hidden_size: 24, n_layer: 1, n_head: 3, vocab_size: 50, apply_residual_connection_post_layernorm: true, hidden_dropout: 0.3 },
-  'llama (grouped kv heads): attention_dropout': { model_type: 'llama', hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 48, vocab_size: 50, attention_dropout: 0.3 },
-  'qwen2: attention_dropout': { model_type: 'qwen2', hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, intermediate_size: 40, vocab_size: 50, attention_dropout: 0.25 },
+  'bloom, residual after layernorm: hidden_dropout only': {
+    model_type: 'bloom',
+    hidden_size: 24,
+    n_layer: 1,
+    n_head: 3,
+    vocab_size: 50,
+    apply_residual_connection_post_layernorm: true,
+    hidden_dropout: 0.3,
+  },
+  'llama (grouped kv heads): attention_dropout': {
+    model_type: 'llama',
+    hidden_size: 32,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    intermediate_size: 48,
+    vocab_size: 50,
+    attention_dropout: 0.3,
+  },
+  'qwen2: attention_dropout': {
+    model_type: 'qwen2',
+    hidden_size: 32,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    num_key_value_heads: 1,
+    intermediate_size: 40,
+    vocab_size: 50,
+    attention_dropout: 0.25,
+  },
 };
 
 describe('hand-written block gradients with dropout equal autodiff with the same masks', () => {
@@ -74,7 +100,10 @@ describe('hand-written block gradients with dropout equal autodiff with the same
       const model = buildModel(config, new RandomWeights(7));
       const H = model.config.hiddenSize;
       const x = tf.randomNormal([2, 6, H], 0, 1, 'float32', 3) as tf.Tensor3D;
-      const mask = [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]];
+      const mask = [
+        [1, 1, 1, 1, 1, 1],
+        [1, 1, 1, 1, 0, 0],
+      ];
       const weights = tf.randomNormal([2, 6, H], 0, 1, 'float32', 4);
       // A fresh Dropout with the same seed and step draws the same masks in the same order. useCache
       // runs the plain forward pass (autodiff); without it each block is a custom op.
@@ -144,9 +173,20 @@ describe('dropout only while training', () => {
     const batches = t.batches.map((b: unknown, i: number) => batchFromJson(b, `batch ${i}`));
     const start = expected!.get('prompt_embeddings');
     const run = async (options: { dropout: boolean; seed?: number }) => {
-      const trainer = new PromptTrainer(model, start.data, json.num_virtual_tokens, { epochs: 1, stepsPerEpoch: batches.length, batchesForEpoch: () => batches, valBatches: [] }, {
-        lr: t.lr, weightDecay: t.weight_decay, betas: t.betas, eps: t.eps, warmupSteps: t.num_warmup_steps, ...options,
-      });
+      const trainer = new PromptTrainer(
+        model,
+        start.data,
+        json.num_virtual_tokens,
+        { epochs: 1, stepsPerEpoch: batches.length, batchesForEpoch: () => batches, valBatches: [] },
+        {
+          lr: t.lr,
+          weightDecay: t.weight_decay,
+          betas: t.betas,
+          eps: t.eps,
+          warmupSteps: t.num_warmup_steps,
+          ...options,
+        },
+      );
       const losses: number[] = [];
       const counts: number[] = [];
       await trainer.run((e) => {

@@ -126,7 +126,15 @@ describe('Cache Storage file cache under a Hub load', () => {
     const ref = parseHubRef('test-org/tiny-llama');
     const online = await loadModel(new HubSource(ref, { endpoint: hub.url, cache }));
     expect(cache.problems).toEqual([]);
-    const offline = await loadModel(new HubSource(ref, { endpoint: hub.url, cache, fetch: (async () => { throw new TypeError('fetch failed'); }) as typeof fetch }));
+    const offline = await loadModel(
+      new HubSource(ref, {
+        endpoint: hub.url,
+        cache,
+        fetch: (async () => {
+          throw new TypeError('fetch failed');
+        }) as typeof fetch,
+      }),
+    );
     expect(offline.origin.commit).toBe(hub.commitOf('test-org/tiny-llama'));
     expect(cache.hitBytes).toBeGreaterThan(100_000);
     const batch = batchFromJson(readCase(path.join(LOCAL_FIXTURES, 'tiny-llama'), 'forward').json, 'forward');

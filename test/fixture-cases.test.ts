@@ -19,7 +19,14 @@ import { errorLog, fixtureModels, hasStories260k, lossTolerance, maxAbsDiff, rea
 /** The folder with another file read as config.json (a fixture's second config layout). */
 function withConfig(source: FolderSource, configFile: string | undefined): ModelSource {
   if (!configFile) return source;
-  return { kind: source.kind, id: source.id, revision: source.revision, resolvedRevision: () => source.resolvedRevision(), tryRead: (file, onProgress) => source.tryRead(file === 'config.json' ? configFile : file, onProgress), tryOpen: (file, onProgress) => source.tryOpen(file === 'config.json' ? configFile : file, onProgress) };
+  return {
+    kind: source.kind,
+    id: source.id,
+    revision: source.revision,
+    resolvedRevision: () => source.resolvedRevision(),
+    tryRead: (file, onProgress) => source.tryRead(file === 'config.json' ? configFile : file, onProgress),
+    tryOpen: (file, onProgress) => source.tryOpen(file === 'config.json' ? configFile : file, onProgress),
+  };
 }
 
 function record(model: string, kind: string, error: number, tolerance: number): void {
@@ -37,8 +44,20 @@ afterAll(() => {
 });
 
 const PORTABLE_KEYS = [
-  'auto_mapping', 'base_model_name_or_path', 'inference_mode', 'num_attention_heads', 'num_layers', 'num_transformer_submodules',
-  'num_virtual_tokens', 'peft_type', 'prompt_tuning_init', 'prompt_tuning_init_text', 'revision', 'task_type', 'token_dim', 'tokenizer_name_or_path',
+  'auto_mapping',
+  'base_model_name_or_path',
+  'inference_mode',
+  'num_attention_heads',
+  'num_layers',
+  'num_transformer_submodules',
+  'num_virtual_tokens',
+  'peft_type',
+  'prompt_tuning_init',
+  'prompt_tuning_init_text',
+  'revision',
+  'task_type',
+  'token_dim',
+  'tokenizer_name_or_path',
 ];
 const NAMES_THE_LOADED_MODEL = new Set(['base_model_name_or_path', 'tokenizer_name_or_path', 'revision']);
 
@@ -66,23 +85,24 @@ for (const { name, dir, configFile } of fixtureModels()) {
     });
 
     const forwardCases = ['forward', ...(existsSync(path.join(dir, 'cases', 'forward-left')) ? ['forward-left'] : [])];
-    for (const fwdCase of forwardCases) it(`${fwdCase}: logits, loss and prompt gradient`, async () => {
-      const { json, expected } = readCase(dir, fwdCase);
-      const kind = (k: string) => (fwdCase === 'forward' ? k : `${k} (${fwdCase})`);
-      const pe = expected!.get('prompt_embeddings');
-      const prompt = tf.tensor2d(pe.data, pe.shape as [number, number]);
-      const batch = batchFromJson(json, 'forward');
-      const { logits, loss } = promptForward(lm.model, prompt, batch);
-      const want = expected!.get('logits');
-      expect(logits.shape).toEqual(want.shape);
-      record(name, kind('logits'), maxAbsDiff(logits.dataSync(), want.data), tensorTolerance(want.data));
-      record(name, kind('loss'), Math.abs(loss!.dataSync()[0] - json.loss), lossTolerance(json.loss));
-      const { grad, loss: l2 } = lossAndGradient(lm.model, prompt, batch);
-      record(name, kind('loss (label positions only)'), Math.abs(l2.dataSync()[0] - json.loss), lossTolerance(json.loss));
-      const g = expected!.get('grad_prompt_embeddings');
-      record(name, kind('grad_prompt_embeddings'), maxAbsDiff(grad.dataSync(), g.data), tensorTolerance(g.data));
-      tf.dispose([prompt, logits, loss!, grad, l2]);
-    });
+    for (const fwdCase of forwardCases)
+      it(`${fwdCase}: logits, loss and prompt gradient`, async () => {
+        const { json, expected } = readCase(dir, fwdCase);
+        const kind = (k: string) => (fwdCase === 'forward' ? k : `${k} (${fwdCase})`);
+        const pe = expected!.get('prompt_embeddings');
+        const prompt = tf.tensor2d(pe.data, pe.shape as [number, number]);
+        const batch = batchFromJson(json, 'forward');
+        const { logits, loss } = promptForward(lm.model, prompt, batch);
+        const want = expected!.get('logits');
+        expect(logits.shape).toEqual(want.shape);
+        record(name, kind('logits'), maxAbsDiff(logits.dataSync(), want.data), tensorTolerance(want.data));
+        record(name, kind('loss'), Math.abs(loss!.dataSync()[0] - json.loss), lossTolerance(json.loss));
+        const { grad, loss: l2 } = lossAndGradient(lm.model, prompt, batch);
+        record(name, kind('loss (label positions only)'), Math.abs(l2.dataSync()[0] - json.loss), lossTolerance(json.loss));
+        const g = expected!.get('grad_prompt_embeddings');
+        record(name, kind('grad_prompt_embeddings'), maxAbsDiff(grad.dataSync(), g.data), tensorTolerance(g.data));
+        tf.dispose([prompt, logits, loss!, grad, l2]);
+      });
 
     for (const caseName of ['init-text-short', 'init-text-long']) {
       it(`${caseName}: TEXT init ids and embeddings`, async () => {
@@ -101,9 +121,19 @@ for (const { name, dir, configFile } of fixtureModels()) {
       const t = json.train;
       const batches = t.batches.map((b: unknown, i: number) => batchFromJson(b, `batch ${i}`));
       const start = expected!.get('prompt_embeddings');
-      const trainer = new PromptTrainer(lm.model, start.data, json.num_virtual_tokens, { epochs: 1, stepsPerEpoch: batches.length, batchesForEpoch: () => batches, valBatches: [] }, {
-        lr: t.lr, weightDecay: t.weight_decay, betas: t.betas, eps: t.eps, warmupSteps: t.num_warmup_steps,
-      });
+      const trainer = new PromptTrainer(
+        lm.model,
+        start.data,
+        json.num_virtual_tokens,
+        { epochs: 1, stepsPerEpoch: batches.length, batchesForEpoch: () => batches, valBatches: [] },
+        {
+          lr: t.lr,
+          weightDecay: t.weight_decay,
+          betas: t.betas,
+          eps: t.eps,
+          warmupSteps: t.num_warmup_steps,
+        },
+      );
       expect(trainer.totalSteps).toBe(t.num_training_steps);
       const steps: StepEvent[] = [];
       const summary = await trainer.run((e) => e.type === 'step' && steps.push(e));

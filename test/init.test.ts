@@ -13,7 +13,9 @@ beforeAll(async () => {
   await initNodeBackend();
   // Browser File objects, as a directory picker or drag and drop gives them.
   const dir = path.join(LOCAL_FIXTURES, 'tiny-gpt2');
-  const files = readdirSync(dir).filter((f) => f.includes('.')).map((name) => ({ name: `tiny-gpt2/${name}`, blob: new Blob([readFileSync(path.join(dir, name))]) }));
+  const files = readdirSync(dir)
+    .filter((f) => f.includes('.'))
+    .map((name) => ({ name: `tiny-gpt2/${name}`, blob: new Blob([readFileSync(path.join(dir, name))]) }));
   lm = await loadModel(new FilesSource('tiny-gpt2', files));
 });
 

@@ -21,7 +21,16 @@ import { fixtureModels, maxAbsDiff, readCase, tensorTolerance } from './support/
 function pTuningAdapter(V: number, H: number, seed: number) {
   const rng = new Rng(seed);
   const data = Float32Array.from({ length: V * H }, () => rng.normal() * 0.5);
-  const config = { peft_type: 'P_TUNING', task_type: 'CAUSAL_LM', num_virtual_tokens: V, token_dim: H, encoder_reparameterization_type: 'MLP', encoder_hidden_size: 16, num_transformer_submodules: 1, inference_mode: true };
+  const config = {
+    peft_type: 'P_TUNING',
+    task_type: 'CAUSAL_LM',
+    num_virtual_tokens: V,
+    token_dim: H,
+    encoder_reparameterization_type: 'MLP',
+    encoder_hidden_size: 16,
+    num_transformer_submodules: 1,
+    inference_mode: true,
+  };
   return readAdapter({ 'adapter_config.json': new TextEncoder().encode(JSON.stringify(config)), [WEIGHTS_FILE]: writeSafetensors({ prompt_embeddings: { shape: [V, H], data } }, { format: 'pt' }) });
 }
 
@@ -44,7 +53,10 @@ describe.each(fixtureModels())('mixed-adapter batch on $name', ({ name, dir }) =
       tf.tensor2d(trained.promptEmbeddings, [trained.config.numVirtualTokens, H]),
       null,
       tf.tensor2d(pt.promptEmbeddings, [5, H]),
-      tf.tensor2d(Float32Array.from({ length: 2 * H }, () => rng.normal()), [2, H]),
+      tf.tensor2d(
+        Float32Array.from({ length: 2 * H }, () => rng.normal()),
+        [2, H],
+      ),
     ];
     const base = readCase(dir, 'greedy').json.greedy.prompt_ids as number[];
     const vocab = Math.min(lm.tokenizer.vocabSize, lm.model.config.vocabSize);
@@ -58,7 +70,10 @@ describe.each(fixtureModels())('mixed-adapter batch on $name', ({ name, dir }) =
 
   it.each(backends)('logits of each row equal the row alone (%s)', async (backend) => {
     await tf.setBackend(backend);
-    const { logits, lengths } = mixedLogits(lm.model, rows.map((ids, b) => ({ prompt: prompts[b], inputIds: ids })));
+    const { logits, lengths } = mixedLogits(
+      lm.model,
+      rows.map((ids, b) => ({ prompt: prompts[b], inputIds: ids })),
+    );
     const all = await logits.array();
     logits.dispose();
     for (let b = 0; b < rows.length; b++) {
@@ -111,7 +126,12 @@ describe.each(fixtureModels())('mixed-adapter batch on $name', ({ name, dir }) =
 
   it('a stop test ends its row only', async () => {
     await tf.setBackend('wasm');
-    const batch: MixedGenerateRow[] = rows.map((ids, b) => ({ prompt: prompts[b], inputIds: ids, options: { maxNewTokens: 6, greedy: true }, stopWhen: b === 1 ? (out) => out.length === 2 : undefined }));
+    const batch: MixedGenerateRow[] = rows.map((ids, b) => ({
+      prompt: prompts[b],
+      inputIds: ids,
+      options: { maxNewTokens: 6, greedy: true },
+      stopWhen: b === 1 ? (out) => out.length === 2 : undefined,
+    }));
     const mixed = await mixedGenerate(lm.model, batch);
     expect(mixed.map((r) => r.length)).toEqual([6, 2, 6, 6]);
     expect(mixed[0]).toEqual(await generate(lm.model, prompts[0], rows[0], { maxNewTokens: 6, greedy: true }));

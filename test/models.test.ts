@@ -60,7 +60,7 @@ describe('model families', () => {
     await expect(loadModel(new FolderSource(dir))).rejects.toThrow(/tie_word_embeddings is false but the checkpoint has no "lm_head.weight"/);
   });
 
-  it('keeps weights frozen: no variables, and the only gradient is the prompt\'s', async () => {
+  it("keeps weights frozen: no variables, and the only gradient is the prompt's", async () => {
     const before = Object.keys(tf.engine().registeredVariables).length;
     const lm = await loadModel(new FolderSource(path.join(LOCAL_FIXTURES, 'tiny-qwen2')));
     expect(Object.keys(tf.engine().registeredVariables).length).toBe(before);
@@ -90,15 +90,24 @@ describe('model families', () => {
 
   it('applies llama3 RoPE scaling and rejects unknown scaling types', () => {
     const plain = ropeInverseFrequencies({ model_type: 'llama', rope_theta: 500000 }, 64);
-    const scaled = ropeInverseFrequencies({ model_type: 'llama', rope_theta: 500000, rope_scaling: { rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } }, 64);
+    const scaled = ropeInverseFrequencies(
+      { model_type: 'llama', rope_theta: 500000, rope_scaling: { rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } },
+      64,
+    );
     expect(scaled[0]).toBeCloseTo(plain[0], 10); // high frequencies untouched
     expect(scaled[31]).toBeCloseTo(plain[31] / 32, 12); // low frequencies divided by the factor
     expect(() => ropeInverseFrequencies({ model_type: 'llama', rope_scaling: { type: 'yarn', factor: 2 } }, 64)).toThrow(/"rope_scaling" rope_type "yarn" is not supported/);
   });
 
   it('reads RoPE from the transformers-5 layout (rope_parameters) as from the top-level fields', () => {
-    const t4 = ropeInverseFrequencies({ model_type: 'llama', rope_theta: 500000, rope_scaling: { rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } }, 64);
-    const t5 = ropeInverseFrequencies({ model_type: 'llama', rope_parameters: { rope_type: 'llama3', rope_theta: 500000, factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } }, 64);
+    const t4 = ropeInverseFrequencies(
+      { model_type: 'llama', rope_theta: 500000, rope_scaling: { rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } },
+      64,
+    );
+    const t5 = ropeInverseFrequencies(
+      { model_type: 'llama', rope_parameters: { rope_type: 'llama3', rope_theta: 500000, factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } },
+      64,
+    );
     expect(Array.from(t5)).toEqual(Array.from(t4));
     expect(ropeInverseFrequencies({ model_type: 'qwen2', rope_parameters: { rope_type: 'default', rope_theta: 1e6 } }, 8)[1]).toBeCloseTo(1e6 ** -0.25, 7);
     // Gemma 3: per layer type, or rope_local_base_freq for the sliding layers in the old layout.
@@ -117,12 +126,16 @@ describe('model families', () => {
     expect(rope({ rope_parameters: { full_attention: { rope_type: 'default' } } })).toThrow('"rope_parameters" is nested by layer type');
     const base = { hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 40, vocab_size: 50 };
     const build = (raw: Record<string, unknown>) => () => buildModel({ ...base, ...raw }, new RandomWeights(1)).dispose();
-    expect(build({ model_type: 'gemma3_text', rope_parameters: { sliding_attention: { rope_type: 'yarn', factor: 2 }, full_attention: { rope_type: 'default' } } })).toThrow('gemma3_text: config.json "rope_parameters.sliding_attention" rope_type "yarn" is not supported');
+    expect(build({ model_type: 'gemma3_text', rope_parameters: { sliding_attention: { rope_type: 'yarn', factor: 2 }, full_attention: { rope_type: 'default' } } })).toThrow(
+      'gemma3_text: config.json "rope_parameters.sliding_attention" rope_type "yarn" is not supported',
+    );
     expect(build({ model_type: 'gemma3_text', use_bidirectional_attention: true })).toThrow('"use_bidirectional_attention" true is not supported');
     expect(build({ model_type: 'gemma2', attn_logit_softcapping: 'high' })).toThrow('"attn_logit_softcapping" must be a positive number or null');
     expect(build({ model_type: 'gemma2', layer_types: ['sliding_attention'] })).toThrow('"layer_types" must list');
     expect(build({ model_type: 'phi3', rope_parameters: { rope_type: 'longrope', rope_theta: 1e4, short_factor: [1], long_factor: [1] } })).toThrow('rope_type "longrope" is not supported');
-    expect(build({ model_type: 'qwen3', layer_types: ['sliding_attention', 'full_attention'], use_sliding_window: true, sliding_window: null })).toThrow('layer 0 is a sliding_attention layer but config.json has no "sliding_window"');
+    expect(build({ model_type: 'qwen3', layer_types: ['sliding_attention', 'full_attention'], use_sliding_window: true, sliding_window: null })).toThrow(
+      'layer 0 is a sliding_attention layer but config.json has no "sliding_window"',
+    );
     expect(build({ model_type: 'mistral', layer_types: ['sliding_attention', 'full_attention'], sliding_window: 4 })).toThrow('mixes layer types');
     for (const t of ['qwen3', 'gemma', 'gemma2', 'gemma3_text', 'mistral', 'phi3', 'olmo2']) expect(SUPPORTED_MODEL_TYPES).toContain(t);
   });

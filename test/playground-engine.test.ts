@@ -191,7 +191,7 @@ describe('train_peft.py', () => {
     const code = `import ast, sys; ast.parse(sys.stdin.read())`;
     expect(() => execFileSync(python as string, ['-c', code], { input: trainScript(options) })).not.toThrow();
     // A broken script must fail the same check (so this test can fail at all).
-    expect(() => execFileSync(python as string, ['-c', code], { input: trainScript(options) + '\n  def (' , stdio: 'pipe' })).toThrow();
+    expect(() => execFileSync(python as string, ['-c', code], { input: trainScript(options) + '\n  def (', stdio: 'pipe' })).toThrow();
   });
 });
 

@@ -71,7 +71,13 @@ describe('streaming safetensors parser', () => {
   });
 
   it('gives the same tensors for one-byte pieces and for random cuts, with and without a known size', () => {
-    expectSameTensors(bytes, parseInPieces(bytes, Array.from({ length: bytes.length }, (_, i) => i)));
+    expectSameTensors(
+      bytes,
+      parseInPieces(
+        bytes,
+        Array.from({ length: bytes.length }, (_, i) => i),
+      ),
+    );
     let seed = 7;
     const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let trial = 0; trial < 200; trial++) {
@@ -109,7 +115,9 @@ describe('streaming safetensors parser', () => {
     }
     const headerEnd = 8 + new DataView(bytes.buffer).getUint32(0, true);
     expect(() => parseInPieces(bytes.subarray(0, 20), [], 'm.safetensors', null)).toThrow(`m.safetensors: ended after 20 bytes, inside its ${headerEnd - 8}-byte header`);
-    expect(() => parseInPieces(bytes.subarray(0, headerEnd + 30), [], 'm.safetensors', null)).toThrow(`m.safetensors: ended after ${headerEnd + 30} bytes, inside tensor "b" which runs to byte ${headerEnd + 40}`);
+    expect(() => parseInPieces(bytes.subarray(0, headerEnd + 30), [], 'm.safetensors', null)).toThrow(
+      `m.safetensors: ended after ${headerEnd + 30} bytes, inside tensor "b" which runs to byte ${headerEnd + 40}`,
+    );
     // Known size: a header whose length runs past it fails as soon as the length arrives.
     expect(() => parseInPieces(bytes.subarray(0, 8), [], 'm.safetensors', 100)).toThrow(/m.safetensors: header length \d+ runs past the end of the 100-byte file/);
   });
@@ -135,7 +143,10 @@ class PiecesSource implements ModelSource {
   readonly id = 'pieces';
   readonly revision = null;
   opened: string[] = [];
-  constructor(private readonly files: Record<string, Uint8Array>, private readonly piece = 13) {}
+  constructor(
+    private readonly files: Record<string, Uint8Array>,
+    private readonly piece = 13,
+  ) {}
   async resolvedRevision(): Promise<string | null> {
     return null;
   }
@@ -267,7 +278,13 @@ describe('streamed loads from a Hub-layout server', () => {
     expect(commit).toBe(hub.commitOf('test-org/sharded-llama'));
     // model.safetensors is not in this repo: remembered as absent, so offline it is not "unreachable".
     expect(cache.missing.has(`${hub.url}/test-org/sharded-llama/resolve/main/model.safetensors`)).toBe(true);
-    const offline = { endpoint: hub.url, cache, fetch: (async () => { throw new TypeError('fetch failed'); }) as typeof fetch };
+    const offline = {
+      endpoint: hub.url,
+      cache,
+      fetch: (async () => {
+        throw new TypeError('fetch failed');
+      }) as typeof fetch,
+    };
     const progress: FileProgress[] = [];
     const again = await loadModel(new HubSource(ref, offline), (p) => progress.push(p));
     expect(again.origin.commit).toBe(commit);

@@ -44,16 +44,24 @@ describe('safetensors', () => {
 
   const bad: [string, () => Uint8Array, RegExp][] = [
     ['a file shorter than 8 bytes', () => new Uint8Array(4), /too short/],
-    ['a header length past the end of the file', () => {
-      const b = new Uint8Array(16);
-      new DataView(b.buffer).setUint32(0, 1000, true);
-      return b;
-    }, /runs past the end/],
-    ['a header length over the limit', () => {
-      const b = new Uint8Array(16);
-      new DataView(b.buffer).setUint32(4, 1, true);
-      return b;
-    }, /exceeds/],
+    [
+      'a header length past the end of the file',
+      () => {
+        const b = new Uint8Array(16);
+        new DataView(b.buffer).setUint32(0, 1000, true);
+        return b;
+      },
+      /runs past the end/,
+    ],
+    [
+      'a header length over the limit',
+      () => {
+        const b = new Uint8Array(16);
+        new DataView(b.buffer).setUint32(4, 1, true);
+        return b;
+      },
+      /exceeds/,
+    ],
     ['a header that is not JSON', () => fileWithHeader(null, 0, '{"a": '), /not valid UTF-8 JSON/],
     ['a header that is a list', () => fileWithHeader([1, 2]), /must be an object/],
     ['an unknown dtype', () => fileWithHeader({ w: { dtype: 'F8', shape: [1], data_offsets: [0, 1] } }, 1), /unknown dtype "F8"/],

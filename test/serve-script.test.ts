@@ -16,13 +16,20 @@ import { FolderSource } from '../src/node/folder-source.ts';
 import { LOCAL_FIXTURES } from './support/fixtures.ts';
 
 const SERVE = path.join(LOCAL_FIXTURES, 'serve');
-const crosscheck = JSON.parse(readFileSync(path.join(SERVE, 'crosscheck.json'), 'utf8')) as Record<string, { rows: { model: string; prompt: string | number[]; max_tokens: number }[]; serve_peft_ids: number[][]; peft_alone_ids: number[][]; serve_peft_sha256: string }>;
+const crosscheck = JSON.parse(readFileSync(path.join(SERVE, 'crosscheck.json'), 'utf8')) as Record<
+  string,
+  { rows: { model: string; prompt: string | number[]; max_tokens: number }[]; serve_peft_ids: number[][]; peft_alone_ids: number[][]; serve_peft_sha256: string }
+>;
 
 describe.each(Object.keys(crosscheck))('serve_peft.py on %s', (model) => {
   const c = crosscheck[model];
 
   it('is the script the generator writes (else rerun scripts/serve-crosscheck/run.sh)', () => {
-    expect(createHash('sha256').update(serveScript({ baseModel: model, revision: null })).digest('hex')).toBe(c.serve_peft_sha256);
+    expect(
+      createHash('sha256')
+        .update(serveScript({ baseModel: model, revision: null }))
+        .digest('hex'),
+    ).toBe(c.serve_peft_sha256);
   });
 
   it('its mixed batch, PEFT row by row, and the engine mixed batch give the same ids', async () => {
@@ -38,7 +45,14 @@ describe.each(Object.keys(crosscheck))('serve_peft.py on %s', (model) => {
       return tf.tensor2d(a.promptEmbeddings, [a.config.numVirtualTokens, H]);
     });
     expect(readAdapterFolder(folder('ptuning')).config.peftType).toBe('P_TUNING');
-    const ids = await mixedGenerate(lm.model, c.rows.map((r, b) => ({ prompt: prompts[b], inputIds: typeof r.prompt === 'string' ? lm.tokenizer.encode(r.prompt) : r.prompt, options: { maxNewTokens: r.max_tokens, greedy: true, stopTokenIds: [lm.eosTokenId] } })));
+    const ids = await mixedGenerate(
+      lm.model,
+      c.rows.map((r, b) => ({
+        prompt: prompts[b],
+        inputIds: typeof r.prompt === 'string' ? lm.tokenizer.encode(r.prompt) : r.prompt,
+        options: { maxNewTokens: r.max_tokens, greedy: true, stopTokenIds: [lm.eosTokenId] },
+      })),
+    );
     expect(ids).toEqual(c.peft_alone_ids);
     for (const p of prompts) p?.dispose();
     lm.dispose();

@@ -126,7 +126,12 @@ describe('cli serve', () => {
 
   it('batches concurrent requests for different adapters into shared forward passes', async () => {
     const before = await (await fetch(`${server.url}/v1/stats`)).json();
-    const asks: [string, string][] = [['alpha', 'Hello'], ['beta', 'Hello world'], ['gamma', 'The'], ['tiny-llama', 'world']];
+    const asks: [string, string][] = [
+      ['alpha', 'Hello'],
+      ['beta', 'Hello world'],
+      ['gamma', 'The'],
+      ['tiny-llama', 'world'],
+    ];
     const answers = await Promise.all(asks.map(([model, prompt]) => post(server.url, { model, prompt, max_tokens: 7, temperature: 0 })));
     const after = await (await fetch(`${server.url}/v1/stats`)).json();
     // 4 rows of 7 tokens: 28 row-steps, in far fewer than 28 shared steps.

@@ -41,9 +41,19 @@ async function checkCases(lm: LoadedModel, dir: string): Promise<void> {
   const tr = readCase(dir, 'train');
   const t = tr.json.train;
   const batches = t.batches.map((b: unknown, i: number) => batchFromJson(b, `batch ${i}`));
-  const trainer = new PromptTrainer(lm.model, tr.expected!.get('prompt_embeddings').data, tr.json.num_virtual_tokens, { epochs: 1, stepsPerEpoch: batches.length, batchesForEpoch: () => batches, valBatches: [] }, {
-    lr: t.lr, weightDecay: t.weight_decay, betas: t.betas, eps: t.eps, warmupSteps: t.num_warmup_steps,
-  });
+  const trainer = new PromptTrainer(
+    lm.model,
+    tr.expected!.get('prompt_embeddings').data,
+    tr.json.num_virtual_tokens,
+    { epochs: 1, stepsPerEpoch: batches.length, batchesForEpoch: () => batches, valBatches: [] },
+    {
+      lr: t.lr,
+      weightDecay: t.weight_decay,
+      betas: t.betas,
+      eps: t.eps,
+      warmupSteps: t.num_warmup_steps,
+    },
+  );
   const losses: number[] = [];
   const counts: number[] = [];
   await trainer.run((e) => {

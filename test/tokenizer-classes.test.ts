@@ -25,7 +25,10 @@ interface Cases {
   cases: Case[];
 }
 
-const folders = readdirSync(ROOT, { withFileTypes: true }).filter((d) => d.isDirectory() && existsSync(path.join(ROOT, d.name, 'cases.json'))).map((d) => d.name).sort();
+const folders = readdirSync(ROOT, { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(path.join(ROOT, d.name, 'cases.json')))
+  .map((d) => d.name)
+  .sort();
 
 function load(dir: string): TextTokenizer {
   return new TextTokenizer(readJson(dir, 'tokenizer.json'), readJson(dir, 'tokenizer_config.json'), readJson(dir, 'config.json').model_type);
@@ -34,7 +37,18 @@ function load(dir: string): TextTokenizer {
 describe('tokenizer classes as transformers 5 AutoTokenizer', () => {
   it('covers every class the issue names', () => {
     const classes = new Set(folders.map((d) => String(readJson(d, 'tokenizer_config.json').tokenizer_class)));
-    for (const c of ['LlamaTokenizer', 'LlamaTokenizerFast', 'GemmaTokenizer', 'GemmaTokenizerFast', 'Qwen2Tokenizer', 'Qwen2TokenizerFast', 'GPT2Tokenizer', 'GPT2TokenizerFast', 'BloomTokenizerFast', 'PreTrainedTokenizerFast']) {
+    for (const c of [
+      'LlamaTokenizer',
+      'LlamaTokenizerFast',
+      'GemmaTokenizer',
+      'GemmaTokenizerFast',
+      'Qwen2Tokenizer',
+      'Qwen2TokenizerFast',
+      'GPT2Tokenizer',
+      'GPT2TokenizerFast',
+      'BloomTokenizerFast',
+      'PreTrainedTokenizerFast',
+    ]) {
       expect(classes, c).toContain(c);
     }
   });

@@ -22,10 +22,22 @@ let initial: Float32Array;
 const V = 4;
 
 function data(epochs: number, valSplit = 0.25): TrainData {
-  return buildTrainingSet(lm.tokenizer, examples, lm.eosTokenId, lm.padTokenId, { numVirtualTokens: V, contextLength: lm.model.config.contextLength, maxLength: null, batchSize: 4, epochs, valSplit, seed: 3 }).data;
+  return buildTrainingSet(lm.tokenizer, examples, lm.eosTokenId, lm.padTokenId, {
+    numVirtualTokens: V,
+    contextLength: lm.model.config.contextLength,
+    maxLength: null,
+    batchSize: 4,
+    epochs,
+    valSplit,
+    seed: 3,
+  }).data;
 }
 
-async function trainFor(options: Partial<TrainOptions>, epochs = 2, resume?: Parameters<typeof PromptTrainer.prototype.checkpoint> extends [] ? Awaited<ReturnType<PromptTrainer['checkpoint']>> : never) {
+async function trainFor(
+  options: Partial<TrainOptions>,
+  epochs = 2,
+  resume?: Parameters<typeof PromptTrainer.prototype.checkpoint> extends [] ? Awaited<ReturnType<PromptTrainer['checkpoint']>> : never,
+) {
   const trainer = new PromptTrainer(lm.model, initial, V, data(epochs), options, resume);
   const events: TrainerEvent[] = [];
   const summary = await trainer.run((e) => events.push(e));
@@ -84,12 +96,15 @@ describe('PromptTrainer', () => {
     let checkpoint: Awaited<ReturnType<PromptTrainer['checkpoint']>> | null = null;
     const first = new PromptTrainer(lm.model, initial, V, data(3), { restoreBest: false, checkpointEvery: 7 });
     let stop = false;
-    await first.run((e) => {
-      if (e.type === 'checkpoint') {
-        checkpoint = e.checkpoint;
-        stop = true;
-      }
-    }, { shouldStop: () => stop });
+    await first.run(
+      (e) => {
+        if (e.type === 'checkpoint') {
+          checkpoint = e.checkpoint;
+          stop = true;
+        }
+      },
+      { shouldStop: () => stop },
+    );
     first.dispose();
     expect(checkpoint!.step).toBe(7);
     const resumed = new PromptTrainer(lm.model, new Float32Array(initial.length), V, data(3), { restoreBest: false }, checkpoint!);
@@ -147,7 +162,10 @@ describe('generation', () => {
     // Stopping: greedy decoding with a stop id ends right after that id's first appearance.
     const free = await generate(lm.model, null, lm.tokenizer.encode('The cat'), { maxNewTokens: 10, greedy: true });
     expect(free).toHaveLength(10);
-    const k = Math.max(0, free.findIndex((id, i) => i > 0 && free.indexOf(id) === i));
+    const k = Math.max(
+      0,
+      free.findIndex((id, i) => i > 0 && free.indexOf(id) === i),
+    );
     const stopped = await generate(lm.model, null, lm.tokenizer.encode('The cat'), { maxNewTokens: 10, greedy: true, stopTokenIds: [free[k]] });
     expect(stopped).toEqual(free.slice(0, k + 1));
     expect(stopped.length).toBeLessThan(10);

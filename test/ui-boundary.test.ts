@@ -19,7 +19,15 @@ function valueImports(file: string): { specifier: string; resolved: string | nul
     // `import { type A, type B } from` imports nothing at run time either.
     const clause = m[0].slice(m[0].indexOf(m[1]) + m[1].length, m[0].lastIndexOf('from'));
     const names = clause.match(/\{([^}]*)\}/)?.[1];
-    if (names && !clause.replace(/\{[^}]*\}/, '').trim().replace(/,$/, '') && names.split(',').every((n) => !n.trim() || n.trim().startsWith('type '))) continue;
+    if (
+      names &&
+      !clause
+        .replace(/\{[^}]*\}/, '')
+        .trim()
+        .replace(/,$/, '') &&
+      names.split(',').every((n) => !n.trim() || n.trim().startsWith('type '))
+    )
+      continue;
     out.push(resolve(file, m[2]));
   }
   // Dynamic imports load at run time too.

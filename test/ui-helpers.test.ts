@@ -100,10 +100,12 @@ describe('chart data', () => {
     expect(s[1]).toBeCloseTo((4 * 0.5 * 0.5 + 0) / (1 - 0.25));
   });
   it('aligns series with different steps on one x axis', () => {
-    expect(align([
-      { x: [1, 2, 3], y: [10, 20, 30] },
-      { x: [2, 4], y: [5, 6] },
-    ])).toEqual([
+    expect(
+      align([
+        { x: [1, 2, 3], y: [10, 20, 30] },
+        { x: [2, 4], y: [5, 6] },
+      ]),
+    ).toEqual([
       [1, 2, 3, 4],
       [10, 20, 30, null],
       [null, 5, null, 6],

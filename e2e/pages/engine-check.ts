@@ -78,7 +78,14 @@ function fixtureSource(name: string): { folder: string; source: ModelSource } {
   const configFile = `config.${layout}.json`;
   return {
     folder,
-    source: { kind: inner.kind, id: inner.id, revision: inner.revision, resolvedRevision: () => inner.resolvedRevision(), tryRead: (file, p) => inner.tryRead(file === 'config.json' ? configFile : file, p), tryOpen: (file, p) => inner.tryOpen(file === 'config.json' ? configFile : file, p) },
+    source: {
+      kind: inner.kind,
+      id: inner.id,
+      revision: inner.revision,
+      resolvedRevision: () => inner.resolvedRevision(),
+      tryRead: (file, p) => inner.tryRead(file === 'config.json' ? configFile : file, p),
+      tryOpen: (file, p) => inner.tryOpen(file === 'config.json' ? configFile : file, p),
+    },
   };
 }
 
@@ -118,9 +125,19 @@ async function checkModel(modelName: string): Promise<ModelCheck> {
   const tr = (await fixture(name, 'train'))!;
   const t = tr.json.train;
   const batches = t.batches.map((b: unknown, i: number) => batchFromJson(b, `batch ${i}`));
-  const trainer = new PromptTrainer(lm.model, tr.expected.get('prompt_embeddings').data, tr.json.num_virtual_tokens, { epochs: 1, stepsPerEpoch: batches.length, batchesForEpoch: () => batches, valBatches: [] }, {
-    lr: t.lr, weightDecay: t.weight_decay, betas: t.betas, eps: t.eps, warmupSteps: t.num_warmup_steps,
-  });
+  const trainer = new PromptTrainer(
+    lm.model,
+    tr.expected.get('prompt_embeddings').data,
+    tr.json.num_virtual_tokens,
+    { epochs: 1, stepsPerEpoch: batches.length, batchesForEpoch: () => batches, valBatches: [] },
+    {
+      lr: t.lr,
+      weightDecay: t.weight_decay,
+      betas: t.betas,
+      eps: t.eps,
+      warmupSteps: t.num_warmup_steps,
+    },
+  );
   const counts: number[] = [];
   await trainer.run((e) => e.type === 'step' && (e as StepEvent).step >= 2 && counts.push(tf.memory().numTensors));
   const trained = maxDiff(await trainer.promptValues(), tr.expected.get('prompt_embeddings_after').data);
@@ -170,12 +187,17 @@ async function checkDropout(variant: string): Promise<DropoutCheck> {
     await tf.setBackend(backend);
     const model = buildModel(DROPOUT_VARIANTS[variant], new RandomWeights(7));
     const H = model.config.hiddenSize;
-    const mask = [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]];
+    const mask = [
+      [1, 1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 0, 0],
+    ];
     const x = tf.randomNormal([2, 6, H], 0, 1, 'float32', 3) as tf.Tensor3D;
     const weights = tf.randomNormal([2, 6, H], 0, 1, 'float32', 4);
     const out: Float32Array[] = [];
     for (const [useCache, drop] of runs) {
-      const g = tf.tidy(() => tf.grad((input: tf.Tensor) => tf.sum(tf.mul(model.forward(input as tf.Tensor3D, mask, { useCache, dropout: drop ? new Dropout(11, 4) : undefined }).hidden, weights)))(x));
+      const g = tf.tidy(() =>
+        tf.grad((input: tf.Tensor) => tf.sum(tf.mul(model.forward(input as tf.Tensor3D, mask, { useCache, dropout: drop ? new Dropout(11, 4) : undefined }).hidden, weights)))(x),
+      );
       out.push((await g.data()) as Float32Array);
       g.dispose();
     }
@@ -185,7 +207,10 @@ async function checkDropout(variant: string): Promise<DropoutCheck> {
   };
   // Autodiff of the plain forward pass needs tfjs ops throughout, so it runs on the CPU backend.
   const [auto] = await gradients('cpu', [[true, true]]);
-  const [hand, plain] = await gradients(home, [[false, true], [false, false]]);
+  const [hand, plain] = await gradients(home, [
+    [false, true],
+    [false, false],
+  ]);
   return { variant, ...maxDiff(hand, auto), errWithoutMasks: maxDiff(plain, auto).err };
 }
 

@@ -32,7 +32,13 @@ const log = (s: string) => {
 
 /** Every tensor BloomForCausalLM stores, as F16: matrices ~ ±0.035 uniform (seeded), norm weights 1, biases 0. */
 function bloomStore(): WeightStore {
-  const shapes = new Map<string, number[]>([['word_embeddings.weight', [250880, H]], ['word_embeddings_layernorm.weight', [H]], ['word_embeddings_layernorm.bias', [H]], ['ln_f.weight', [H]], ['ln_f.bias', [H]]]);
+  const shapes = new Map<string, number[]>([
+    ['word_embeddings.weight', [250880, H]],
+    ['word_embeddings_layernorm.weight', [H]],
+    ['word_embeddings_layernorm.bias', [H]],
+    ['ln_f.weight', [H]],
+    ['ln_f.bias', [H]],
+  ]);
   for (let i = 0; i < layers; i++) {
     const p = `h.${i}.`;
     for (const n of ['input_layernorm', 'post_attention_layernorm']) for (const k of ['weight', 'bias']) shapes.set(`${p}${n}.${k}`, [H]);
@@ -78,7 +84,10 @@ async function step(): Promise<{ loss: number; grad: Float32Array; chunks: numbe
   try {
     const t0 = performance.now();
     // Two virtual tokens, three real ones (ids from all four embedding chunks), loss on the last two.
-    const prompt = tf.tensor2d(Float32Array.from({ length: 2 * H }, (_, i) => Math.sin(i) * 0.02), [2, H]);
+    const prompt = tf.tensor2d(
+      Float32Array.from({ length: 2 * H }, (_, i) => Math.sin(i) * 0.02),
+      [2, H],
+    );
     const batch = { inputIds: [[5, 131000, 250000]], attentionMask: [[1, 1, 1]], labels: [[-100, 70000, 200000]] };
     const { loss, grad } = lossAndGradient(model, prompt, batch);
     const result = { loss: (await loss.data())[0], grad: (await grad.data()) as Float32Array };

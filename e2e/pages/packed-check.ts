@@ -50,7 +50,14 @@ async function main(): Promise<void> {
   const { info } = await initBackend(backend as BackendName);
   if (info.name !== backend) throw new Error(`backend ${backend} is not available (${info.notes.join(' ')})`);
   const cases: PackedCase[] = [];
-  const shapes: [number, number, number][] = [[1, 32, 32], [5, 62, 32], [13, 32, 62], [37, 70, 66], [64, 96, 128], [8, 200, 34]];
+  const shapes: [number, number, number][] = [
+    [1, 32, 32],
+    [5, 62, 32],
+    [13, 32, 62],
+    [37, 70, 66],
+    [64, 96, 128],
+    [8, 200, 34],
+  ];
   let seed = 1;
   for (const bf16 of [true, false]) {
     for (const [M, K, N] of shapes) {

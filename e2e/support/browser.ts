@@ -116,8 +116,14 @@ export async function trainAndWait(page: Page, timeout = 180_000): Promise<RunOu
   await page.getByTestId('train-start').click();
   const chartPoints: number[] = [];
   for (;;) {
-    const status = await page.getByTestId('run-progress').getAttribute('data-status').catch(() => null);
-    const points = await page.getByTestId('loss-chart').getAttribute('data-points').catch(() => null);
+    const status = await page
+      .getByTestId('run-progress')
+      .getAttribute('data-status')
+      .catch(() => null);
+    const points = await page
+      .getByTestId('loss-chart')
+      .getAttribute('data-points')
+      .catch(() => null);
     if (points !== null && Number(points) !== chartPoints.at(-1)) chartPoints.push(Number(points));
     if (status && ['completed', 'stopped', 'failed', 'interrupted'].includes(status)) break;
     if (Date.now() - t0 > timeout) throw new Error(`training did not finish in ${timeout / 1000} s (status ${status})`);

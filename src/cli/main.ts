@@ -13,11 +13,9 @@ import { emit } from './output.ts';
 const COMMANDS: Command[] = [tokenize, init, forward, train, evaluate, generate, serve];
 
 function usage(): string {
-  return [
-    'prompt-tuning playground CLI: npm run -s cli -- <command> [flags]   (<command> --help for its flags)',
-    '',
-    ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(10)} ${c.spec.summary}`),
-  ].join('\n');
+  return ['prompt-tuning playground CLI: npm run -s cli -- <command> [flags]   (<command> --help for its flags)', '', ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(10)} ${c.spec.summary}`)].join(
+    '\n',
+  );
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -67,13 +67,7 @@ function rowNorm(values: Float32Array, row: number, H: number): number {
   return Math.sqrt(s);
 }
 
-export async function inspectPrompt(
-  model: CausalLM,
-  tokenizer: TextTokenizer,
-  prompt: Float32Array,
-  init: { values: Float32Array | null; ids: number[] | null },
-  k = 5,
-): Promise<InspectResult> {
+export async function inspectPrompt(model: CausalLM, tokenizer: TextTokenizer, prompt: Float32Array, init: { values: Float32Array | null; ids: number[] | null }, k = 5): Promise<InspectResult> {
   const H = model.config.hiddenSize;
   const V = prompt.length / H;
   if (!Number.isInteger(V)) throw new Error(`soft prompt of ${prompt.length} values is not a multiple of hidden size ${H}`);

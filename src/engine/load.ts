@@ -37,7 +37,11 @@ export async function loadModel(source: ModelSource, onProgress?: ProgressCallba
   if (!tokenizerJson) throw new SourceError(`${describeSource(source)} has no tokenizer.json (only fast-tokenizer files are supported)`);
   const tokenizerConfig = await tryReadJson(source, 'tokenizer_config.json');
   // AutoTokenizer consults config.json's model_type next to tokenizer_class.
-  const tokenizer = new TextTokenizer(tokenizerJson, tokenizerConfig ? asObject(tokenizerConfig, 'tokenizer_config.json') : null, typeof rawConfig.model_type === 'string' ? rawConfig.model_type : null);
+  const tokenizer = new TextTokenizer(
+    tokenizerJson,
+    tokenizerConfig ? asObject(tokenizerConfig, 'tokenizer_config.json') : null,
+    typeof rawConfig.model_type === 'string' ? rawConfig.model_type : null,
+  );
   const weights = await loadWeights(source, onProgress);
   const model = buildModel(rawConfig, weights);
   const eos = tokenizer.eosTokenId ?? config.eosTokenIds[0] ?? null;

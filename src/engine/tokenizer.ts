@@ -73,11 +73,7 @@ export function tokenizerRules(tokenizerClass: unknown, modelType: string | null
 
 const QWEN2_PRETOKENIZE_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
-const sentencePieceDecoders = [
-  { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
-  { type: 'ByteFallback' },
-  { type: 'Fuse' },
-];
+const sentencePieceDecoders = [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }];
 
 /** Class defaults of the named special tokens, used where tokenizer_config.json does not name them. */
 const DEFAULT_SPECIALS: Record<TokenizerRules, Json> = {
@@ -193,7 +189,15 @@ export function effectiveTokenizerJson(tokenizerJson: Json, config: Json, rules:
     const o = (t ?? {}) as Json;
     if (typeof o.content !== 'string' || !/^\d+$/.test(id)) throw new TokenizerError(`tokenizer_config.json: added_tokens_decoder entry ${id} is not {"content": ...} under a numeric id`);
     const special = o.special === true;
-    return { id: Number(id), content: o.content, single_word: o.single_word === true, lstrip: o.lstrip === true, rstrip: o.rstrip === true, normalized: typeof o.normalized === 'boolean' ? o.normalized : !special, special };
+    return {
+      id: Number(id),
+      content: o.content,
+      single_word: o.single_word === true,
+      lstrip: o.lstrip === true,
+      rstrip: o.rstrip === true,
+      normalized: typeof o.normalized === 'boolean' ? o.normalized : !special,
+      special,
+    };
   });
   if (rules === 'backend' || decoder === undefined) fromFile.forEach((t) => put({ ...t }));
   fromConfig.sort((a, b) => a.id - b.id).forEach(put);
@@ -218,7 +222,12 @@ export function effectiveTokenizerJson(tokenizerJson: Json, config: Json, rules:
   // when a tokenizer.json exists (PreTrainedTokenizerBase._from_pretrained), so they do not change the ids; a file
   // without a post-processor gets the plain "$A" template.
   if (!tokenizerJson.post_processor) {
-    json.post_processor = { type: 'TemplateProcessing', single: [{ Sequence: { id: 'A', type_id: 0 } }], pair: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }], special_tokens: {} };
+    json.post_processor = {
+      type: 'TemplateProcessing',
+      single: [{ Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: {},
+    };
   }
   return { json, specials };
 }

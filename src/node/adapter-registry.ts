@@ -31,17 +31,23 @@ export function loadedRevision(lm: LoadedModel): string | null {
 export class AdapterRegistry {
   private entries = new Map<string, Entry>();
 
-  constructor(readonly dir: string, private readonly lm: LoadedModel, private readonly allowDrift: boolean) {
+  constructor(
+    readonly dir: string,
+    private readonly lm: LoadedModel,
+    private readonly allowDrift: boolean,
+  ) {
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`--adapters ${dir} is not a folder`);
   }
 
   private signature(folder: string): string {
-    return [CONFIG_FILE, WEIGHTS_FILE].map((f) => {
-      const p = path.join(folder, f);
-      if (!existsSync(p)) return '-';
-      const s = statSync(p);
-      return `${s.size}:${s.mtimeMs}`;
-    }).join('|');
+    return [CONFIG_FILE, WEIGHTS_FILE]
+      .map((f) => {
+        const p = path.join(folder, f);
+        if (!existsSync(p)) return '-';
+        const s = statSync(p);
+        return `${s.size}:${s.mtimeMs}`;
+      })
+      .join('|');
   }
 
   private load(name: string, folder: string, signature: string): Entry {

@@ -11,7 +11,10 @@ export class FolderSource implements ModelSource {
   readonly kind = 'folder';
   readonly revision = null;
   readonly id: string;
-  constructor(readonly dir: string, id?: string) {
+  constructor(
+    readonly dir: string,
+    id?: string,
+  ) {
     this.id = id ?? path.basename(path.resolve(dir));
   }
   async resolvedRevision(): Promise<string | null> {

@@ -119,11 +119,20 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
     const base = { id: baseName, object: 'model', created, owned_by: 'local', method: null, base_model: baseName, revision: loadedRevision(lm), num_virtual_tokens: 0 };
     return {
       object: 'list',
-      data: [base, ...registry.ready().map((a) => ({
-        id: a.name, object: 'model', created, owned_by: 'local', method: a.adapter.config.peftType,
-        base_model: a.adapter.config.baseModel, revision: a.adapter.config.revision, num_virtual_tokens: a.adapter.config.numVirtualTokens,
-        ...(a.warnings.length ? { warnings: a.warnings } : {}),
-      }))],
+      data: [
+        base,
+        ...registry.ready().map((a) => ({
+          id: a.name,
+          object: 'model',
+          created,
+          owned_by: 'local',
+          method: a.adapter.config.peftType,
+          base_model: a.adapter.config.baseModel,
+          revision: a.adapter.config.revision,
+          num_virtual_tokens: a.adapter.config.numVirtualTokens,
+          ...(a.warnings.length ? { warnings: a.warnings } : {}),
+        })),
+      ],
       refused: registry.refused().map((r) => ({ id: r.name, reason: r.reason })),
     };
   };
@@ -167,7 +176,11 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
     }
     const results = await Promise.all(promises);
     served++;
-    return completionBody(r.model, results, ids.map((t) => t.length));
+    return completionBody(
+      r.model,
+      results,
+      ids.map((t) => t.length),
+    );
   };
 
   // Responses not yet written; close() waits for them before dropping connections.
@@ -192,7 +205,16 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
       if (route === 'GET /v1/stats') {
         const { steps, rowSteps, maxRows } = scheduler;
         const cpu = process.cpuUsage();
-        return send(res, 200, { requests: served, cpu_seconds: (cpu.user + cpu.system) / 1e6, steps, row_steps: rowSteps, mean_rows_per_step: steps ? rowSteps / steps : 0, max_rows: maxRows, queued: scheduler.queued, mode: o.scheduler.mode });
+        return send(res, 200, {
+          requests: served,
+          cpu_seconds: (cpu.user + cpu.system) / 1e6,
+          steps,
+          row_steps: rowSteps,
+          mean_rows_per_step: steps ? rowSteps / steps : 0,
+          max_rows: maxRows,
+          queued: scheduler.queued,
+          mode: o.scheduler.mode,
+        });
       }
       if (route === 'POST /v1/completions') return void complete(req).then((body) => send(res, 200, body), fail);
       if (['/v1/models', '/v1/completions', '/v1/stats'].includes(url.pathname)) return fail(new ServeError(405, `${req.method} is not allowed on ${url.pathname}`));

@@ -31,7 +31,8 @@ async function gpuAdapterFacts(): Promise<{ facts: GpuAdapterFacts | null; probl
   }
   if (!adapter) return { facts: null, problem: 'WebGPU is present but no GPU adapter is available (blocklisted driver or GPU disabled)' };
   const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
-  const fallbackFlag = (info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined)?.isFallbackAdapter ?? (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
+  const fallbackFlag =
+    (info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined)?.isFallbackAdapter ?? (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
   const facts: GpuAdapterFacts = {
     vendor: info?.vendor ?? '',
     architecture: info?.architecture ?? '',

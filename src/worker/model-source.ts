@@ -32,7 +32,11 @@ class PinnedHubSource implements ModelSource {
 
 export async function sourceFor(spec: ModelSpec, cache: CacheStorageFileCache): Promise<ModelSource> {
   if (spec.kind === 'embedded') return new UrlFolderSource(spec.name, new URL(spec.url, self.location.href).href);
-  if (spec.kind === 'files') return new FilesSource(spec.name, spec.files.map((f) => ({ name: f.path, blob: f.file })));
+  if (spec.kind === 'files')
+    return new FilesSource(
+      spec.name,
+      spec.files.map((f) => ({ name: f.path, blob: f.file })),
+    );
   const ref = parseHubRef(spec.ref);
   const options = { endpoint: spec.endpoint, cache, ...(spec.token ? { token: spec.token } : {}) };
   const asked = new HubSource(ref, options);

@@ -41,9 +41,7 @@ export interface BackendInfo {
 
 /** Where to load a model from. */
 export type ModelSpec =
-  | { kind: 'embedded'; name: string; url: string }
-  | { kind: 'hub'; ref: string; endpoint: string; token?: string }
-  | { kind: 'files'; name: string; files: { path: string; file: File }[] };
+  { kind: 'embedded'; name: string; url: string } | { kind: 'hub'; ref: string; endpoint: string; token?: string } | { kind: 'files'; name: string; files: { path: string; file: File }[] };
 
 export interface ModelInfo {
   ref: ModelRef;

@@ -60,11 +60,24 @@ export class TrainingRun {
   }
 
   private queueWrite(fn: () => Promise<void>): void {
-    this.writes = this.writes.then(fn).catch((e: Error) => this.ctx.emit({ type: 'warning', message: `Could not save the checkpoint in this browser (${e.message}); training goes on, but a reload now would lose the steps since the last saved one.` }));
+    this.writes = this.writes
+      .then(fn)
+      .catch((e: Error) =>
+        this.ctx.emit({ type: 'warning', message: `Could not save the checkpoint in this browser (${e.message}); training goes on, but a reload now would lose the steps since the last saved one.` }),
+      );
   }
 
   private async saveCheckpoint(c: TrainCheckpoint): Promise<void> {
-    const checkpoint: CheckpointRecord = { runId: this.id, step: c.step, savedAt: Date.now(), prompt: c.prompt, optimizer: c.optimizer, bestValLoss: c.bestValLoss, bestPrompt: c.bestPrompt, evalsSinceBest: c.evalsSinceBest };
+    const checkpoint: CheckpointRecord = {
+      runId: this.id,
+      step: c.step,
+      savedAt: Date.now(),
+      prompt: c.prompt,
+      optimizer: c.optimizer,
+      bestValLoss: c.bestValLoss,
+      bestPrompt: c.bestPrompt,
+      evalsSinceBest: c.evalsSinceBest,
+    };
     this.record.checkpointStep = c.step;
     const snapshot: RunRecord = { ...this.record, history: cloneHistory(this.record.history) };
     this.queueWrite(async () => {
@@ -112,7 +125,18 @@ export class TrainingRun {
               h.time.push(seconds);
               this.record.stepsDone = e.step;
               const mem = tf.memory();
-              this.ctx.emit({ type: 'step', runId: this.id, step: e.step, epoch: e.epoch, loss: e.loss, lr: e.lr, tokensPerSecond: e.tokensPerSecond, seconds, numTensors: mem.numTensors, numBytes: mem.numBytes });
+              this.ctx.emit({
+                type: 'step',
+                runId: this.id,
+                step: e.step,
+                epoch: e.epoch,
+                loss: e.loss,
+                lr: e.lr,
+                tokensPerSecond: e.tokensPerSecond,
+                seconds,
+                numTensors: mem.numTensors,
+                numBytes: mem.numBytes,
+              });
             } else if (e.type === 'eval') {
               h.evalStep.push(e.step);
               h.valLoss.push(e.valLoss);
@@ -159,7 +183,10 @@ export class TrainingRun {
       // Never lose the trained prompt: keep it in the worker, where it can be used and downloaded.
       this.ctx.keepUnsaved(adapter);
       message += ` — but this browser refused to store the adapter (${(e as Error).message}): download it now`;
-      this.ctx.emit({ type: 'warning', message: `The trained soft prompt could not be saved in this browser (${(e as Error).message}). It stays available until the page closes: download it from the Train tab.` });
+      this.ctx.emit({
+        type: 'warning',
+        message: `The trained soft prompt could not be saved in this browser (${(e as Error).message}). It stays available until the page closes: download it from the Train tab.`,
+      });
     }
     const end: RunEnd = { runId: this.id, status, stopReason: summary.stopReason, message, adapterId: adapter.id, steps: summary.steps };
     this.ctx.emit({ type: 'run-end', end });

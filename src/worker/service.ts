@@ -18,7 +18,21 @@ import { exportBundle } from '../engine/run/export.ts';
 import { planRun, trainerFor, type RunPlan } from '../engine/run/plan.ts';
 import type { TrainCheckpoint } from '../engine/train/trainer.ts';
 import * as store from '../store/db.ts';
-import { describeRef, emptyHistory, historyUpTo, newAdapterRecord, sameModel, summaryOf, type AdapterRecord, type AdapterSummary, type DatasetRecord, type ModelRef, type RunRecord, type RunSummaryRecord, type StoredRunSpec } from '../store/records.ts';
+import {
+  describeRef,
+  emptyHistory,
+  historyUpTo,
+  newAdapterRecord,
+  sameModel,
+  summaryOf,
+  type AdapterRecord,
+  type AdapterSummary,
+  type DatasetRecord,
+  type ModelRef,
+  type RunRecord,
+  type RunSummaryRecord,
+  type StoredRunSpec,
+} from '../store/records.ts';
 import type { BackendHandle } from './backend.ts';
 import { CacheStorageFileCache, clearCache, summarizeCache, type CacheSummary } from './file-cache.ts';
 import {
@@ -244,19 +258,34 @@ export class EngineService implements EngineCommands {
     const lm = this.need();
     const have = this.model?.ref;
     if (!have || !sameModel(spec.model, have)) throw new EngineError(`this run was trained on ${describeRef(spec.model)}, but ${have ? describeRef(have) : 'no model'} is loaded`);
-    if ('hiddenSize' in run && run.hiddenSize !== lm.model.config.hiddenSize) throw new EngineError(`the loaded model's hidden size ${lm.model.config.hiddenSize} differs from the run's ${run.hiddenSize}`);
+    if ('hiddenSize' in run && run.hiddenSize !== lm.model.config.hiddenSize)
+      throw new EngineError(`the loaded model's hidden size ${lm.model.config.hiddenSize} differs from the run's ${run.hiddenSize}`);
   }
 
   private plan(spec: StoredRunSpec, dataset: DatasetRecord, split?: RunRecord['split']): RunPlan {
     const { data, prompt, train } = spec;
-    return planRun(this.need(), { rows: dataset.rows, testRows: dataset.testRows, datasetHash: dataset.id, mapping: data.mapping, name: data.name, numVirtualTokens: prompt.numVirtualTokens, train, split, checkpointEvery: CHECKPOINT_EVERY });
+    return planRun(this.need(), {
+      rows: dataset.rows,
+      testRows: dataset.testRows,
+      datasetHash: dataset.id,
+      mapping: data.mapping,
+      name: data.name,
+      numVirtualTokens: prompt.numVirtualTokens,
+      train,
+      split,
+      checkpointEvery: CHECKPOINT_EVERY,
+    });
   }
 
   private begin(record: RunRecord, plan: RunPlan, resume: TrainCheckpoint | undefined, warnings: string[]): RunStarted {
     const lm = this.need();
     const trainer = trainerFor(lm, plan, record.initPrompt, record.spec.prompt.numVirtualTokens, resume);
     const backend = this.backend?.info.name ?? 'cpu';
-    this.run = new TrainingRun({ emit: (e) => this.emit(e), lm, backend, deviceLost: this.backend?.deviceLost ?? new Promise(() => {}), keepUnsaved: (a) => this.unsaved.set(a.id, a) }, record, trainer);
+    this.run = new TrainingRun(
+      { emit: (e) => this.emit(e), lm, backend, deviceLost: this.backend?.deviceLost ?? new Promise(() => {}), keepUnsaved: (a) => this.unsaved.set(a.id, a) },
+      record,
+      trainer,
+    );
     return { runId: record.id, totalSteps: record.totalSteps, stepsPerEpoch: plan.stepsPerEpoch, startStep: resume?.step ?? 0, history: record.history, warnings };
   }
 
@@ -268,7 +297,20 @@ export class EngineService implements EngineCommands {
     const dataset = { id: await datasetHash(rows, testRows), name, rows, testRows };
     const stored: StoredRunSpec = { ...spec, data: { name, mapping, datasetId: dataset.id, rowCount: rows.length, testRowCount: testRows?.length ?? 0 } };
     const backend = this.backend?.info.name ?? 'cpu';
-    const draft = { id: store.newId(), createdAt: Date.now(), updatedAt: Date.now(), spec: stored, status: 'running' as const, statusMessage: '', stepsDone: 0, history: emptyHistory(), hiddenSize: lm.model.config.hiddenSize, adapterId: null, backend, checkpointStep: 0 };
+    const draft = {
+      id: store.newId(),
+      createdAt: Date.now(),
+      updatedAt: Date.now(),
+      spec: stored,
+      status: 'running' as const,
+      statusMessage: '',
+      stepsDone: 0,
+      history: emptyHistory(),
+      hiddenSize: lm.model.config.hiddenSize,
+      adapterId: null,
+      backend,
+      checkpointStep: 0,
+    };
     const plan = this.plan(stored, dataset);
     const init = await initSoftPrompt(lm.model, lm.tokenizer, spec.prompt);
     const record: RunRecord = { ...draft, split: plan.split, evalEvery: plan.evalEvery, totalSteps: plan.totalSteps, initPrompt: init.values, initIds: init.initIds };
@@ -288,7 +330,14 @@ export class EngineService implements EngineCommands {
     const checkpoint = await store.getCheckpoint(runId);
     const plan = this.plan(record.spec, dataset, record.split);
     const step = checkpoint?.step ?? 0;
-    Object.assign(record, { status: 'running', statusMessage: '', stepsDone: step, history: historyUpTo(record.history, step), backend: this.backend?.info.name ?? record.backend, totalSteps: plan.totalSteps });
+    Object.assign(record, {
+      status: 'running',
+      statusMessage: '',
+      stepsDone: step,
+      history: historyUpTo(record.history, step),
+      backend: this.backend?.info.name ?? record.backend,
+      totalSteps: plan.totalSteps,
+    });
     await store.putRun(record);
     return this.begin(record, plan, checkpoint, checkpoint ? [] : ['no checkpoint had been written yet: the run starts again from step 0']);
   }

@@ -17,7 +17,11 @@ export const hasStories260k = existsSync(path.join(SHARED_FIXTURES, 'stories260k
 
 /** Models made by scripts/fixtures/make_families.py with transformers' own classes (one folder per family). */
 export const FAMILY_FIXTURES = path.join(LOCAL_FIXTURES, 'families');
-export const FAMILY_MODELS = existsSync(FAMILY_FIXTURES) ? readdirSync(FAMILY_FIXTURES).filter((n) => existsSync(path.join(FAMILY_FIXTURES, n, 'config.json'))).sort() : [];
+export const FAMILY_MODELS = existsSync(FAMILY_FIXTURES)
+  ? readdirSync(FAMILY_FIXTURES)
+      .filter((n) => existsSync(path.join(FAMILY_FIXTURES, n, 'config.json')))
+      .sort()
+  : [];
 
 export interface FixtureModel {
   name: string;
@@ -35,7 +39,8 @@ export function baseFixtureModels(): FixtureModel[] {
   const models: FixtureModel[] = TINY_MODELS.map((name) => ({ name, dir: path.join(LOCAL_FIXTURES, name) }));
   const stories = path.join(SHARED_FIXTURES, 'stories260k');
   if (hasStories260k) models.push({ name: 'stories260k', dir: stories });
-  else if (process.env.PT_SKIP_SHARED !== '1') throw new Error(`${stories} is missing: put the shared fixtures beside the checkout (../shared/fixtures), or set PT_SKIP_SHARED=1 to run without the stories260k cases`);
+  else if (process.env.PT_SKIP_SHARED !== '1')
+    throw new Error(`${stories} is missing: put the shared fixtures beside the checkout (../shared/fixtures), or set PT_SKIP_SHARED=1 to run without the stories260k cases`);
   return models;
 }
 

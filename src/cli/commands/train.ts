@@ -36,7 +36,9 @@ function readBatchFile(file: string, vocabSize: number): { batches: Batch[]; def
   const num = (k: string) => (typeof holder[k] === 'number' ? (holder[k] as number) : undefined);
   const betas = Array.isArray(holder.betas) ? (holder.betas as [number, number]) : undefined;
   const defaults = Object.fromEntries(
-    Object.entries({ lr: num('lr'), weightDecay: num('weight_decay'), eps: num('eps'), warmupSteps: num('num_warmup_steps'), betas, totalSteps: num('num_training_steps') }).filter(([, v]) => v !== undefined),
+    Object.entries({ lr: num('lr'), weightDecay: num('weight_decay'), eps: num('eps'), warmupSteps: num('num_warmup_steps'), betas, totalSteps: num('num_training_steps') }).filter(
+      ([, v]) => v !== undefined,
+    ),
   );
   return { batches, defaults };
 }
@@ -127,11 +129,29 @@ export const train: Command = {
         maxSteps: (flags['max-steps'] as number | undefined) ?? null,
         dropout: !flags['no-dropout'],
       };
-      plan = planRun(lm, { rows: dataset.rows, testRows: null, datasetHash: await datasetHash(dataset.rows, null), mapping: dataset.mapping, name: dataset.name, numVirtualTokens: start.V, train: trainSpec, syncEvery: flags['sync-every'] as number });
+      plan = planRun(lm, {
+        rows: dataset.rows,
+        testRows: null,
+        datasetHash: await datasetHash(dataset.rows, null),
+        mapping: dataset.mapping,
+        name: dataset.name,
+        numVirtualTokens: start.V,
+        train: trainSpec,
+        syncEvery: flags['sync-every'] as number,
+      });
       const set = plan.set;
       trainer = new PromptTrainer(lm.model, start.values, start.V, set.data, plan.options);
       const truncated = set.stats.train.truncated + set.stats.val.truncated;
-      report = { task: dataset.mapping.kind, template: dataset.mapping.template, train_examples: set.train.length, val_examples: set.val.length, max_length: set.maxLength, eval_every: plan.evalEvery, truncated, lengths: set.stats };
+      report = {
+        task: dataset.mapping.kind,
+        template: dataset.mapping.template,
+        train_examples: set.train.length,
+        val_examples: set.val.length,
+        max_length: set.maxLength,
+        eval_every: plan.evalEvery,
+        truncated,
+        lengths: set.stats,
+      };
       if (truncated > 0) process.stderr.write(`warning: ${truncated} example(s) were longer than ${set.maxLength} tokens and were truncated\n`);
     }
     const total = Math.min(trainer.totalSteps, (flags['max-steps'] as number | undefined) ?? Infinity);
@@ -150,7 +170,18 @@ export const train: Command = {
     const seconds = (performance.now() - t0) / 1000;
     if (plan && trainSpec && dataset) {
       // The same bundle the tab exports: card, data, split and train_peft.py beside the adapter.
-      const run = { dataName: dataset.name, mapping: dataset.mapping, prompt: { kind: start.init, text: start.initText, numVirtualTokens: start.V, seed: flags.seed as number }, train: trainSpec, split: plan.split, evalEvery: plan.evalEvery, steps: summary.steps, rows: dataset.rows, testRows: null, contextLength: lm.model.config.contextLength };
+      const run = {
+        dataName: dataset.name,
+        mapping: dataset.mapping,
+        prompt: { kind: start.init, text: start.initText, numVirtualTokens: start.V, seed: flags.seed as number },
+        train: trainSpec,
+        split: plan.split,
+        evalEvery: plan.evalEvery,
+        steps: summary.steps,
+        rows: dataset.rows,
+        testRows: null,
+        contextLength: lm.model.config.contextLength,
+      };
       const metrics = { finalLoss: summary.finalLoss, bestValLoss: summary.bestValLoss, accuracy: null, trainedOn: `${tf.getBackend()} with the playground CLI` };
       writeFolder(flags.out as string, exportBundle({ name: path.basename(flags.out as string), adapter, baseKind: lm.origin.kind, metrics, run }).files);
     } else writeFolder(flags.out as string, adapterFiles(adapter));

@@ -104,7 +104,9 @@ export function readAdapter(files: Record<string, Uint8Array>): PromptAdapter {
 export function checkAdapterFits(adapter: PromptAdapter, model: ModelConfig, origin: ModelOrigin): string[] {
   const { config } = adapter;
   if (config.tokenDim !== model.hiddenSize) {
-    throw new AdapterError(`adapter prompt_embeddings are ${config.tokenDim} wide but the loaded model's hidden size is ${model.hiddenSize}: it was trained for another model${config.baseModel ? ` (${config.baseModel})` : ''}`);
+    throw new AdapterError(
+      `adapter prompt_embeddings are ${config.tokenDim} wide but the loaded model's hidden size is ${model.hiddenSize}: it was trained for another model${config.baseModel ? ` (${config.baseModel})` : ''}`,
+    );
   }
   if (config.numVirtualTokens >= model.contextLength) throw new AdapterError(`adapter has ${config.numVirtualTokens} virtual tokens, as many as the model's whole context (${model.contextLength})`);
   const warnings: string[] = [];
@@ -117,7 +119,12 @@ export function checkAdapterFits(adapter: PromptAdapter, model: ModelConfig, ori
 
 /** The last segment of a path ("/models/x/" → "x"): a folder's name, whichever machine wrote it. */
 export function folderName(p: string): string {
-  return p.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? p;
+  return (
+    p
+      .replace(/[\\/]+$/, '')
+      .split(/[\\/]/)
+      .pop() ?? p
+  );
 }
 
 /**

@@ -43,7 +43,11 @@ export function exportConfigJson(c: AdapterConfig): Record<string, unknown> {
     // PEFT 0.10+ needs a tokenizer to re-run TEXT init; for other inits PEFT writes null.
     tokenizer_name_or_path: c.init === 'TEXT' ? (c.tokenizerName ?? c.baseModel) : null,
   };
-  return Object.fromEntries(Object.keys(fields).sort().map((k) => [k, fields[k]]));
+  return Object.fromEntries(
+    Object.keys(fields)
+      .sort()
+      .map((k) => [k, fields[k]]),
+  );
 }
 
 function optionalString(v: unknown, key: string): string | null {

@@ -23,7 +23,11 @@ export function sequentialBatches(examples: EncodedExample[], batchSize: number,
 /** One epoch's batches, shuffled by a generator seeded from (seed, epoch) so a resumed run sees the same order. */
 export function epochBatches(examples: EncodedExample[], batchSize: number, padTokenId: number, seed: number, epoch: number): Batch[] {
   const order = new Rng(seed * 1000003 + epoch).shuffle(examples.map((_, i) => i));
-  return sequentialBatches(order.map((i) => examples[i]), batchSize, padTokenId);
+  return sequentialBatches(
+    order.map((i) => examples[i]),
+    batchSize,
+    padTokenId,
+  );
 }
 
 /**

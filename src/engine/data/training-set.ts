@@ -47,7 +47,8 @@ export function buildTrainingSet(tokenizer: TextTokenizer, examples: Example[], 
   if (!(o.valSplit >= 0 && o.valSplit < 1)) throw new DataError(`validation split must be in [0, 1), got ${o.valSplit}`);
   const maxLength = exampleBudget(o.contextLength, o.numVirtualTokens, o.maxLength);
   const ids = o.split ?? splitIndices(examples.length, o.valSplit, o.seed);
-  for (const i of [...ids.train, ...ids.val]) if (!(Number.isInteger(i) && i >= 0 && i < examples.length)) throw new DataError(`the stored split names row ${i}, but the dataset has ${examples.length} rows`);
+  for (const i of [...ids.train, ...ids.val])
+    if (!(Number.isInteger(i) && i >= 0 && i < examples.length)) throw new DataError(`the stored split names row ${i}, but the dataset has ${examples.length} rows`);
   const train = ids.train.map((i) => examples[i]);
   const val = ids.val.map((i) => examples[i]);
   if (train.length === 0) throw new DataError('the split leaves no training examples');

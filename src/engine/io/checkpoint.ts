@@ -69,7 +69,8 @@ export async function loadWeights(source: ModelSource, onProgress?: ProgressCall
   if (!index || typeof index.weight_map !== 'object' || index.weight_map === null || Array.isArray(index.weight_map)) throw new SourceError(`${INDEX}: missing "weight_map" object`);
   const where = new Map<string, string>();
   for (const [name, file] of Object.entries(index.weight_map as Record<string, unknown>)) {
-    if (typeof file !== 'string' || !file || file.includes('..') || file.startsWith('/')) throw new SourceError(`${INDEX}: weight_map["${name}"] must be a shard file name, got ${JSON.stringify(file)}`);
+    if (typeof file !== 'string' || !file || file.includes('..') || file.startsWith('/'))
+      throw new SourceError(`${INDEX}: weight_map["${name}"] must be a shard file name, got ${JSON.stringify(file)}`);
     where.set(name, file);
   }
   if (where.size === 0) throw new SourceError(`${INDEX}: "weight_map" lists no tensors`);

@@ -83,7 +83,10 @@ export class HubSource implements ModelSource {
   private commit: string | null = null;
   private readonly fetchFn: typeof fetch;
 
-  constructor(ref: HubRef, private readonly options: HubOptions = {}) {
+  constructor(
+    ref: HubRef,
+    private readonly options: HubOptions = {},
+  ) {
     this.id = ref.id;
     this.revision = ref.revision;
     this.endpoint = (options.endpoint ?? DEFAULT_HUB_ENDPOINT).replace(/\/+$/, '');

@@ -88,7 +88,10 @@ export class SafetensorsStreamParser {
   private pos = 0;
   private readonly stats: StreamStats = { bytes: 0, chunks: 0, largestChunk: 0, largestBuffer: 0 };
 
-  constructor(readonly file: string, private readonly size: number | null = null) {}
+  constructor(
+    readonly file: string,
+    private readonly size: number | null = null,
+  ) {}
 
   push(chunk: Uint8Array): void {
     this.stats.chunks += 1;

@@ -5,7 +5,16 @@
 export type DType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 const DTYPE_BYTES: Record<DType, number> = {
-  F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  F64: 8,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
 };
 /** Dtypes whose values the engine can widen to float32 (model weights and prompts). */
 const FLOAT_DTYPES = new Set<DType>(['F32', 'F16', 'BF16', 'F64']);
@@ -14,7 +23,10 @@ const FLOAT_DTYPES = new Set<DType>(['F32', 'F16', 'BF16', 'F64']);
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 export class SafetensorsError extends Error {
-  constructor(readonly file: string, problem: string) {
+  constructor(
+    readonly file: string,
+    problem: string,
+  ) {
     super(`${file}: ${problem}`);
     this.name = 'SafetensorsError';
   }
@@ -74,9 +86,12 @@ export function parseHeader(bytes: Uint8Array, file: string, fileSize = bytes.by
     }
     if (raw === null || typeof raw !== 'object') throw new SafetensorsError(file, `tensor "${name}": entry must be an object with dtype, shape, data_offsets`);
     const { dtype, shape, data_offsets: offsets } = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) throw new SafetensorsError(file, `tensor "${name}": unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_BYTES).join(', ')})`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new SafetensorsError(file, `tensor "${name}": shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) throw new SafetensorsError(file, `tensor "${name}": data_offsets must be [begin, end], got ${JSON.stringify(offsets)}`);
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES))
+      throw new SafetensorsError(file, `tensor "${name}": unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_BYTES).join(', ')})`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw new SafetensorsError(file, `tensor "${name}": shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0))
+      throw new SafetensorsError(file, `tensor "${name}": data_offsets must be [begin, end], got ${JSON.stringify(offsets)}`);
     const [begin, end] = offsets as [number, number];
     if (end < begin) throw new SafetensorsError(file, `tensor "${name}": data_offsets end ${end} is before begin ${begin}`);
     if (end > dataSize) throw new SafetensorsError(file, `tensor "${name}": data_offsets [${begin}, ${end}] run past the data section (${dataSize} bytes)`);

@@ -116,7 +116,11 @@ export class FilesSource implements ModelSource {
   readonly kind = 'files';
   readonly revision = null;
   private readonly byName = new Map<string, Blob>();
-  constructor(readonly id: string, files: Iterable<{ name: string; blob: Blob }>, private readonly sliceBytes = BLOB_SLICE_BYTES) {
+  constructor(
+    readonly id: string,
+    files: Iterable<{ name: string; blob: Blob }>,
+    private readonly sliceBytes = BLOB_SLICE_BYTES,
+  ) {
     for (const f of files) this.byName.set(f.name.split('/').pop() as string, f.blob);
   }
   async resolvedRevision(): Promise<string | null> {

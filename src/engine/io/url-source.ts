@@ -9,7 +9,11 @@ export class UrlFolderSource implements ModelSource {
   private readonly fetchFn: typeof fetch;
 
   /** `id` is what an adapter names as its base model (e.g. "playground-demo"). */
-  constructor(readonly id: string, baseUrl: string, fetchFn?: typeof fetch) {
+  constructor(
+    readonly id: string,
+    baseUrl: string,
+    fetchFn?: typeof fetch,
+  ) {
     this.base = baseUrl.replace(/\/+$/, '');
     this.fetchFn = fetchFn ?? globalThis.fetch.bind(globalThis);
   }

@@ -91,7 +91,7 @@ export const WASM_LOOP_KERNELS: Record<string, (inputs: Inputs, attrs: Attrs, ba
       // The tables have T rows (one for all rows of the batch) or B * T (per-row positions).
       const R = cos.shape[0];
       for (let base = 0, n = 0; base < xs.length; base += hd, n++) {
-        const tab = (((Math.floor(n / (heads * T)) * T) + (n % T)) % R) * hd;
+        const tab = ((Math.floor(n / (heads * T)) * T + (n % T)) % R) * hd;
         for (let d = 0; d < half; d++) {
           const a = xs[base + d];
           const b = xs[base + half + d];
@@ -109,23 +109,34 @@ export const WASM_LOOP_KERNELS: Record<string, (inputs: Inputs, attrs: Attrs, ba
   PtAttention: ({ q, k, v, bias }, { scale }, backend) => {
     const [B, nh, T, hd] = q.shape;
     const [, nkv, S] = k.shape;
-    return run(backend, [q, k, v, bias], [q.shape, [B * nkv, (nh / nkv) * T, S]], ([qs, ks, vs, bs], [o, p]) =>
-      attentionLoop(qs, ks, vs, bs, o, p, B, nh, nkv, T, S, hd, bias.shape[1], scale),
-    );
+    return run(backend, [q, k, v, bias], [q.shape, [B * nkv, (nh / nkv) * T, S]], ([qs, ks, vs, bs], [o, p]) => attentionLoop(qs, ks, vs, bs, o, p, B, nh, nkv, T, S, hd, bias.shape[1], scale));
   },
   // dq, dk, dv from dO and the forward's q, k, v, p
   PtAttentionGrad: ({ dO, q, k, v, p }, { scale }, backend) => {
     const [B, nh, T, hd] = q.shape;
     const [, nkv, S] = k.shape;
-    return run(backend, [dO, q, k, v, p], [q.shape, k.shape, v.shape], ([dos, qs, ks, vs, ps], [dq, dk, dv]) =>
-      attentionGradLoop(dos, qs, ks, vs, ps, dq, dk, dv, B, nh, nkv, T, S, hd, scale),
-    );
+    return run(backend, [dO, q, k, v, p], [q.shape, k.shape, v.shape], ([dos, qs, ks, vs, ps], [dq, dk, dv]) => attentionGradLoop(dos, qs, ks, vs, ps, dq, dk, dv, B, nh, nkv, T, S, hd, scale));
   },
 };
 
 // The loops take every size as an argument: V8 optimises loops over locals far better than
 // over variables captured from an enclosing function.
-function attentionLoop(qs: Float32Array, ks: Float32Array, vs: Float32Array, bs: Float32Array, o: Float32Array, p: Float32Array, B: number, nh: number, nkv: number, T: number, S: number, hd: number, bh: number, scale: number): void {
+function attentionLoop(
+  qs: Float32Array,
+  ks: Float32Array,
+  vs: Float32Array,
+  bs: Float32Array,
+  o: Float32Array,
+  p: Float32Array,
+  B: number,
+  nh: number,
+  nkv: number,
+  T: number,
+  S: number,
+  hd: number,
+  bh: number,
+  scale: number,
+): void {
   const group = nh / nkv;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < nh; h++) {
@@ -163,7 +174,23 @@ function attentionLoop(qs: Float32Array, ks: Float32Array, vs: Float32Array, bs:
   }
 }
 
-function attentionGradLoop(dos: Float32Array, qs: Float32Array, ks: Float32Array, vs: Float32Array, ps: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, B: number, nh: number, nkv: number, T: number, S: number, hd: number, scale: number): void {
+function attentionGradLoop(
+  dos: Float32Array,
+  qs: Float32Array,
+  ks: Float32Array,
+  vs: Float32Array,
+  ps: Float32Array,
+  dq: Float32Array,
+  dk: Float32Array,
+  dv: Float32Array,
+  B: number,
+  nh: number,
+  nkv: number,
+  T: number,
+  S: number,
+  hd: number,
+  scale: number,
+): void {
   const group = nh / nkv;
   const dp = new Float32Array(S);
   for (let b = 0; b < B; b++) {

@@ -39,7 +39,12 @@ export function replaceWasmKernels(): void {
     const x = args.inputs.x as tf.TensorInfo;
     if (x.dtype === 'string') return original(args);
     const { begin, size } = args.attrs as unknown as { begin: number[]; size: number[] };
-    return slice(args.backend as unknown as WasmBackendLike, x, begin, size.map((s, i) => (s === -1 ? x.shape[i] - begin[i] : s)));
+    return slice(
+      args.backend as unknown as WasmBackendLike,
+      x,
+      begin,
+      size.map((s, i) => (s === -1 ? x.shape[i] - begin[i] : s)),
+    );
   });
   replace('SplitV', (original) => (args) => {
     const x = args.inputs.x as tf.TensorInfo;

@@ -107,17 +107,40 @@ export const WEBGPU_FUSED_KERNELS: Record<string, (inputs: Record<string, tf.Ten
   // y = w ⊙ x / rms(x)
   PtRmsNorm: ({ x, w }, { eps }, backend) => {
     const cols = lastDim(x);
-    const p = rowProgram('rmsnorm', ['x', 'w'], rowsOf(x), cols, `
+    const p = rowProgram(
+      'rmsnorm',
+      ['x', 'w'],
+      rowsOf(x),
+      cols,
+      `
       var ss = 0.0;
       for (var c = tid; c < cols; c += blockSize) { let v = x[base + c]; ss += v * v; }
       let r = inverseSqrt(rowSum(ss, tid) / f32(cols) + uniforms.eps);
-      for (var c = tid; c < cols; c += blockSize) { setOutputAtIndex(base + c, w[c] * x[base + c] * r); }`, 'eps : f32,');
-    return reshapeTo(run(backend, p, [x, w], [{ type: 'int32', data: [cols] }, { type: 'float32', data: [eps] }]), x.shape);
+      for (var c = tid; c < cols; c += blockSize) { setOutputAtIndex(base + c, w[c] * x[base + c] * r); }`,
+      'eps : f32,',
+    );
+    return reshapeTo(
+      run(
+        backend,
+        p,
+        [x, w],
+        [
+          { type: 'int32', data: [cols] },
+          { type: 'float32', data: [eps] },
+        ],
+      ),
+      x.shape,
+    );
   },
   // dx = r (g − x r² mean(g ⊙ x)), g = dy ⊙ w
   PtRmsNormGrad: ({ dy, x, w }, { eps }, backend) => {
     const cols = lastDim(x);
-    const p = rowProgram('rmsnorm_grad', ['dy', 'x', 'w'], rowsOf(x), cols, `
+    const p = rowProgram(
+      'rmsnorm_grad',
+      ['dy', 'x', 'w'],
+      rowsOf(x),
+      cols,
+      `
       var ss = 0.0;
       var gx = 0.0;
       for (var c = tid; c < cols; c += blockSize) { let v = x[base + c]; ss += v * v; gx += dy[base + c] * w[c] * v; }
@@ -125,21 +148,57 @@ export const WEBGPU_FUSED_KERNELS: Record<string, (inputs: Record<string, tf.Ten
       let proj = rowSum(gx, tid) / f32(cols);
       for (var c = tid; c < cols; c += blockSize) {
         setOutputAtIndex(base + c, r * (dy[base + c] * w[c] - x[base + c] * r * r * proj));
-      }`, 'eps : f32,');
-    return reshapeTo(run(backend, p, [dy, x, w], [{ type: 'int32', data: [cols] }, { type: 'float32', data: [eps] }]), x.shape);
+      }`,
+      'eps : f32,',
+    );
+    return reshapeTo(
+      run(
+        backend,
+        p,
+        [dy, x, w],
+        [
+          { type: 'int32', data: [cols] },
+          { type: 'float32', data: [eps] },
+        ],
+      ),
+      x.shape,
+    );
   },
   // y = (x − μ) / σ ⊙ γ + β
   PtLayerNorm: ({ x, g, b }, { eps }, backend) => {
     const cols = lastDim(x);
-    const p = rowProgram('layernorm', ['x', 'g', 'b'], rowsOf(x), cols, `
+    const p = rowProgram(
+      'layernorm',
+      ['x', 'g', 'b'],
+      rowsOf(x),
+      cols,
+      `
       ${ROW_MEAN_RSTD}
-      for (var c = tid; c < cols; c += blockSize) { setOutputAtIndex(base + c, (x[base + c] - mean) * r * g[c] + b[c]); }`, 'eps : f32,');
-    return reshapeTo(run(backend, p, [x, g, b], [{ type: 'int32', data: [cols] }, { type: 'float32', data: [eps] }]), x.shape);
+      for (var c = tid; c < cols; c += blockSize) { setOutputAtIndex(base + c, (x[base + c] - mean) * r * g[c] + b[c]); }`,
+      'eps : f32,',
+    );
+    return reshapeTo(
+      run(
+        backend,
+        p,
+        [x, g, b],
+        [
+          { type: 'int32', data: [cols] },
+          { type: 'float32', data: [eps] },
+        ],
+      ),
+      x.shape,
+    );
   },
   // dx = r (h − mean h − x̂ mean(h ⊙ x̂)), h = dy ⊙ γ
   PtLayerNormGrad: ({ dy, x, g }, { eps }, backend) => {
     const cols = lastDim(x);
-    const p = rowProgram('layernorm_grad', ['dy', 'x', 'g'], rowsOf(x), cols, `
+    const p = rowProgram(
+      'layernorm_grad',
+      ['dy', 'x', 'g'],
+      rowsOf(x),
+      cols,
+      `
       ${ROW_MEAN_RSTD}
       var hs = 0.0;
       var hx = 0.0;
@@ -149,14 +208,32 @@ export const WEBGPU_FUSED_KERNELS: Record<string, (inputs: Record<string, tf.Ten
       for (var c = tid; c < cols; c += blockSize) {
         let xhat = (x[base + c] - mean) * r;
         setOutputAtIndex(base + c, r * (dy[base + c] * g[c] - meanH - xhat * meanHX));
-      }`, 'eps : f32,');
-    return reshapeTo(run(backend, p, [dy, x, g], [{ type: 'int32', data: [cols] }, { type: 'float32', data: [eps] }]), x.shape);
+      }`,
+      'eps : f32,',
+    );
+    return reshapeTo(
+      run(
+        backend,
+        p,
+        [dy, x, g],
+        [
+          { type: 'int32', data: [cols] },
+          { type: 'float32', data: [eps] },
+        ],
+      ),
+      x.shape,
+    );
   },
   // p = softmax(scale · s + bias), bias [B, 1 or heads, T, S] broadcast over the heads of s [B, heads, T, S]
   PtScaledSoftmax: ({ s, bias }, { scale }, backend) => {
     const [B, heads, T, S] = s.shape;
     const biasHeads = bias.shape[1];
-    const p = rowProgram('scaled_softmax', ['s', 'bias'], B * heads * T, S, `
+    const p = rowProgram(
+      'scaled_softmax',
+      ['s', 'bias'],
+      B * heads * T,
+      S,
+      `
       let t = row % uniforms.T;
       let h = (row / uniforms.T) % uniforms.heads;
       let bRow = row / (uniforms.T * uniforms.heads);
@@ -176,38 +253,77 @@ export const WEBGPU_FUSED_KERNELS: Record<string, (inputs: Record<string, tf.Ten
       let total = rowSum(e, tid);
       for (var c = tid; c < cols; c += blockSize) {
         setOutputAtIndex(base + c, exp(s[base + c] * uniforms.scale + bias[biasBase + c] - rowMax) / total);
-      }`, 'T : i32, heads : i32, biasHeads : i32, scale : f32,');
-    const out = run(backend, p, [reshapeTo(s, [B * heads * T, S]), reshapeTo(bias, [B * biasHeads * T, S])], [
-      { type: 'int32', data: [S] }, { type: 'int32', data: [T] }, { type: 'int32', data: [heads] }, { type: 'int32', data: [biasHeads] }, { type: 'float32', data: [scale] },
-    ]);
+      }`,
+      'T : i32, heads : i32, biasHeads : i32, scale : f32,',
+    );
+    const out = run(
+      backend,
+      p,
+      [reshapeTo(s, [B * heads * T, S]), reshapeTo(bias, [B * biasHeads * T, S])],
+      [
+        { type: 'int32', data: [S] },
+        { type: 'int32', data: [T] },
+        { type: 'int32', data: [heads] },
+        { type: 'int32', data: [biasHeads] },
+        { type: 'float32', data: [scale] },
+      ],
+    );
     return reshapeTo(out, s.shape);
   },
   // ds = scale · p ⊙ (dp − Σ dp ⊙ p)
   PtSoftmaxGrad: ({ p, dp }, { scale }, backend) => {
     const cols = lastDim(p);
-    const prog = rowProgram('softmax_grad', ['p', 'dp'], rowsOf(p), cols, `
+    const prog = rowProgram(
+      'softmax_grad',
+      ['p', 'dp'],
+      rowsOf(p),
+      cols,
+      `
       var d = 0.0;
       for (var c = tid; c < cols; c += blockSize) { d += dp[base + c] * p[base + c]; }
       let dot = rowSum(d, tid);
-      for (var c = tid; c < cols; c += blockSize) { setOutputAtIndex(base + c, uniforms.scale * p[base + c] * (dp[base + c] - dot)); }`, 'scale : f32,');
-    return reshapeTo(run(backend, prog, [p, dp], [{ type: 'int32', data: [cols] }, { type: 'float32', data: [scale] }]), p.shape);
+      for (var c = tid; c < cols; c += blockSize) { setOutputAtIndex(base + c, uniforms.scale * p[base + c] * (dp[base + c] - dot)); }`,
+      'scale : f32,',
+    );
+    return reshapeTo(
+      run(
+        backend,
+        prog,
+        [p, dp],
+        [
+          { type: 'int32', data: [cols] },
+          { type: 'float32', data: [scale] },
+        ],
+      ),
+      p.shape,
+    );
   },
   // h = silu(gate) ⊙ up, from gu = [gate | up] along the last axis
   PtSwiGlu: ({ gu }, _attrs, backend) => {
     const F = lastDim(gu) / 2;
     const shape = [...gu.shape.slice(0, -1), F];
-    const p = elementProgram('swiglu', ['gu'], shape, `
+    const p = elementProgram(
+      'swiglu',
+      ['gu'],
+      shape,
+      `
       let row = index / uniforms.F;
       let col = index % uniforms.F;
       let g = gu[row * 2 * uniforms.F + col];
       let u = gu[row * 2 * uniforms.F + uniforms.F + col];
-      setOutputAtIndex(index, g / (1.0 + exp(-g)) * u);`, 'F : i32,');
+      setOutputAtIndex(index, g / (1.0 + exp(-g)) * u);`,
+      'F : i32,',
+    );
     return run(backend, p, [gu], [{ type: 'int32', data: [F] }]);
   },
   // [dgate | dup] from gu and dh
   PtSwiGluGrad: ({ gu, dh }, _attrs, backend) => {
     const F = lastDim(gu) / 2;
-    const p = elementProgram('swiglu_grad', ['gu', 'dh'], gu.shape, `
+    const p = elementProgram(
+      'swiglu_grad',
+      ['gu', 'dh'],
+      gu.shape,
+      `
       let row = index / (2 * uniforms.F);
       let col = index % (2 * uniforms.F);
       let k = col % uniforms.F;
@@ -219,7 +335,9 @@ export const WEBGPU_FUSED_KERNELS: Record<string, (inputs: Record<string, tf.Ten
         setOutputAtIndex(index, d * u * sg * (1.0 + g * (1.0 - sg)));
       } else {
         setOutputAtIndex(index, d * g * sg);
-      }`, 'F : i32,');
+      }`,
+      'F : i32,',
+    );
     return run(backend, p, [gu, dh], [{ type: 'int32', data: [F] }]);
   },
   PtGelu: ({ x }, _attrs, backend) => run(backend, withPrelude(GELU, elementProgram('gelu', ['x'], x.shape, 'setOutputAtIndex(index, geluTanh(x[index]));')), [x]),
@@ -229,7 +347,11 @@ export const WEBGPU_FUSED_KERNELS: Record<string, (inputs: Record<string, tf.Ten
   // inverse = 1 applies the transpose rotation (backward)
   PtRope: ({ x, cos, sin }, { inverse }, backend) => {
     const [, heads, T, hd] = x.shape;
-    const p = elementProgram(inverse ? 'rope_inv' : 'rope', ['x', 'cos', 'sin'], x.shape, `
+    const p = elementProgram(
+      inverse ? 'rope_inv' : 'rope',
+      ['x', 'cos', 'sin'],
+      x.shape,
+      `
       let d = index % uniforms.hd;
       let n = index / uniforms.hd;
       let t = n % uniforms.T;
@@ -237,11 +359,25 @@ export const WEBGPU_FUSED_KERNELS: Record<string, (inputs: Record<string, tf.Ten
       let half = uniforms.hd / 2;
       let tab = ((b * uniforms.T + t) % uniforms.R) * uniforms.hd + d;
       var partner = 0.0;
-      ${inverse
-        ? 'if (d < half) { partner = x[index + half] * sin[tab + half]; } else { partner = -x[index - half] * sin[tab - half]; }'
-        : 'if (d < half) { partner = -x[index + half] * sin[tab]; } else { partner = x[index - half] * sin[tab]; }'}
-      setOutputAtIndex(index, x[index] * cos[tab] + partner);`, 'T : i32, hd : i32, heads : i32, R : i32,');
-    return run(backend, p, [x, cos, sin], [{ type: 'int32', data: [T] }, { type: 'int32', data: [hd] }, { type: 'int32', data: [heads] }, { type: 'int32', data: [cos.shape[0]] }]);
+      ${
+        inverse
+          ? 'if (d < half) { partner = x[index + half] * sin[tab + half]; } else { partner = -x[index - half] * sin[tab - half]; }'
+          : 'if (d < half) { partner = -x[index + half] * sin[tab]; } else { partner = x[index - half] * sin[tab]; }'
+      }
+      setOutputAtIndex(index, x[index] * cos[tab] + partner);`,
+      'T : i32, hd : i32, heads : i32, R : i32,',
+    );
+    return run(
+      backend,
+      p,
+      [x, cos, sin],
+      [
+        { type: 'int32', data: [T] },
+        { type: 'int32', data: [hd] },
+        { type: 'int32', data: [heads] },
+        { type: 'int32', data: [cos.shape[0]] },
+      ],
+    );
   },
 };
 

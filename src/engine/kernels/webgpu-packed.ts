@@ -115,7 +115,9 @@ export const WEBGPU_PACKED_KERNELS: Record<string, (inputs: Record<string, tf.Te
   },
   // packed parts [rows, w_i] (words) joined along the last axis → int32 [rows, Σ w_i], words copied exactly
   PtConcatPacked: (inputs, _attrs, backend) => {
-    const parts = Object.keys(inputs).sort().map((k) => inputs[k]);
+    const parts = Object.keys(inputs)
+      .sort()
+      .map((k) => inputs[k]);
     const widths = parts.map((p) => p.shape[1]);
     const total = widths.reduce((a, b) => a + b, 0);
     const rows = parts[0].shape[0];
@@ -151,8 +153,13 @@ export const WEBGPU_PACKED_KERNELS: Record<string, (inputs: Record<string, tf.Te
     const [M, K] = a.shape;
     const bCols = b.shape[1] * 2;
     const N = transposeB ? b.shape[0] : bCols;
-    if ((transposeB ? bCols : b.shape[0]) !== K) throw new Error(`PtMatMulPacked: inner sizes differ (a ${JSON.stringify(a.shape)}, packed b ${JSON.stringify([b.shape[0], bCols])}, transposeB ${transposeB})`);
-    const uniforms = [{ type: 'int32', data: [M] }, { type: 'int32', data: [N] }, { type: 'int32', data: [K] }];
+    if ((transposeB ? bCols : b.shape[0]) !== K)
+      throw new Error(`PtMatMulPacked: inner sizes differ (a ${JSON.stringify(a.shape)}, packed b ${JSON.stringify([b.shape[0], bCols])}, transposeB ${transposeB})`);
+    const uniforms = [
+      { type: 'int32', data: [M] },
+      { type: 'int32', data: [N] },
+      { type: 'int32', data: [K] },
+    ];
     if (M <= SKINNY_ROWS) return backend.runWebGPUProgram(skinnyProgram(M, N, bf16, transposeB), [a, b], 'float32', uniforms);
     // Which tile element each invocation loads: along the buffer's rows, so neighbours read neighbouring words.
     const loadB = transposeB

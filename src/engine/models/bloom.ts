@@ -3,10 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { WeightStore } from '../io/checkpoint.ts';
 import type { CausalLM, ForwardOptions, ForwardOutput, ModelConfig } from './model.ts';
-import {
-  ModelConfigError, WeightLoader, causalBias, forwardSpan, nextCache, numberField, optionalId, positiveInt, runBlocks, tokenIds,
-  type BlockRun,
-} from './layers.ts';
+import { ModelConfigError, WeightLoader, causalBias, forwardSpan, nextCache, numberField, optionalId, positiveInt, runBlocks, tokenIds, type BlockRun } from './layers.ts';
 import { attentionBackward, attentionForward, attentionProbsShape, mergeHeads } from '../ops/attention.ts';
 import { dropout, dropoutRate, restoreMasks, savedMasks, type Dropout } from '../ops/dropout.ts';
 import { linear, linearBackward } from '../ops/linear.ts';
@@ -154,7 +151,13 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
       if (!residualAfterNorm) dx1 = tf.add(dx1, dy);
       const dO = tf.transpose(tf.reshape(linearBackward(dropout(dx1, mDense), blk.denseW), [B, T, numHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D;
       const grads = attentionBackward(dO, { q: q as tf.Tensor4D, k: k as tf.Tensor4D, v: v as tf.Tensor4D, p: p as tf.Tensor3D, mask: (mAttn as tf.Tensor3D | null) ?? undefined }, scale);
-      const dqkv = tf.reshape(tf.stack(grads.map((g) => tf.transpose(g, [0, 2, 1, 3])), 3), [B, T, 3 * H]);
+      const dqkv = tf.reshape(
+        tf.stack(
+          grads.map((g) => tf.transpose(g, [0, 2, 1, 3])),
+          3,
+        ),
+        [B, T, 3 * H],
+      );
       let dn1 = linearBackward(dqkv, blk.qkvW);
       if (residualAfterNorm) dn1 = tf.add(dn1, dx1);
       const dx = fused.layerNormGrad(dn1, x, blk.ln1[0], eps);
@@ -174,7 +177,13 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
         // The embedding LayerNorm applies to whatever is fed in, soft prompt included (as in BloomModel).
         const input = layerNorm(embeds, embNorm[0], embNorm[1], eps);
         const bias = tf.add(alibiBias(mask, slopes), causalBias(mask, T));
-        const { x, keys, values } = runBlocks(blocks, input, options, (blk, _i, xi, pastKV) => runBlock(blk, xi, bias, pastKV, options.dropout), (blk, _i, dy, saved) => blockBackward(blk, dy, saved));
+        const { x, keys, values } = runBlocks(
+          blocks,
+          input,
+          options,
+          (blk, _i, xi, pastKV) => runBlock(blk, xi, bias, pastKV, options.dropout),
+          (blk, _i, dy, saved) => blockBackward(blk, dy, saved),
+        );
         const hidden = layerNorm(x, lnf[0], lnf[1], eps) as tf.Tensor3D;
         return { hidden, cache: options.useCache ? nextCache(mask, keys, values) : undefined };
       },

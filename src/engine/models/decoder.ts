@@ -243,7 +243,13 @@ export function buildDecoder(spec: DecoderSpec, w: WeightLoader): CausalLM {
       const tables = new Map(invs.map((inv) => [inv, ropeTables(inv, past, T, positions)]));
       const biases = new Map(windows.map((win) => [win, causalBias(mask, T, win, positions ?? undefined)]));
       const c: Context = { rope: layers.map((l) => tables.get(l.inv)!), bias: layers.map((l) => biases.get(l.window)!), drop: options.dropout };
-      const { x, keys, values } = runBlocks(blocks, embeds, options, (blk, i, input, pastKv) => runBlock(blk, i, input, c, pastKv), (blk, _i, dy, saved) => blockBackward(blk, dy, saved));
+      const { x, keys, values } = runBlocks(
+        blocks,
+        embeds,
+        options,
+        (blk, i, input, pastKv) => runBlock(blk, i, input, c, pastKv),
+        (blk, _i, dy, saved) => blockBackward(blk, dy, saved),
+      );
       const hidden = rmsNorm(x, norm, eps) as tf.Tensor3D;
       return { hidden, cache: options.useCache ? nextCache(mask, keys, values) : undefined };
     },
@@ -329,7 +335,11 @@ export function buildRopeDecoder(config: ModelConfig, store: WeightStore, o: Fam
       const qkv = L.fusedProjections
         ? lin(a + 'qkv_proj.weight', qSize + 2 * kvSize, H)
         : w.fuse([lin(a + 'q_proj.weight', qSize, H), lin(a + 'k_proj.weight', kvSize, H), lin(a + 'v_proj.weight', kvSize, H)]);
-      const qkvB = !L.qkvBias ? null : L.fusedProjections ? vec(a + 'qkv_proj.bias', qSize + 2 * kvSize) : (w.fuse([vec(a + 'q_proj.bias', qSize), vec(a + 'k_proj.bias', kvSize), vec(a + 'v_proj.bias', kvSize)]) as tf.Tensor1D);
+      const qkvB = !L.qkvBias
+        ? null
+        : L.fusedProjections
+          ? vec(a + 'qkv_proj.bias', qSize + 2 * kvSize)
+          : (w.fuse([vec(a + 'q_proj.bias', qSize), vec(a + 'k_proj.bias', kvSize), vec(a + 'v_proj.bias', kvSize)]) as tf.Tensor1D);
       const gateUp = L.fusedProjections ? lin(p + 'mlp.gate_up_proj.weight', 2 * F, H) : w.fuse([lin(p + 'mlp.gate_proj.weight', F, H), lin(p + 'mlp.up_proj.weight', F, H)]);
       const gateUpB = !L.mlpBias ? null : L.fusedProjections ? vec(p + 'mlp.gate_up_proj.bias', 2 * F) : (w.fuse([vec(p + 'mlp.gate_proj.bias', F), vec(p + 'mlp.up_proj.bias', F)]) as tf.Tensor1D);
       const qn = L.qkNorm === 'head' ? headDim : qSize;
@@ -357,7 +367,25 @@ export function buildRopeDecoder(config: ModelConfig, store: WeightStore, o: Fam
       if (!w.has('lm_head.weight')) throw new ModelConfigError(`${what}: tie_word_embeddings is false but the checkpoint has no "lm_head.weight"`);
       head = w.table('lm_head.weight', vocabSize, H);
     }
-    return buildDecoder({ config, eps: o.eps, act: o.act, qkNorm: L.qkNorm, scale: o.scale, attnSoftcap: o.attnSoftcap, logitSoftcap: o.logitSoftcap, embedScale: o.embedScale, dropout: o.dropout, layers: o.layers, blocks, embedTokens, head, norm }, w);
+    return buildDecoder(
+      {
+        config,
+        eps: o.eps,
+        act: o.act,
+        qkNorm: L.qkNorm,
+        scale: o.scale,
+        attnSoftcap: o.attnSoftcap,
+        logitSoftcap: o.logitSoftcap,
+        embedScale: o.embedScale,
+        dropout: o.dropout,
+        layers: o.layers,
+        blocks,
+        embedTokens,
+        head,
+        norm,
+      },
+      w,
+    );
   } catch (e) {
     w.dispose();
     throw e;
@@ -366,8 +394,16 @@ export function buildRopeDecoder(config: ModelConfig, store: WeightStore, o: Fam
 
 /** Llama's block layout: pre-norms only, separate projections. */
 export const LLAMA_LAYOUT: BlockLayout = {
-  inNorm: 'input_layernorm.weight', postAttnNorm: null, preMlpNorm: 'post_attention_layernorm.weight', postMlpNorm: null, qkNorm: null,
-  fusedProjections: false, qkvBias: false, oBias: false, mlpBias: false, plusOneNorms: false,
+  inNorm: 'input_layernorm.weight',
+  postAttnNorm: null,
+  preMlpNorm: 'post_attention_layernorm.weight',
+  postMlpNorm: null,
+  qkNorm: null,
+  fusedProjections: false,
+  qkvBias: false,
+  oBias: false,
+  mlpBias: false,
+  plusOneNorms: false,
 };
 
 /**

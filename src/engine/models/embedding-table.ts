@@ -126,7 +126,16 @@ export class EmbeddingTable {
       const parts: tf.Tensor[] = [];
       for (let r = 0; r < c.shape[0]; r += step) {
         const n = Math.min(step, c.shape[0] - r);
-        parts.push(tf.norm(gatherRows(c, Int32Array.from({ length: n }, (_, i) => r + i)), 'euclidean', 1));
+        parts.push(
+          tf.norm(
+            gatherRows(
+              c,
+              Int32Array.from({ length: n }, (_, i) => r + i),
+            ),
+            'euclidean',
+            1,
+          ),
+        );
       }
       return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
     });

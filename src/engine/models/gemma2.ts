@@ -8,8 +8,16 @@ import { ModelConfigError, activation, numberField } from './layers.ts';
 import { buildRopeDecoder, decoderDropout, decoderConfig, rmsEps, softcap, uniformLayers, type BlockLayout } from './decoder.ts';
 
 export const GEMMA_SANDWICH: BlockLayout = {
-  inNorm: 'input_layernorm.weight', postAttnNorm: 'post_attention_layernorm.weight', preMlpNorm: 'pre_feedforward_layernorm.weight', postMlpNorm: 'post_feedforward_layernorm.weight',
-  qkNorm: null, fusedProjections: false, qkvBias: false, oBias: false, mlpBias: false, plusOneNorms: true,
+  inNorm: 'input_layernorm.weight',
+  postAttnNorm: 'post_attention_layernorm.weight',
+  preMlpNorm: 'pre_feedforward_layernorm.weight',
+  postMlpNorm: 'post_feedforward_layernorm.weight',
+  qkNorm: null,
+  fusedProjections: false,
+  qkvBias: false,
+  oBias: false,
+  mlpBias: false,
+  plusOneNorms: true,
 };
 
 export function gemma2Config(raw: Record<string, unknown>): ModelConfig {

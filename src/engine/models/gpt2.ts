@@ -3,9 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { WeightStore } from '../io/checkpoint.ts';
 import type { CausalLM, ForwardOptions, ForwardOutput, ModelConfig } from './model.ts';
-import {
-  ModelConfigError, WeightLoader, activation, causalBias, forwardSpan, nextCache, runBlocks, type BlockRun, numberField, optionalId, positiveInt, tokenIds,
-} from './layers.ts';
+import { ModelConfigError, WeightLoader, activation, causalBias, forwardSpan, nextCache, runBlocks, type BlockRun, numberField, optionalId, positiveInt, tokenIds } from './layers.ts';
 import { attentionBackward, attentionForward, attentionProbsShape, mergeHeads, splitHeads } from '../ops/attention.ts';
 import { dropout, dropoutRate, restoreMasks, savedMasks, type Dropout } from '../ops/dropout.ts';
 import { linear, linearBackward } from '../ops/linear.ts';
@@ -129,7 +127,13 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
         const summed: tf.Tensor = tf.add(embeds, tf.gather(wpe, ids));
         const input = dropout(summed, options.dropout?.mask(summed.shape, embdDrop) ?? null);
         const bias = causalBias(mask, T);
-        const { x, keys, values } = runBlocks(blocks, input, options, (blk, i, input, past) => runBlock(blk, i, input, bias, past, options.dropout), (blk, i, dy, saved) => blockBackward(blk, i, dy, saved));
+        const { x, keys, values } = runBlocks(
+          blocks,
+          input,
+          options,
+          (blk, i, input, past) => runBlock(blk, i, input, bias, past, options.dropout),
+          (blk, i, dy, saved) => blockBackward(blk, i, dy, saved),
+        );
         const hidden = layerNorm(x, lnf[0], lnf[1], eps) as tf.Tensor3D;
         return { hidden, cache: options.useCache ? nextCache(mask, keys, values) : undefined };
       },

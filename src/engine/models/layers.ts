@@ -29,7 +29,10 @@ export class WeightLoader {
   readonly tensors: tf.Tensor[] = [];
   readonly weights: Weight[] = [];
   parameterCount = 0;
-  constructor(private readonly store: WeightStore, private readonly what: string) {}
+  constructor(
+    private readonly store: WeightStore,
+    private readonly what: string,
+  ) {}
 
   has(name: string): boolean {
     return this.store.has(name);
@@ -251,7 +254,11 @@ export function runBlocks<B>(
       values.push(r.v);
       x = r.y;
     } else {
-      x = blockOp(x, (input) => run(blk, i, input), (dy, saved) => backward(blk, i, dy, saved));
+      x = blockOp(
+        x,
+        (input) => run(blk, i, input),
+        (dy, saved) => backward(blk, i, dy, saved),
+      );
     }
   });
   return { x, keys, values };
@@ -266,7 +273,13 @@ export function nextCache(mask: number[][], keys: tf.Tensor4D[], values: tf.Tens
  * New positions T and cached positions `past` of a forward call, after checking the mask covers
  * both and (where the model has one) the position limit. `limit` names the config field.
  */
-export function forwardSpan(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions, what: string, limit?: { max: number; field: string }): { T: number; past: number; positions: number[][] | null } {
+export function forwardSpan(
+  embeds: tf.Tensor3D,
+  mask: number[][],
+  options: ForwardOptions,
+  what: string,
+  limit?: { max: number; field: string },
+): { T: number; past: number; positions: number[][] | null } {
   const [B, T] = embeds.shape;
   const past = options.cache?.length ?? 0;
   if (mask.length !== B || mask.some((r) => r.length !== past + T)) {

@@ -13,7 +13,8 @@ export function buildMistral(raw: Record<string, unknown>, store: WeightStore): 
   const config = mistralConfig(raw);
   const what = config.modelType;
   // transformers' MistralModel masks every layer alike; per-layer types belong to Ministral.
-  if (Array.isArray(raw.layer_types) && new Set(raw.layer_types).size > 1) throw new ModelConfigError(`${what}: config.json "layer_types" mixes layer types, which MistralForCausalLM does not (that is Ministral)`);
+  if (Array.isArray(raw.layer_types) && new Set(raw.layer_types).size > 1)
+    throw new ModelConfigError(`${what}: config.json "layer_types" mixes layer types, which MistralForCausalLM does not (that is Ministral)`);
   const layers = uniformLayers({ ...raw, layer_types: null }, config, () => raw.sliding_window !== null && raw.sliding_window !== undefined);
   return buildRopeDecoder(config, store, {
     layout: LLAMA_LAYOUT,

@@ -15,8 +15,16 @@ export function buildOlmo2(raw: Record<string, unknown>, store: WeightStore): Ca
   const what = config.modelType;
   return buildRopeDecoder(config, store, {
     layout: {
-      inNorm: null, postAttnNorm: 'post_attention_layernorm.weight', preMlpNorm: null, postMlpNorm: 'post_feedforward_layernorm.weight', qkNorm: 'full',
-      fusedProjections: false, qkvBias: raw.attention_bias === true, oBias: raw.attention_bias === true, mlpBias: false, plusOneNorms: false,
+      inNorm: null,
+      postAttnNorm: 'post_attention_layernorm.weight',
+      preMlpNorm: null,
+      postMlpNorm: 'post_feedforward_layernorm.weight',
+      qkNorm: 'full',
+      fusedProjections: false,
+      qkvBias: raw.attention_bias === true,
+      oBias: raw.attention_bias === true,
+      mlpBias: false,
+      plusOneNorms: false,
     },
     eps: rmsEps(raw, what, 1e-5),
     act: activation(String(raw.hidden_act ?? 'silu'), what),

@@ -23,7 +23,10 @@ const BLOOM: Family = { config: bloomConfig, build: buildBloom };
 
 /** config.json model_type → the family file that runs it. */
 const FAMILIES: Record<string, Family> = {
-  gpt2: GPT2, llama: LLAMA, qwen2: LLAMA, bloom: BLOOM,
+  gpt2: GPT2,
+  llama: LLAMA,
+  qwen2: LLAMA,
+  bloom: BLOOM,
   qwen3: { config: qwen3Config, build: buildQwen3 },
   mistral: { config: mistralConfig, build: buildMistral },
   phi3: { config: phi3Config, build: buildPhi3 },

@@ -31,7 +31,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function ropeDict(raw: Record<string, unknown>, what: string, layerType: LayerType | null, defaultTheta: { full: number; sliding: number }): { dict: Record<string, unknown>; field: string } {
   const scaling = raw.rope_scaling;
   const params = raw.rope_parameters;
-  if (scaling !== undefined && scaling !== null && !isObject(scaling)) throw new ModelConfigError(`${what}: config.json field "rope_scaling" must be an object or null, got ${JSON.stringify(scaling)}`);
+  if (scaling !== undefined && scaling !== null && !isObject(scaling))
+    throw new ModelConfigError(`${what}: config.json field "rope_scaling" must be an object or null, got ${JSON.stringify(scaling)}`);
   if (params !== undefined && params !== null && !isObject(params)) throw new ModelConfigError(`${what}: config.json field "rope_parameters" must be an object or null, got ${JSON.stringify(params)}`);
   const nested = isObject(params) && LAYER_TYPES.some((t) => t in params);
   if (nested) {
@@ -65,7 +66,8 @@ export function ropeInverseFrequencies(raw: Record<string, unknown>, headDim: nu
   const known = KNOWN_KEYS[type];
   if (!known) throw new ModelConfigError(`${what}: config.json "${field}" rope_type "${type}" is not supported (supported: ${Object.keys(KNOWN_KEYS).join(', ')})`);
   const partial = dict.partial_rotary_factor ?? raw.partial_rotary_factor;
-  if (partial !== undefined && partial !== null && partial !== 1) throw new ModelConfigError(`${what}: config.json "partial_rotary_factor" ${JSON.stringify(partial)} is not supported (only 1: rotary over the whole head)`);
+  if (partial !== undefined && partial !== null && partial !== 1)
+    throw new ModelConfigError(`${what}: config.json "partial_rotary_factor" ${JSON.stringify(partial)} is not supported (only 1: rotary over the whole head)`);
   for (const [k, v] of Object.entries(dict)) {
     if (IGNORED_KEYS.has(k) || known.includes(k) || k === 'partial_rotary_factor' || v === null || v === undefined) continue;
     throw new ModelConfigError(`${what}: config.json "${field}.${k}" is not supported for rope_type "${type}"`);
@@ -79,7 +81,10 @@ export function ropeInverseFrequencies(raw: Record<string, unknown>, headDim: nu
   const low = numberField(dict, ['low_freq_factor'], `${what} ${field}`);
   const high = numberField(dict, ['high_freq_factor'], `${what} ${field}`);
   // transformers 5 defaults it to max_position_embeddings (standardize_rope_params).
-  const oldCtx = dict.original_max_position_embeddings !== undefined ? numberField(dict, ['original_max_position_embeddings'], `${what} ${field}`) : numberField(raw, ['original_max_position_embeddings', 'max_position_embeddings'], what);
+  const oldCtx =
+    dict.original_max_position_embeddings !== undefined
+      ? numberField(dict, ['original_max_position_embeddings'], `${what} ${field}`)
+      : numberField(raw, ['original_max_position_embeddings', 'max_position_embeddings'], what);
   const lowWavelen = oldCtx / low;
   const highWavelen = oldCtx / high;
   return inv.map((f) => {

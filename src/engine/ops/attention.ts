@@ -37,7 +37,15 @@ function loopKernel(name: string, q: tf.Tensor4D, k: tf.Tensor4D): boolean {
  * dropout on the probabilities after the softmax, as transformers' attention_dropout. The fused
  * kernels take neither.
  */
-export function attentionForward(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor, scale: number, softcap: number | null = null, dropMask: tf.Tensor | null = null): { o: tf.Tensor4D; saved: AttentionSaved } {
+export function attentionForward(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  bias: tf.Tensor,
+  scale: number,
+  softcap: number | null = null,
+  dropMask: tf.Tensor | null = null,
+): { o: tf.Tensor4D; saved: AttentionSaved } {
   if (softcap === null && !dropMask && loopKernel('PtAttention', q, k) && bias.rank === 4) {
     const [o, p] = tf.engine().runKernel('PtAttention', { q, k, v, bias }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor3D];
     return { o, saved: { q, k, v, p } };
@@ -64,7 +72,8 @@ export function attentionForward(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
 }
 
 export function attentionBackward(dO: tf.Tensor4D, { q, k, v, p, mask, t }: AttentionSaved, scale: number, softcap: number | null = null): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
-  if (softcap === null && !mask && loopKernel('PtAttentionGrad', q, k)) return tf.engine().runKernel('PtAttentionGrad', { dO, q, k, v, p }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+  if (softcap === null && !mask && loopKernel('PtAttentionGrad', q, k))
+    return tf.engine().runKernel('PtAttentionGrad', { dO, q, k, v, p }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
   const [B, nh, T, hd] = q.shape;
   const [, nkv, S] = k.shape;
   const G = B * nkv;

@@ -52,6 +52,12 @@ export function lmHeadLoss(h: tf.Tensor2D, head: EmbeddingTable, targets: Int32A
 export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Scalar {
   const vocab = logits.shape[1];
   const lse = tf.logSumExp(logits, 1);
-  const picked = tf.gather(tf.reshape(logits, [-1]), tf.tensor1d(Int32Array.from(targets, (t, i) => i * vocab + t), 'int32'));
+  const picked = tf.gather(
+    tf.reshape(logits, [-1]),
+    tf.tensor1d(
+      Int32Array.from(targets, (t, i) => i * vocab + t),
+      'int32',
+    ),
+  );
   return tf.mean(tf.sub(lse, picked)) as tf.Scalar;
 }

@@ -18,7 +18,11 @@ export class Weight {
    * `data`: float32 [rows, cols], or for float16/bfloat16 the packed int32 [rows, cols / 2].
    * `shape` is the logical [rows, cols].
    */
-  constructor(readonly data: tf.Tensor2D, readonly dtype: WeightDType, shape: [number, number]) {
+  constructor(
+    readonly data: tf.Tensor2D,
+    readonly dtype: WeightDType,
+    shape: [number, number],
+  ) {
     this.shape = shape;
     const packed = dtype !== 'float32';
     const want = packed ? [shape[0], shape[1] / 2] : shape;
@@ -109,7 +113,14 @@ export function concatColumns(parts: Weight[]): Weight {
     const inputs = Object.fromEntries(parts.map((p, i) => [`p${i}`, p.data]));
     return new Weight(tf.engine().runKernel('PtConcatPacked', inputs) as tf.Tensor2D, dtype, [rows, cols]);
   }
-  return new Weight(tf.concat(parts.map((p) => p.data), 1), dtype, [rows, cols]);
+  return new Weight(
+    tf.concat(
+      parts.map((p) => p.data),
+      1,
+    ),
+    dtype,
+    [rows, cols],
+  );
 }
 
 /** The weight as a float32 [rows, cols] tensor: its own data when it is float32, else a new widened copy. */

@@ -32,7 +32,10 @@ export class PromptInitError extends Error {
 }
 
 export function parseInitKind(value: string): InitKind {
-  const v = value.trim().toUpperCase().replace(/^PROMPTTUNINGINIT\./, '');
+  const v = value
+    .trim()
+    .toUpperCase()
+    .replace(/^PROMPTTUNINGINIT\./, '');
   if ((INIT_KINDS as readonly string[]).includes(v)) return v as InitKind;
   throw new PromptInitError(`init "${value}" is not one of ${INIT_KINDS.join(', ')}`);
 }

@@ -159,6 +159,6 @@ function slug(s: string): string {
 }
 
 function contextOf(r: ExportRun): number {
-  if (r.contextLength === null) throw new Error('this run left the max length to the model\'s context: load its model to export train_peft.py with that length');
+  if (r.contextLength === null) throw new Error("this run left the max length to the model's context: load its model to export train_peft.py with that length");
   return r.contextLength;
 }

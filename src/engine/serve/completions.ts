@@ -7,7 +7,12 @@ import type { MixedGenerateRow } from './mixed-batch.ts';
 
 /** An error with the HTTP status and OpenAI error fields it is answered with. */
 export class ServeError extends Error {
-  constructor(readonly status: number, message: string, readonly param: string | null = null, readonly type = status === 404 ? 'not_found_error' : status === 429 ? 'rate_limit_error' : status >= 500 ? 'server_error' : 'invalid_request_error') {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly param: string | null = null,
+    readonly type = status === 404 ? 'not_found_error' : status === 429 ? 'rate_limit_error' : status >= 500 ? 'server_error' : 'invalid_request_error',
+  ) {
     super(message);
     this.name = 'ServeError';
   }

@@ -37,7 +37,8 @@ export function rowLengths(model: CausalLM, rows: MixedRow[]): number[] {
   const { hiddenSize, vocabSize, contextLength } = model.config;
   return rows.map((r, b) => {
     const V = r.prompt ? r.prompt.shape[0] : 0;
-    if (r.prompt && (r.prompt.rank !== 2 || r.prompt.shape[1] !== hiddenSize)) throw new MixedBatchError(`row ${b}: soft prompt is ${JSON.stringify(r.prompt.shape)}, the model needs [V, ${hiddenSize}]`);
+    if (r.prompt && (r.prompt.rank !== 2 || r.prompt.shape[1] !== hiddenSize))
+      throw new MixedBatchError(`row ${b}: soft prompt is ${JSON.stringify(r.prompt.shape)}, the model needs [V, ${hiddenSize}]`);
     const bad = r.inputIds.find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
     if (bad !== undefined) throw new MixedBatchError(`row ${b}: token id ${bad} is not in [0, ${vocabSize})`);
     if (V + r.inputIds.length === 0) throw new MixedBatchError(`row ${b}: needs at least one input token or a soft prompt`);
@@ -80,7 +81,13 @@ export function mixedLogits(model: CausalLM, rows: MixedRow[]): { logits: tf.Ten
 /** Logits [B, vocab] at each row's last real position. */
 function lastLogits(model: CausalLM, hidden: tf.Tensor3D, last: number[]): tf.Tensor2D {
   const [B, S, H] = hidden.shape;
-  const picked = tf.gather(tf.reshape(hidden, [B * S, H]), tf.tensor1d(last.map((t, b) => b * S + t), 'int32')) as tf.Tensor2D;
+  const picked = tf.gather(
+    tf.reshape(hidden, [B * S, H]),
+    tf.tensor1d(
+      last.map((t, b) => b * S + t),
+      'int32',
+    ),
+  ) as tf.Tensor2D;
   return model.logits(picked);
 }
 
@@ -97,7 +104,13 @@ interface LiveRow {
 /** Keys, values and mask of `cache` with `n` masked columns put in front (a row that joins later sits at the end). */
 function padFront(cache: KVCache, n: number): KVCache {
   if (n === 0) return cache;
-  const pad = (t: tf.Tensor4D) => tf.pad(t, [[0, 0], [0, 0], [n, 0], [0, 0]]) as tf.Tensor4D;
+  const pad = (t: tf.Tensor4D) =>
+    tf.pad(t, [
+      [0, 0],
+      [0, 0],
+      [n, 0],
+      [0, 0],
+    ]) as tf.Tensor4D;
   return { keys: cache.keys.map(pad), values: cache.values.map(pad), mask: cache.mask.map((m) => [...new Array<number>(n).fill(0), ...m]), length: cache.length + n };
 }
 
@@ -128,7 +141,14 @@ export class DecodeBatch {
     const { logits, cache } = tidy(() => {
       const { embeds, mask } = mixedInputs(this.model, rows);
       const { hidden, cache: c } = this.model.forward(embeds, mask, { useCache: true });
-      return { logits: lastLogits(this.model, hidden, lengths.map((n) => n - 1)), cache: c as KVCache };
+      return {
+        logits: lastLogits(
+          this.model,
+          hidden,
+          lengths.map((n) => n - 1),
+        ),
+        cache: c as KVCache,
+      };
     });
     if (!this.cache) this.cache = cache;
     else {

@@ -21,7 +21,11 @@ export class AdamW {
   private readonly m: tf.Variable;
   private readonly v: tf.Variable;
 
-  constructor(shape: number[], private readonly config: AdamWConfig = TORCH_ADAMW, state?: AdamWState) {
+  constructor(
+    shape: number[],
+    private readonly config: AdamWConfig = TORCH_ADAMW,
+    state?: AdamWState,
+  ) {
     this.m = tf.variable(state ? tf.tensor(state.m, shape) : tf.zeros(shape), false);
     this.v = tf.variable(state ? tf.tensor(state.v, shape) : tf.zeros(shape), false);
     this.step = state?.step ?? 0;

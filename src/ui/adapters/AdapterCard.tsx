@@ -57,22 +57,27 @@ export function AdapterCard({ adapter, active, curve, canUse }: { adapter: Adapt
         {m.steps !== null && <span>{m.steps} steps</span>}
         {m.finalLoss !== null && <span>loss {formatLoss(m.finalLoss)}</span>}
         {m.bestValLoss !== null && <span>val {formatLoss(m.bestValLoss)}</span>}
-        {m.accuracy !== null && <span title={`measured on ${m.accuracy.rows}`}>{m.accuracy.heldOut ? 'held-out accuracy' : 'accuracy'} {formatPercent(m.accuracy.value)}</span>}
+        {m.accuracy !== null && (
+          <span title={`measured on ${m.accuracy.rows}`}>
+            {m.accuracy.heldOut ? 'held-out accuracy' : 'accuracy'} {formatPercent(m.accuracy.value)}
+          </span>
+        )}
         {m.backend && <span>{m.backend}</span>}
         {m.stepSeconds !== null && <span>{formatDuration(m.stepSeconds)}/step</span>}
         <Sparkline y={curve} />
       </div>
       <div className="row gap wrap actions">
         {!active && (
-          <button className="secondary" disabled={!canUse} onClick={() => void setActiveAdapter(adapter.id)} title={canUse ? 'Use it for Evaluate, Try it and Inspect (the model stays loaded)' : 'Its width does not match the loaded model'}>
+          <button
+            className="secondary"
+            disabled={!canUse}
+            onClick={() => void setActiveAdapter(adapter.id)}
+            title={canUse ? 'Use it for Evaluate, Try it and Inspect (the model stays loaded)' : 'Its width does not match the loaded model'}
+          >
             Use
           </button>
         )}
-        <button
-          className="primary"
-          data-testid="download-zip"
-          onClick={() => void downloadAdapterZip(adapter.id)}
-        >
+        <button className="primary" data-testid="download-zip" onClick={() => void downloadAdapterZip(adapter.id)}>
           Download PEFT adapter (.zip)
         </button>
         <button

@@ -14,8 +14,8 @@ export function AdaptersPanel() {
   return (
     <div className="adapters-panel">
       <p className="small muted">
-        Every trained or imported soft prompt is kept in this browser (IndexedDB) with its config, base model, metrics and loss curve. The zip is a PEFT folder: <code>PeftModel.from_pretrained(base, folder)</code> loads it
-        unchanged; it also holds <code>train_peft.py</code> and the dataset to continue on GPUs.
+        Every trained or imported soft prompt is kept in this browser (IndexedDB) with its config, base model, metrics and loss curve. The zip is a PEFT folder:{' '}
+        <code>PeftModel.from_pretrained(base, folder)</code> loads it unchanged; it also holds <code>train_peft.py</code> and the dataset to continue on GPUs.
       </p>
       <ImportAdapter />
       {activeId && warnings.length > 0 && (

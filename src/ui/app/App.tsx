@@ -29,8 +29,8 @@ function SoftwareGpuNotice() {
   return (
     <div className="banner banner-info" data-testid="software-gpu">
       <div>
-        WebGPU here is <b>{backend.adapter.architecture || backend.adapter.vendor || 'a software fallback'}</b>, a software adapter that runs on the CPU, not a GPU. Training works but is slow; the WASM backend is
-        often faster on such machines.
+        WebGPU here is <b>{backend.adapter.architecture || backend.adapter.vendor || 'a software fallback'}</b>, a software adapter that runs on the CPU, not a GPU. Training works but is slow; the
+        WASM backend is often faster on such machines.
       </div>
       <div className="row gap">
         <button className="secondary" onClick={() => void restartEngine('wasm')}>
@@ -97,9 +97,7 @@ export function App() {
               <AdaptersPanel />
             </div>
           </section>
-          <footer className="footer small muted">
-            Everything runs in this browser: models, data and adapters never leave it. Adapters load with Hugging Face PEFT unchanged.
-          </footer>
+          <footer className="footer small muted">Everything runs in this browser: models, data and adapters never leave it. Adapters load with Hugging Face PEFT unchanged.</footer>
         </div>
       </main>
       <Toasts />

@@ -76,7 +76,12 @@ function applyEvent(e: EngineEvent): void {
     case 'load-progress': {
       const p = e.progress;
       const now = performance.now();
-      app.set((s) => ({ loadFiles: { ...s.loadFiles, [p.file]: { loaded: p.loaded, total: p.total, cached: p.cached || s.loadFiles[p.file]?.cached === true, startedAt: s.loadFiles[p.file]?.startedAt ?? now, updatedAt: now } } }));
+      app.set((s) => ({
+        loadFiles: {
+          ...s.loadFiles,
+          [p.file]: { loaded: p.loaded, total: p.total, cached: p.cached || s.loadFiles[p.file]?.cached === true, startedAt: s.loadFiles[p.file]?.startedAt ?? now, updatedAt: now },
+        },
+      }));
       return;
     }
     case 'step':

@@ -23,7 +23,14 @@ export function BackendBadge() {
         : 'plain JavaScript';
   return (
     <div className="backend">
-      <button className={`backend-badge ${software ? 'warn' : ''}`} onClick={() => setOpen((o) => !o)} aria-expanded={open} data-testid="backend-badge" data-backend={backend.name} data-fallback={software ? 'true' : 'false'}>
+      <button
+        className={`backend-badge ${software ? 'warn' : ''}`}
+        onClick={() => setOpen((o) => !o)}
+        aria-expanded={open}
+        data-testid="backend-badge"
+        data-backend={backend.name}
+        data-fallback={software ? 'true' : 'false'}
+      >
         <span className={`dot ${status === 'ready' ? 'ok' : 'busy'}`} />
         {NAMES[backend.name]} <span className="muted">· {software ? 'software adapter' : detail}</span> ▾
       </button>

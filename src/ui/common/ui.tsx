@@ -86,7 +86,15 @@ export function NumberField(props: {
 export function ProgressBar(props: { value: number; label?: string; indeterminate?: boolean; testId?: string }) {
   const pct = Math.max(0, Math.min(1, props.value)) * 100;
   return (
-    <div className={`progress ${props.indeterminate ? 'indeterminate' : ''}`} role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(pct)} aria-label={props.label} data-testid={props.testId}>
+    <div
+      className={`progress ${props.indeterminate ? 'indeterminate' : ''}`}
+      role="progressbar"
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-valuenow={Math.round(pct)}
+      aria-label={props.label}
+      data-testid={props.testId}
+    >
       <div className="progress-fill" style={{ width: `${pct}%` }} />
     </div>
   );

@@ -55,7 +55,14 @@ export function DataSource() {
       {pasting && (
         <div className="field">
           <label htmlFor="paste">CSV with a header row, or one JSON object per line</label>
-          <textarea id="paste" rows={6} className="mono" value={text} onChange={(e) => setText(e.target.value)} placeholder={'text,label\n"my order never came",complaint\n"thanks for the quick reply",no complaint'} />
+          <textarea
+            id="paste"
+            rows={6}
+            className="mono"
+            value={text}
+            onChange={(e) => setText(e.target.value)}
+            placeholder={'text,label\n"my order never came",complaint\n"thanks for the quick reply",no complaint'}
+          />
           <button
             type="button"
             className="secondary"

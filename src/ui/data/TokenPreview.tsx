@@ -16,7 +16,11 @@ export function TokenPreview(props: { example: Example; maxLength: number | null
         <span className="tok virtual" title={`${numVirtualTokens} virtual tokens: the soft prompt, prepended to every example`}>
           [soft prompt × {numVirtualTokens}]
         </span>
-        {preview.dropped > 0 && <span className="tok dropped" title="dropped by truncation">… {preview.dropped} dropped …</span>}
+        {preview.dropped > 0 && (
+          <span className="tok dropped" title="dropped by truncation">
+            … {preview.dropped} dropped …
+          </span>
+        )}
         {preview.tokens.map((t, i) => (
           <span key={i} className={`tok ${t.role}`} title={`id ${t.id}${t.role === 'target' || t.role === 'eos' ? ' · loss' : ''}`}>
             {showPiece(t.text)}

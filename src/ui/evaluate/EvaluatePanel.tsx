@@ -45,7 +45,8 @@ export function EvaluatePanel() {
       const count = ownRun.split[part].length;
       if (count) return { set: { kind: 'run', runId: ownRun.id, limit }, name: `the ${part} rows run "${ownRun.spec.label}" held out, of ${ownRun.spec.data.name}`, count };
     }
-    if (testExamples?.length) return { set: { kind: 'examples', name: `test rows of ${dataset?.name}`, examples: testExamples, limit }, name: `the test split of ${dataset?.name}`, count: testExamples.length };
+    if (testExamples?.length)
+      return { set: { kind: 'examples', name: `test rows of ${dataset?.name}`, examples: testExamples, limit }, name: `the test split of ${dataset?.name}`, count: testExamples.length };
     return null;
   }, [ownRun, testExamples, dataset?.name, limit]);
   const chosenCount = evalSet ? Math.min(evalSet.count, limit ?? Infinity) : 0;
@@ -81,9 +82,15 @@ export function EvaluatePanel() {
     <div className="evaluate-panel">
       <h3>Before vs after</h3>
       <p className="muted small">
-        Greedy-decode each {labelTask ? 'label' : 'completion'} after its templated input and compare with the gold one{labelTask ? ' (exact match)' : ''}; the loss is the mean cross-entropy on the targets.
+        Greedy-decode each {labelTask ? 'label' : 'completion'} after its templated input and compare with the gold one{labelTask ? ' (exact match)' : ''}; the loss is the mean cross-entropy on the
+        targets.
       </p>
-      {!evalSet && <Callout kind="info">Nothing held out to evaluate on: this dataset has no test split, and the active adapter has no run whose held-out rows are stored. Train one (its validation rows are kept), or load a dataset with a test split.</Callout>}
+      {!evalSet && (
+        <Callout kind="info">
+          Nothing held out to evaluate on: this dataset has no test split, and the active adapter has no run whose held-out rows are stored. Train one (its validation rows are kept), or load a dataset
+          with a test split.
+        </Callout>
+      )}
       {evalSet && (
         <div className="row gap wrap end">
           <div className="field">
@@ -105,7 +112,8 @@ export function EvaluatePanel() {
           <input className="grow" value={text} onChange={(e) => setText(e.target.value)} aria-label="text prompt" />
         </label>
         <label>
-          <input type="checkbox" checked={active !== null} disabled readOnly /> the trained soft prompt: {active ? <b>{active.name}</b> : <span className="muted">none active (train one, or pick one in Adapters)</span>}
+          <input type="checkbox" checked={active !== null} disabled readOnly /> the trained soft prompt:{' '}
+          {active ? <b>{active.name}</b> : <span className="muted">none active (train one, or pick one in Adapters)</span>}
         </label>
       </fieldset>
       <button className="primary" data-testid="evaluate" disabled={busy || !evalSet || !model || training} onClick={() => void run()} title={training ? 'Wait for training to finish' : undefined}>

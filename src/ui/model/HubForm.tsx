@@ -34,7 +34,14 @@ export function HubForm({ disabled }: { disabled: boolean }) {
         </div>
         <div className="field" style={{ width: '8rem' }}>
           <label htmlFor="hub-rev">Revision</label>
-          <input id="hub-rev" data-testid="hub-revision" value={revision} onChange={(e) => setRevision(e.target.value)} spellCheck={false} title="A branch, tag or commit. The commit actually read is pinned in the adapter." />
+          <input
+            id="hub-rev"
+            data-testid="hub-revision"
+            value={revision}
+            onChange={(e) => setRevision(e.target.value)}
+            spellCheck={false}
+            title="A branch, tag or commit. The commit actually read is pinned in the adapter."
+          />
         </div>
       </div>
       <div className="suggestions" aria-label="Suggested models that fit a browser">
@@ -60,7 +67,10 @@ export function HubForm({ disabled }: { disabled: boolean }) {
       <button type="submit" className="primary" data-testid="hub-load" disabled={disabled || !id.trim()}>
         Download and load
       </button>
-      <p className="hint">Files are kept in the browser cache and reused next time. Models need safetensors weights and a tokenizer.json; GPT-2, Llama/SmolLM, Qwen2/Qwen3, Mistral, Phi-3, OLMo 2, Gemma 1-3 and BLOOM families run.</p>
+      <p className="hint">
+        Files are kept in the browser cache and reused next time. Models need safetensors weights and a tokenizer.json; GPT-2, Llama/SmolLM, Qwen2/Qwen3, Mistral, Phi-3, OLMo 2, Gemma 1-3 and BLOOM
+        families run.
+      </p>
     </form>
   );
 }

@@ -70,7 +70,10 @@ export function LocalFolder({ disabled }: { disabled: boolean }) {
           const list = [...(e.target.files ?? [])];
           if (list.length === 0) return;
           const name = list[0].webkitRelativePath.split('/')[0] || 'local folder';
-          load(name, list.map((file) => ({ path: file.webkitRelativePath || file.name, file })));
+          load(
+            name,
+            list.map((file) => ({ path: file.webkitRelativePath || file.name, file })),
+          );
           e.target.value = '';
         }}
       />

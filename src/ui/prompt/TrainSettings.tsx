@@ -36,7 +36,17 @@ export function TrainSettings() {
         <NumberField label="Warmup steps" value={t.warmupSteps} integer min={0} onChange={(v) => v !== null && set({ warmupSteps: v })} hint="then linear decay to 0" />
         <NumberField label="Seed" value={t.seed} integer min={0} onChange={(v) => v !== null && set({ seed: v }, true)} hint="init, split and shuffling" />
         <NumberField label="Early-stopping patience" value={t.patience} integer min={0} onChange={(v) => v !== null && set({ patience: v })} hint="evaluations without a better val loss (0: off)" />
-        <NumberField label="Stop after steps" value={t.maxSteps} integer min={1} allowEmpty placeholder="all" testId="max-steps" onChange={(v) => set({ maxSteps: v })} hint={total !== null ? `${total} steps in this run` : undefined} />
+        <NumberField
+          label="Stop after steps"
+          value={t.maxSteps}
+          integer
+          min={1}
+          allowEmpty
+          placeholder="all"
+          testId="max-steps"
+          onChange={(v) => set({ maxSteps: v })}
+          hint={total !== null ? `${total} steps in this run` : undefined}
+        />
       </div>
       <details className="advanced">
         <summary>More</summary>

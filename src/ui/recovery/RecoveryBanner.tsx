@@ -41,10 +41,7 @@ export function RecoveryBanner() {
       {rec && !training && !deviceLost && (
         <div className="banner banner-warning" role="status" data-testid="recovery">
           <div>
-            <b>
-              The run “{rec.run.spec.label}” did not finish
-            </b>{' '}
-            (step {rec.run.stepsDone} of {rec.run.totalSteps}). {rec.reason}{' '}
+            <b>The run “{rec.run.spec.label}” did not finish</b> (step {rec.run.stepsDone} of {rec.run.totalSteps}). {rec.reason}{' '}
             {rec.checkpoint ? `Its last checkpoint is from step ${rec.checkpoint.step}, ${timeAgo(rec.checkpoint.savedAt)}.` : 'It had not written a checkpoint yet.'}
           </div>
           <div className="row gap">

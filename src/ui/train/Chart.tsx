@@ -13,7 +13,17 @@ export interface ChartSeries {
 }
 
 /** A uPlot chart that follows its container's width and redraws when `data` changes. */
-export function Chart(props: { title: string; series: ChartSeries[]; data: uPlot.AlignedData; height?: number; yLabel?: string; xLabel?: string; log?: boolean; testId?: string; format?: (v: number) => string }) {
+export function Chart(props: {
+  title: string;
+  series: ChartSeries[];
+  data: uPlot.AlignedData;
+  height?: number;
+  yLabel?: string;
+  xLabel?: string;
+  log?: boolean;
+  testId?: string;
+  format?: (v: number) => string;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const latest = useRef(props.data);
@@ -36,17 +46,15 @@ export function Chart(props: { title: string; series: ChartSeries[]; data: uPlot
       ],
       series: [
         { label: 'step' },
-        ...props.series.map(
-          (s): uPlot.Series => ({
-            label: s.label,
-            stroke: s.color,
-            width: s.pointsOnly ? 0 : (s.width ?? 1.5),
-            dash: s.dash,
-            spanGaps: true,
-            points: s.pointsOnly ? { show: true, size: 7, fill: s.color, stroke: s.color } : { show: s.points ?? false },
-            value: (_u, v) => (v === null || v === undefined ? '–' : fmt(v)),
-          }),
-        ),
+        ...props.series.map((s): uPlot.Series => ({
+          label: s.label,
+          stroke: s.color,
+          width: s.pointsOnly ? 0 : (s.width ?? 1.5),
+          dash: s.dash,
+          spanGaps: true,
+          points: s.pointsOnly ? { show: true, size: 7, fill: s.color, stroke: s.color } : { show: s.points ?? false },
+          value: (_u, v) => (v === null || v === undefined ? '–' : fmt(v)),
+        })),
       ],
     };
     // Each chart is built in a task of its own, so starting a run never blocks the page at once.

@@ -62,7 +62,12 @@ export function TrainControls() {
       )}
       {!training && run?.adapterId && (
         <>
-          <button className="secondary big" data-testid="train-download" onClick={() => void downloadAdapterZip(run.adapterId as string)} title="adapter_config.json + adapter_model.safetensors + README + train_peft.py, as PEFT loads them">
+          <button
+            className="secondary big"
+            data-testid="train-download"
+            onClick={() => void downloadAdapterZip(run.adapterId as string)}
+            title="adapter_config.json + adapter_model.safetensors + README + train_peft.py, as PEFT loads them"
+          >
             Download adapter (.zip)
           </button>
           <button className="link" onClick={() => app.set({ tab: 'evaluate' })}>
@@ -132,7 +137,9 @@ function RunProgress({ run }: { run: LiveRun }) {
         />
       </div>
       <div className="muted small">
-        {run.lastCheckpoint ? `Checkpoint (prompt + optimizer state) saved at step ${run.lastCheckpoint.step}, ${timeAgo(run.lastCheckpoint.savedAt)}.` : 'A checkpoint is saved every 5 steps, so a reload or crash never loses the run.'}
+        {run.lastCheckpoint
+          ? `Checkpoint (prompt + optimizer state) saved at step ${run.lastCheckpoint.step}, ${timeAgo(run.lastCheckpoint.savedAt)}.`
+          : 'A checkpoint is saved every 5 steps, so a reload or crash never loses the run.'}
       </div>
     </div>
   );
