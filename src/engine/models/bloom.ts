@@ -2,11 +2,11 @@
 // query_key_value laid out per head, LayerNorm on the input embeddings, tied LM head.
 import * as tf from '@tensorflow/tfjs-core';
 import type { WeightStore } from '../io/checkpoint.ts';
-import type { CausalLM, ForwardOptions, ForwardOutput, ModelConfig } from './model.ts';
+import type { CausalLM, ForwardOptions, ForwardOutput, LinearModule, ModelConfig } from './model.ts';
+import type { BlockAdapter, Parts } from './block-adapter.ts';
 import { ModelConfigError, WeightLoader, causalBias, forwardSpan, nextCache, numberField, optionalId, positiveInt, runBlocks, tokenIds, type BlockRun } from './layers.ts';
 import { attentionBackward, attentionForward, attentionProbsShape, mergeHeads } from '../ops/attention.ts';
 import { dropout, dropoutRate, restoreMasks, savedMasks, type Dropout } from '../ops/dropout.ts';
-import { linear, linearBackward } from '../ops/linear.ts';
 import type { Weight } from '../ops/weight.ts';
 import * as fused from '../ops/fused.ts';
 import { layerNorm } from '../ops/norms.ts';
@@ -118,47 +118,57 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
     const head = !config.tieWordEmbeddings && w.has('lm_head.weight') ? w.table('lm_head.weight', vocabSize, H) : wordEmbeddings;
     const slopes = alibiSlopes(numHeads);
     const scale = 1 / Math.sqrt(headDim);
+    const F = 4 * H;
+    const shapes: [string, number, number][] = [
+      ['self_attention.query_key_value', H, 3 * H],
+      ['self_attention.dense', H, H],
+      ['mlp.dense_h_to_4h', H, F],
+      ['mlp.dense_4h_to_h', F, H],
+    ];
+    const modules: LinearModule[] = Array.from({ length: numLayers }, (_, layer) =>
+      shapes.map(([key, inFeatures, outFeatures]) => ({ path: `transformer.h.${layer}.${key}`, layer, key, name: key.split('.').pop()!, inFeatures, outFeatures })),
+    ).flat();
+    const parts = Object.fromEntries(shapes.map(([key, , out]) => [key, [[key, out]]])) as Record<string, Parts>;
 
     // Saved for the backward pass, in this order: x q k v p x1 pre-activation, then the dropout masks drawn.
-    const runBlock = (blk: Block, x: tf.Tensor, bias: tf.Tensor, past?: { k: tf.Tensor4D; v: tf.Tensor4D }, drop?: Dropout): BlockRun => {
+    const runBlock = (blk: Block, x: tf.Tensor, bias: tf.Tensor, ad: BlockAdapter, drop?: Dropout): BlockRun => {
       const [B, T] = x.shape;
       const n1 = fused.layerNorm(x, blk.ln1[0], blk.ln1[1], eps);
       // The fused projection's output is laid out [head][q|k|v][headDim].
-      const qkv = tf.reshape(linear(n1, blk.qkvW, blk.qkvB), [B, T, numHeads, 3, headDim]);
+      const qkv = tf.reshape(ad.linear(n1, blk.qkvW, blk.qkvB, parts['self_attention.query_key_value']), [B, T, numHeads, 3, headDim]);
       const heads = tf.split(qkv, 3, 3).map((t) => tf.transpose(tf.reshape(t, [B, T, numHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D);
       const q = heads[0];
-      let [k, v] = [heads[1], heads[2]];
-      if (past) [k, v] = [tf.concat([past.k, k], 2) as tf.Tensor4D, tf.concat([past.v, v], 2) as tf.Tensor4D];
+      const [k, v] = ad.withPast(heads[1], heads[2]);
       const mAttn = drop?.mask(attentionProbsShape(q, k), attnDrop) ?? null;
       const att = attentionForward(q, k, v, bias, scale, null, mAttn);
-      const dense = linear(mergeHeads(att.o), blk.denseW, blk.denseB);
+      const dense = ad.linear(mergeHeads(att.o), blk.denseW, blk.denseB, parts['self_attention.dense']);
       const mDense = drop?.mask(dense.shape, hiddenDrop) ?? null;
       const x1 = tf.add(dropout(dense, mDense), residualAfterNorm ? n1 : x);
       const n2 = fused.layerNorm(x1, blk.ln2[0], blk.ln2[1], eps);
-      const pre = linear(n2, blk.upW, blk.upB);
-      const down = linear(fused.geluTanh(pre), blk.downW, blk.downB);
+      const pre = ad.linear(n2, blk.upW, blk.upB, parts['mlp.dense_h_to_4h']);
+      const down = ad.linear(fused.geluTanh(pre), blk.downW, blk.downB, parts['mlp.dense_4h_to_h']);
       const mDown = drop?.mask(down.shape, hiddenDrop) ?? null;
       const y = tf.add(dropout(down, mDown), residualAfterNorm ? n2 : x1);
       return { y, k, v, saved: [x, q, k, v, att.saved.p, x1, pre, ...savedMasks([mAttn, mDense, mDown])] };
     };
-    const blockBackward = (blk: Block, dy: tf.Tensor, [x, q, k, v, p, x1, pre, ...masks]: tf.Tensor[]) => {
+    const blockBackward = (blk: Block, dy: tf.Tensor, [x, q, k, v, p, x1, pre, ...masks]: tf.Tensor[], ad: BlockAdapter) => {
       const [B, T] = dy.shape;
       const [mAttn, mDense, mDown] = restoreMasks(masks, blockRates);
       // With apply_residual_connection_post_layernorm the residual branches leave from the norms' outputs.
-      let dn2 = linearBackward(fused.geluTanhGrad(linearBackward(dropout(dy, mDown), blk.downW), pre), blk.upW);
+      let dn2 = ad.linearBackward(fused.geluTanhGrad(ad.linearBackward(dropout(dy, mDown), blk.downW, parts['mlp.dense_4h_to_h']), pre), blk.upW, parts['mlp.dense_h_to_4h']);
       if (residualAfterNorm) dn2 = tf.add(dn2, dy);
       let dx1 = fused.layerNormGrad(dn2, x1, blk.ln2[0], eps);
       if (!residualAfterNorm) dx1 = tf.add(dx1, dy);
-      const dO = tf.transpose(tf.reshape(linearBackward(dropout(dx1, mDense), blk.denseW), [B, T, numHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D;
-      const grads = attentionBackward(dO, { q: q as tf.Tensor4D, k: k as tf.Tensor4D, v: v as tf.Tensor4D, p: p as tf.Tensor3D, mask: (mAttn as tf.Tensor3D | null) ?? undefined }, scale);
+      const dO = tf.transpose(tf.reshape(ad.linearBackward(dropout(dx1, mDense), blk.denseW, parts['self_attention.dense']), [B, T, numHeads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D;
+      const [dq, dkAll, dvAll] = attentionBackward(dO, { q: q as tf.Tensor4D, k: k as tf.Tensor4D, v: v as tf.Tensor4D, p: p as tf.Tensor3D, mask: (mAttn as tf.Tensor3D | null) ?? undefined }, scale);
       const dqkv = tf.reshape(
         tf.stack(
-          grads.map((g) => tf.transpose(g, [0, 2, 1, 3])),
+          [dq, ...ad.splitPastGrads(dkAll, dvAll)].map((g) => tf.transpose(g, [0, 2, 1, 3])),
           3,
         ),
         [B, T, 3 * H],
       );
-      let dn1 = linearBackward(dqkv, blk.qkvW);
+      let dn1 = ad.linearBackward(dqkv, blk.qkvW, parts['self_attention.query_key_value']);
       if (residualAfterNorm) dn1 = tf.add(dn1, dx1);
       const dx = fused.layerNormGrad(dn1, x, blk.ln1[0], eps);
       return residualAfterNorm ? dx : tf.add(dx, dx1);
@@ -167,6 +177,7 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
     return {
       config,
       embeddings: wordEmbeddings,
+      modules,
       parameterCount: w.parameterCount,
       weightBytes: w.weightBytes,
       embed: (ids) => wordEmbeddings.embed(ids),
@@ -181,8 +192,8 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
           blocks,
           input,
           options,
-          (blk, _i, xi, pastKV) => runBlock(blk, xi, bias, pastKV, options.dropout),
-          (blk, _i, dy, saved) => blockBackward(blk, dy, saved),
+          (blk, _i, xi, ad) => runBlock(blk, xi, bias, ad, options.dropout),
+          (blk, _i, dy, saved, ad) => blockBackward(blk, dy, saved, ad),
         );
         const hidden = layerNorm(x, lnf[0], lnf[1], eps) as tf.Tensor3D;
         return { hidden, cache: options.useCache ? nextCache(mask, keys, values) : undefined };

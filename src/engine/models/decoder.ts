@@ -5,7 +5,8 @@
 // and the gated MLP's activation. Each family file reads its config and weight names and calls
 // buildDecoder; the numbers follow each family's transformers modeling code in float32.
 import * as tf from '@tensorflow/tfjs-core';
-import type { CausalLM, ForwardOptions, ForwardOutput, ModelConfig } from './model.ts';
+import type { CausalLM, ForwardOptions, ForwardOutput, LinearModule, ModelConfig } from './model.ts';
+import type { BlockAdapter, Parts } from './block-adapter.ts';
 import type { WeightStore } from '../io/checkpoint.ts';
 import { ModelConfigError, WeightLoader, causalBias, forwardSpan, nextCache, numberField, optionalId, positiveInt, runBlocks, tokenIds, type BlockRun } from './layers.ts';
 import { ropeInverseFrequencies } from './rope-config.ts';
@@ -13,7 +14,6 @@ import type { EmbeddingTable } from './embedding-table.ts';
 import { ACTIVATIONS, type Activation } from '../ops/activations.ts';
 import { attentionBackward, attentionForward, attentionProbsShape, mergeHeads, splitHeads, type AttentionSaved } from '../ops/attention.ts';
 import { dropout, dropoutRate, restoreMasks, savedMasks, type Dropout } from '../ops/dropout.ts';
-import { linear, linearBackward } from '../ops/linear.ts';
 import type { Weight } from '../ops/weight.ts';
 import * as fused from '../ops/fused.ts';
 import { rmsNorm } from '../ops/norms.ts';
@@ -66,6 +66,8 @@ export interface DecoderSpec {
   dropout: DecoderDropout;
   layers: DecoderLayer[];
   blocks: DecoderBlock[];
+  /** Phi-3 keeps one qkv_proj and one gate_up_proj module; the others q/k/v and gate/up. */
+  fusedProjections: boolean;
   embedTokens: EmbeddingTable;
   head: EmbeddingTable;
   norm: tf.Tensor1D;
@@ -131,6 +133,36 @@ export function buildDecoder(spec: DecoderSpec, w: WeightLoader): CausalLM {
   const qSize = numHeads * headDim;
   const kvSize = numKvHeads * headDim;
   const isSilu = isSiluAct(act);
+  const { hiddenSize: H, intermediateSize: F } = config;
+  // The modules (PEFT's names) behind each fused matrix, and their widths.
+  const a = 'self_attn.';
+  const parts = {
+    qkv: (spec.fusedProjections
+      ? [[a + 'qkv_proj', qSize + 2 * kvSize]]
+      : [
+          [a + 'q_proj', qSize],
+          [a + 'k_proj', kvSize],
+          [a + 'v_proj', kvSize],
+        ]) as Parts,
+    o: [[a + 'o_proj', H]] as Parts,
+    gateUp: (spec.fusedProjections
+      ? [['mlp.gate_up_proj', 2 * F]]
+      : [
+          ['mlp.gate_proj', F],
+          ['mlp.up_proj', F],
+        ]) as Parts,
+    down: [['mlp.down_proj', H]] as Parts,
+  };
+  const inputs: [Parts, number][] = [
+    [parts.qkv, H],
+    [parts.o, qSize],
+    [parts.gateUp, H],
+    [parts.down, F],
+  ];
+  const shapes = inputs.flatMap(([ps, inFeatures]) => ps.map(([key, out]) => [key, inFeatures, out] as const));
+  const modules: LinearModule[] = layers
+    .map((_, layer) => shapes.map(([key, inFeatures, outFeatures]) => ({ path: `model.layers.${layer}.${key}`, layer, key, name: key.split('.').pop()!, inFeatures, outFeatures })))
+    .flat();
   // act(gate) ⊙ up for gu = [gate | up]: SiLU takes the fused kernel, the rest the generic pair.
   const gated = (gu: tf.Tensor) => {
     if (isSilu) return fused.swiGlu(gu);
@@ -155,9 +187,9 @@ export function buildDecoder(spec: DecoderSpec, w: WeightLoader): CausalLM {
   // Saved for the backward pass (tensors made outside the block are gone when it runs, so the
   // rope tables are saved too): x q k v p x1 gu cos sin, then where used: qPre kPre a m t, then
   // the dropout masks drawn (attention, attention residual, MLP residual).
-  const runBlock = (blk: DecoderBlock, i: number, x: tf.Tensor, c: Context, past?: { k: tf.Tensor4D; v: tf.Tensor4D }): BlockRun => {
+  const runBlock = (blk: DecoderBlock, i: number, x: tf.Tensor, c: Context, ad: BlockAdapter): BlockRun => {
     const [cos, sin] = c.rope[i];
-    const qkvParts = tf.split(linear(norm1(x, blk.inNorm), blk.qkv, blk.qkvB), [qSize, kvSize, kvSize], 2);
+    const qkvParts = tf.split(ad.linear(norm1(x, blk.inNorm), blk.qkv, blk.qkvB, parts.qkv), [qSize, kvSize, kvSize], 2);
     const vp = qkvParts[2];
     let [qp, kp] = qkvParts;
     const qFull = qp;
@@ -169,16 +201,15 @@ export function buildDecoder(spec: DecoderSpec, w: WeightLoader): CausalLM {
     const kHead = kh;
     if (qkNorm === 'head') [qh, kh] = [fused.rmsNorm(qh, blk.qNorm!, eps) as tf.Tensor4D, fused.rmsNorm(kh, blk.kNorm!, eps) as tf.Tensor4D];
     const q = fused.rope(qh, cos, sin);
-    let k = fused.rope(kh, cos, sin);
-    let v = splitHeads(vp, numKvHeads, headDim);
-    if (past) [k, v] = [tf.concat([past.k, k], 2) as tf.Tensor4D, tf.concat([past.v, v], 2) as tf.Tensor4D];
+    // Past keys (a cache, or prefix tuning's prefix) are already rotated or, for a prefix, never are (as in PEFT).
+    const [k, v] = ad.withPast(fused.rope(kh, cos, sin), splitHeads(vp, numKvHeads, headDim));
     const mAttn = c.drop?.mask(attentionProbsShape(q, k), attnDrop) ?? null;
     const att = attentionForward(q, k, v, c.bias[i], scale, attnSoftcap, mAttn);
-    const a = linear(mergeHeads(att.o), blk.o, blk.ob);
+    const a = ad.linear(mergeHeads(att.o), blk.o, blk.ob, parts.o);
     const mRes1 = c.drop?.mask(a.shape, residDrop) ?? null;
     const x1 = tf.add(x, dropout(norm1(a, blk.postAttnNorm), mRes1));
-    const gu = linear(norm1(x1, blk.preMlpNorm), blk.gateUp, blk.gateUpB);
-    const m = linear(gated(gu), blk.down, blk.downB);
+    const gu = ad.linear(norm1(x1, blk.preMlpNorm), blk.gateUp, blk.gateUpB, parts.gateUp);
+    const m = ad.linear(gated(gu), blk.down, blk.downB, parts.down);
     const mRes2 = c.drop?.mask(m.shape, residDrop) ?? null;
     const y = tf.add(x1, dropout(norm1(m, blk.postMlpNorm), mRes2));
     const saved = [x, q, k, v, att.saved.p, x1, gu, cos, sin];
@@ -190,7 +221,7 @@ export function buildDecoder(spec: DecoderSpec, w: WeightLoader): CausalLM {
     saved.push(...savedMasks([mAttn, mRes1, mRes2]));
     return { y, k, v, saved };
   };
-  const blockBackward = (blk: DecoderBlock, dy: tf.Tensor, saved: tf.Tensor[]) => {
+  const blockBackward = (blk: DecoderBlock, dy: tf.Tensor, saved: tf.Tensor[], ad: BlockAdapter) => {
     const [x, q, k, v, p, x1, gu, cosT, sinT] = saved;
     let at = 9;
     const qPre = qkNorm ? saved[at++] : null;
@@ -202,13 +233,14 @@ export function buildDecoder(spec: DecoderSpec, w: WeightLoader): CausalLM {
     const [cos, sin] = [cosT as tf.Tensor2D, sinT as tf.Tensor2D];
     const dyM = dropout(dy, mRes2);
     const dm = m ? fused.rmsNormGrad(dyM, m, blk.postMlpNorm!, eps) : dyM;
-    const dgu = gatedGrad(gu, linearBackward(dm, blk.down));
-    const dx1 = tf.add(dy, norm1Grad(linearBackward(dgu, blk.gateUp), x1, blk.preMlpNorm));
+    const dgu = gatedGrad(gu, ad.linearBackward(dm, blk.down, parts.down));
+    const dx1 = tf.add(dy, norm1Grad(ad.linearBackward(dgu, blk.gateUp, parts.gateUp), x1, blk.preMlpNorm));
     const dx1A = dropout(dx1, mRes1);
     const da = a ? fused.rmsNormGrad(dx1A, a, blk.postAttnNorm!, eps) : dx1A;
-    const dO = splitHeads(linearBackward(da, blk.o), numHeads, headDim);
+    const dO = splitHeads(ad.linearBackward(da, blk.o, parts.o), numHeads, headDim);
     const attSaved: AttentionSaved = { q: q as tf.Tensor4D, k: k as tf.Tensor4D, v: v as tf.Tensor4D, p: p as tf.Tensor3D, t, mask: (mAttn as tf.Tensor3D | null) ?? undefined };
-    const [dq, dk, dv] = attentionBackward(dO, attSaved, scale, attnSoftcap);
+    const [dq, dkAll, dvAll] = attentionBackward(dO, attSaved, scale, attnSoftcap);
+    const [dk, dv] = ad.splitPastGrads(dkAll, dvAll);
     let dqh = fused.ropeGrad(dq, cos, sin);
     let dkh = fused.ropeGrad(dk, cos, sin);
     if (qkNorm === 'head') [dqh, dkh] = [fused.rmsNormGrad(dqh, qPre!, blk.qNorm!, eps) as tf.Tensor4D, fused.rmsNormGrad(dkh, kPre!, blk.kNorm!, eps) as tf.Tensor4D];
@@ -216,7 +248,7 @@ export function buildDecoder(spec: DecoderSpec, w: WeightLoader): CausalLM {
     let dkm: tf.Tensor = mergeHeads(dkh);
     if (qkNorm === 'full') [dqm, dkm] = [fused.rmsNormGrad(dqm, qPre!, blk.qNorm!, eps), fused.rmsNormGrad(dkm, kPre!, blk.kNorm!, eps)];
     const dqkv = tf.concat([dqm, dkm, mergeHeads(dv)], 2);
-    return tf.add(dx1, norm1Grad(linearBackward(dqkv, blk.qkv), x, blk.inNorm));
+    return tf.add(dx1, norm1Grad(ad.linearBackward(dqkv, blk.qkv, parts.qkv), x, blk.inNorm));
   };
 
   // Distinct frequency arrays and windows, so layers that share them share tables and biases.
@@ -235,6 +267,7 @@ export function buildDecoder(spec: DecoderSpec, w: WeightLoader): CausalLM {
     embeddings: embedTokens,
     embedScale: scaleF32 ?? undefined,
     logitSoftcap,
+    modules,
     parameterCount: w.parameterCount,
     weightBytes: w.weightBytes,
     embed,
@@ -247,8 +280,8 @@ export function buildDecoder(spec: DecoderSpec, w: WeightLoader): CausalLM {
         blocks,
         embeds,
         options,
-        (blk, i, input, pastKv) => runBlock(blk, i, input, c, pastKv),
-        (blk, _i, dy, saved) => blockBackward(blk, dy, saved),
+        (blk, i, input, ad) => runBlock(blk, i, input, c, ad),
+        (blk, _i, dy, saved, ad) => blockBackward(blk, dy, saved, ad),
       );
       const hidden = rmsNorm(x, norm, eps) as tf.Tensor3D;
       return { hidden, cache: options.useCache ? nextCache(mask, keys, values) : undefined };
@@ -380,6 +413,7 @@ export function buildRopeDecoder(config: ModelConfig, store: WeightStore, o: Fam
         dropout: o.dropout,
         layers: o.layers,
         blocks,
+        fusedProjections: L.fusedProjections,
         embedTokens,
         head,
         norm,

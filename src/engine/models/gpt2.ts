@@ -2,11 +2,11 @@
 // weights stored [in, out], LM head tied to wte.
 import * as tf from '@tensorflow/tfjs-core';
 import type { WeightStore } from '../io/checkpoint.ts';
-import type { CausalLM, ForwardOptions, ForwardOutput, ModelConfig } from './model.ts';
+import type { CausalLM, ForwardOptions, ForwardOutput, LinearModule, ModelConfig } from './model.ts';
+import type { BlockAdapter, Parts } from './block-adapter.ts';
 import { ModelConfigError, WeightLoader, activation, causalBias, forwardSpan, nextCache, runBlocks, type BlockRun, numberField, optionalId, positiveInt, tokenIds } from './layers.ts';
 import { attentionBackward, attentionForward, attentionProbsShape, mergeHeads, splitHeads } from '../ops/attention.ts';
 import { dropout, dropoutRate, restoreMasks, savedMasks, type Dropout } from '../ops/dropout.ts';
-import { linear, linearBackward } from '../ops/linear.ts';
 import type { Weight } from '../ops/weight.ts';
 import * as fused from '../ops/fused.ts';
 import { layerNorm } from '../ops/norms.ts';
@@ -25,6 +25,20 @@ interface Block {
 }
 
 const WHAT = 'gpt2';
+
+/** The block's projections (Conv1D layers, [in, out]) as PEFT names them under transformer.h.N. */
+function gpt2Modules(config: ModelConfig): LinearModule[] {
+  const { hiddenSize: H, intermediateSize: F, numLayers } = config;
+  const shapes: [string, number, number][] = [
+    ['attn.c_attn', H, 3 * H],
+    ['attn.c_proj', H, H],
+    ['mlp.c_fc', H, F],
+    ['mlp.c_proj', F, H],
+  ];
+  return Array.from({ length: numLayers }, (_, layer) =>
+    shapes.map(([key, inFeatures, outFeatures]) => ({ path: `transformer.h.${layer}.${key}`, layer, key, name: key.split('.').pop()!, inFeatures, outFeatures })),
+  ).flat();
+}
 
 export function gpt2Config(raw: Record<string, unknown>): ModelConfig {
   const hidden = positiveInt(raw, ['n_embd', 'hidden_size'], WHAT);
@@ -86,38 +100,43 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
     const lnf: [tf.Tensor1D, tf.Tensor1D] = [v1('ln_f.weight', H), v1('ln_f.bias', H)];
     const head = !config.tieWordEmbeddings && w.has('lm_head.weight') ? w.table('lm_head.weight', vocabSize, H) : wte;
 
+    const parts = { attn: [['attn.c_attn', 3 * H]], proj: [['attn.c_proj', H]], fc: [['mlp.c_fc', F]], out: [['mlp.c_proj', H]] } satisfies Record<string, Parts>;
     const scaleOf = (i: number) => (scaleWeights ? 1 / Math.sqrt(headDim) : 1) / (inverseLayerIdx ? i + 1 : 1);
     // Saved for the backward pass, in this order: x q k v p x1 pre-activation, then the dropout masks drawn.
-    const runBlock = (blk: Block, i: number, x: tf.Tensor, bias: tf.Tensor, past?: { k: tf.Tensor4D; v: tf.Tensor4D }, drop?: Dropout): BlockRun => {
-      const [qp, kp, vp] = tf.split(linear(fused.layerNorm(x, blk.ln1[0], blk.ln1[1], eps), blk.attnW, blk.attnB), 3, 2);
+    const runBlock = (blk: Block, i: number, x: tf.Tensor, bias: tf.Tensor, ad: BlockAdapter, drop?: Dropout): BlockRun => {
+      const [qp, kp, vp] = tf.split(ad.linear(fused.layerNorm(x, blk.ln1[0], blk.ln1[1], eps), blk.attnW, blk.attnB, parts.attn), 3, 2);
       const q = splitHeads(qp, numHeads, headDim);
-      let k = splitHeads(kp, numHeads, headDim);
-      let v = splitHeads(vp, numHeads, headDim);
-      if (past) [k, v] = [tf.concat([past.k, k], 2) as tf.Tensor4D, tf.concat([past.v, v], 2) as tf.Tensor4D];
+      const [k, v] = ad.withPast(splitHeads(kp, numHeads, headDim), splitHeads(vp, numHeads, headDim));
       const mAttn = drop?.mask(attentionProbsShape(q, k), attnDrop) ?? null;
       const att = attentionForward(q, k, v, bias, scaleOf(i), null, mAttn);
-      const proj = linear(mergeHeads(att.o), blk.projW, blk.projB);
+      const proj = ad.linear(mergeHeads(att.o), blk.projW, blk.projB, parts.proj);
       const mProj = drop?.mask(proj.shape, residDrop) ?? null;
       const x1 = tf.add(x, dropout(proj, mProj));
-      const pre = linear(fused.layerNorm(x1, blk.ln2[0], blk.ln2[1], eps), blk.fcW, blk.fcB);
-      const out = linear(act.forward(pre), blk.outW, blk.outB);
+      const pre = ad.linear(fused.layerNorm(x1, blk.ln2[0], blk.ln2[1], eps), blk.fcW, blk.fcB, parts.fc);
+      const out = ad.linear(act.forward(pre), blk.outW, blk.outB, parts.out);
       const mOut = drop?.mask(out.shape, residDrop) ?? null;
       const y = tf.add(x1, dropout(out, mOut));
       return { y, k, v, saved: [x, q, k, v, att.saved.p, x1, pre, ...savedMasks([mAttn, mProj, mOut])] };
     };
-    const blockBackward = (blk: Block, i: number, dy: tf.Tensor, [x, q, k, v, p, x1, pre, ...masks]: tf.Tensor[]) => {
+    const blockBackward = (blk: Block, i: number, dy: tf.Tensor, [x, q, k, v, p, x1, pre, ...masks]: tf.Tensor[], ad: BlockAdapter) => {
       const [mAttn, mProj, mOut] = restoreMasks(masks, blockRates);
-      const dpre = act.backward(linearBackward(dropout(dy, mOut), blk.outW), pre);
-      const dx1 = tf.add(dy, fused.layerNormGrad(linearBackward(dpre, blk.fcW), x1, blk.ln2[0], eps));
-      const dO = splitHeads(linearBackward(dropout(dx1, mProj), blk.projW), numHeads, headDim);
-      const [dq, dk, dv] = attentionBackward(dO, { q: q as tf.Tensor4D, k: k as tf.Tensor4D, v: v as tf.Tensor4D, p: p as tf.Tensor3D, mask: (mAttn as tf.Tensor3D | null) ?? undefined }, scaleOf(i));
+      const dpre = act.backward(ad.linearBackward(dropout(dy, mOut), blk.outW, parts.out), pre);
+      const dx1 = tf.add(dy, fused.layerNormGrad(ad.linearBackward(dpre, blk.fcW, parts.fc), x1, blk.ln2[0], eps));
+      const dO = splitHeads(ad.linearBackward(dropout(dx1, mProj), blk.projW, parts.proj), numHeads, headDim);
+      const [dq, dkAll, dvAll] = attentionBackward(
+        dO,
+        { q: q as tf.Tensor4D, k: k as tf.Tensor4D, v: v as tf.Tensor4D, p: p as tf.Tensor3D, mask: (mAttn as tf.Tensor3D | null) ?? undefined },
+        scaleOf(i),
+      );
+      const [dk, dv] = ad.splitPastGrads(dkAll, dvAll);
       const dqkv = tf.concat([mergeHeads(dq), mergeHeads(dk), mergeHeads(dv)], 2);
-      return tf.add(dx1, fused.layerNormGrad(linearBackward(dqkv, blk.attnW), x, blk.ln1[0], eps));
+      return tf.add(dx1, fused.layerNormGrad(ad.linearBackward(dqkv, blk.attnW, parts.attn), x, blk.ln1[0], eps));
     };
 
     return {
       config,
       embeddings: wte,
+      modules: gpt2Modules(config),
       parameterCount: w.parameterCount,
       weightBytes: w.weightBytes,
       embed: (ids) => wte.embed(ids),
@@ -131,8 +150,8 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
           blocks,
           input,
           options,
-          (blk, i, input, past) => runBlock(blk, i, input, bias, past, options.dropout),
-          (blk, i, dy, saved) => blockBackward(blk, i, dy, saved),
+          (blk, i, input, ad) => runBlock(blk, i, input, bias, ad, options.dropout),
+          (blk, i, dy, saved, ad) => blockBackward(blk, i, dy, saved, ad),
         );
         const hidden = layerNorm(x, lnf[0], lnf[1], eps) as tf.Tensor3D;
         return { hidden, cache: options.useCache ? nextCache(mask, keys, values) : undefined };

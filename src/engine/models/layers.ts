@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { WeightStore } from '../io/checkpoint.ts';
 import type { ForwardOptions, KVCache } from './model.ts';
 import { blockOp } from '../ops/block-op.ts';
+import { BlockAdapter } from './block-adapter.ts';
 import { RandomWeights } from './random-weights.ts';
 import { EmbeddingTable } from './embedding-table.ts';
 import { maxBufferBytes } from '../device-limits.ts';
@@ -237,27 +238,37 @@ export interface BlockRun {
 /**
  * Runs the blocks over x. Training (no cache) makes each block one differentiable op with its
  * hand-written backward pass; decoding runs the forward pass alone and collects keys/values.
+ * Each block gets its BlockAdapter: the cache's or the prefix's past for that layer, and the
+ * layer's LoRA factors.
  */
 export function runBlocks<B>(
   blocks: B[],
   x: tf.Tensor,
   options: ForwardOptions,
-  run: (blk: B, i: number, x: tf.Tensor, past?: { k: tf.Tensor4D; v: tf.Tensor4D }) => BlockRun,
-  backward: (blk: B, i: number, dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor,
+  run: (blk: B, i: number, x: tf.Tensor, adapter: BlockAdapter) => BlockRun,
+  backward: (blk: B, i: number, dy: tf.Tensor, saved: tf.Tensor[], adapter: BlockAdapter) => tf.Tensor,
 ): { x: tf.Tensor; keys: tf.Tensor4D[]; values: tf.Tensor4D[] } {
   const keys: tf.Tensor4D[] = [];
   const values: tf.Tensor4D[] = [];
+  const { cache, prefix, lora } = options;
+  if (cache && prefix) throw new Error('forward: a prefix and a cache at once (a prefix becomes the first cache when decoding)');
+  if (lora && lora.length !== blocks.length) throw new Error(`forward: LoRA factors for ${lora.length} layers, the model has ${blocks.length}`);
+  if (prefix && (prefix.keys.length !== blocks.length || prefix.values.length !== blocks.length))
+    throw new Error(`forward: prefix keys/values for ${prefix.keys.length} layers, the model has ${blocks.length}`);
   blocks.forEach((blk, i) => {
-    if (options.useCache || options.cache) {
-      const r = run(blk, i, x, options.cache ? { k: options.cache.keys[i], v: options.cache.values[i] } : undefined);
+    const past = cache ? { k: cache.keys[i], v: cache.values[i] } : prefix ? { k: prefix.keys[i], v: prefix.values[i] } : null;
+    const adapter = past || lora ? new BlockAdapter(past, !!prefix, lora?.[i] ?? null, options.dropout) : BlockAdapter.NONE;
+    if (options.useCache || cache) {
+      const r = run(blk, i, x, adapter);
       keys.push(r.k);
       values.push(r.v);
       x = r.y;
     } else {
       x = blockOp(
         x,
-        (input) => run(blk, i, input),
-        (dy, saved) => backward(blk, i, dy, saved),
+        adapter,
+        (input) => run(blk, i, input, adapter),
+        (dy, saved) => backward(blk, i, dy, saved, adapter),
       );
     }
   });
@@ -281,7 +292,7 @@ export function forwardSpan(
   limit?: { max: number; field: string },
 ): { T: number; past: number; positions: number[][] | null } {
   const [B, T] = embeds.shape;
-  const past = options.cache?.length ?? 0;
+  const past = options.cache?.length ?? options.prefix?.keys[0]?.shape[2] ?? 0;
   if (mask.length !== B || mask.some((r) => r.length !== past + T)) {
     throw new Error(`attention mask must be [${B}][${past + T}] (batch x (cached + new) positions)`);
   }

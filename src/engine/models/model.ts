@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { EmbeddingTable } from './embedding-table.ts';
 import type { Dropout } from '../ops/dropout.ts';
+import type { LoraFactors } from '../ops/lora.ts';
 
 /** The sizes every family shares, normalised from the family's own config.json field names. */
 export interface ModelConfig {
@@ -48,6 +49,27 @@ export interface ForwardOptions {
    * their own length. BLOOM has none: its ALiBi comes from the attention mask, as in transformers.
    */
   positions?: number[][];
+  /**
+   * Prefix tuning's trainable past, per layer keys and values [B, kvHeads, P, headDim] that every
+   * block attends to before the input (PEFT passes them as past_key_values): the mask then covers
+   * P + T positions and positions start at P, as with a cache. Never together with `cache`.
+   */
+  prefix?: { keys: tf.Tensor4D[]; values: tf.Tensor4D[] };
+  /** LoRA factors per layer, by module key (`LinearModule.key`); gradients flow to them. */
+  lora?: ReadonlyMap<string, LoraFactors>[];
+}
+
+/** A projection a LoRA adapter can target, as PEFT names it. */
+export interface LinearModule {
+  /** The module path in the transformers model (PEFT's key): model.layers.0.self_attn.q_proj. */
+  path: string;
+  layer: number;
+  /** The path inside the layer (what the block's LoRA factors are keyed by): self_attn.q_proj, mlp.c_proj. */
+  key: string;
+  /** The last path component (target_modules match on it): q_proj, c_attn, query_key_value. */
+  name: string;
+  inFeatures: number;
+  outFeatures: number;
 }
 
 export interface ForwardOutput {
@@ -83,6 +105,8 @@ export interface CausalLM {
   readonly embedScale?: number;
   /** `logits` are cap · tanh(scores / cap) (final_logit_softcapping); the loss uses the same. */
   readonly logitSoftcap?: number | null;
+  /** Every linear projection of the blocks, layer by layer (what LoRA's target_modules choose from). */
+  readonly modules: LinearModule[];
   /** Number of weights (tied matrices counted once). */
   readonly parameterCount: number;
   /** Bytes the weights hold on the device, in the checkpoint's dtype (WeightLoader.weightBytes). */
