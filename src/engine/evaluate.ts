@@ -5,17 +5,19 @@ import { normalizeLabel } from './data/labels.ts';
 import { generate } from './generate.ts';
 import type { CausalLM } from './models/model.ts';
 import { IGNORE_INDEX, type Batch } from './prompt/batch.ts';
-import { promptLoss } from './prompt/prompted.ts';
+import { prependedTokens, promptLoss, type Tuned } from './prompt/prompted.ts';
 import type { TextTokenizer } from './tokenizer.ts';
 
 /** Token-weighted mean loss over batches (the same as one loss over their union). */
-export async function evaluateLoss(model: CausalLM, prompt: tf.Tensor2D | null, batches: Batch[]): Promise<number> {
+export async function evaluateLoss(model: CausalLM, tuned: Tuned, batches: Batch[]): Promise<number> {
+  // A row's first label is predicted only when rows are prepended (by the last virtual token).
+  const skip = prependedTokens(tuned) > 0 ? 0 : 1;
   let total = 0;
   let count = 0;
   for (const batch of batches) {
-    const n = batch.labels.reduce((a, row) => a + row.slice(prompt ? 0 : 1).filter((l) => l !== IGNORE_INDEX).length, 0);
+    const n = batch.labels.reduce((a, row) => a + row.slice(skip).filter((l) => l !== IGNORE_INDEX).length, 0);
     if (n === 0) continue;
-    const loss = tf.tidy(() => promptLoss(model, prompt, batch));
+    const loss = tf.tidy(() => promptLoss(model, tuned, batch));
     total += (await loss.data())[0] * n;
     loss.dispose();
     count += n;
@@ -42,7 +44,7 @@ export interface LabelEvaluation {
 export async function evaluateLabels(
   model: CausalLM,
   tokenizer: TextTokenizer,
-  prompt: tf.Tensor2D | null,
+  tuned: Tuned,
   examples: Example[],
   eosTokenId: number,
   options: { textPrefix?: string; onProgress?: (done: number, total: number) => void } = {},
@@ -53,7 +55,7 @@ export async function evaluateLabels(
   let correct = 0;
   for (const [i, ex] of examples.entries()) {
     const input = options.textPrefix ? `${options.textPrefix} ${ex.input}` : ex.input;
-    const ids = await generate(model, prompt, tokenizer.encode(input), { maxNewTokens: maxLabelTokens + 1, greedy: true, stopTokenIds: [eosTokenId] });
+    const ids = await generate(model, tuned, tokenizer.encode(input), { maxNewTokens: maxLabelTokens + 1, greedy: true, stopTokenIds: [eosTokenId] });
     const predicted = tokenizer.decode(ids.filter((id) => id !== eosTokenId)).trim();
     const ok = normalizeLabel(predicted) === normalizeLabel(ex.target);
     const key = ex.target.trim();

@@ -1,9 +1,10 @@
-// Decoding with the soft prompt prepended (PEFT's generate for prompt tuning): the prompt and
-// the input go through the model once, then one token at a time with a KV cache.
+// Decoding with a tuning method's injection (PEFT's generate): the soft prompt (or the prefix, as
+// the first past keys/values) and the input go through the model once, then one token at a time
+// with a KV cache; LoRA factors apply at every step.
 import * as tf from '@tensorflow/tfjs-core';
 import { disposeCache, type KVCache } from './models/model.ts';
 import type { CausalLM } from './models/model.ts';
-import { promptedInputs } from './prompt/prompted.ts';
+import { injectionOf, promptedInputs, prependedTokens, type Tuned } from './prompt/prompted.ts';
 import { tidy } from './tidy.ts';
 import { Rng } from './random.ts';
 
@@ -49,9 +50,11 @@ export function pickToken(logits: Float32Array, options: GenerateOptions, rng: R
 }
 
 /** New token ids generated after `inputIds` (batch of one, no padding). */
-export async function generate(model: CausalLM, prompt: tf.Tensor2D | null, inputIds: number[], options: GenerateOptions): Promise<number[]> {
+export async function generate(model: CausalLM, tuned: Tuned, inputIds: number[], options: GenerateOptions): Promise<number[]> {
+  const { prompt, prefix, lora } = injectionOf(tuned);
   if (inputIds.length === 0 && !prompt) throw new Error('generate needs at least one input token or a soft prompt');
-  const V = prompt ? prompt.shape[0] : 0;
+  // Virtual tokens and a prefix both take positions of the context.
+  const V = prependedTokens(tuned) + (prefix?.keys[0].shape[2] ?? 0);
   const room = model.config.contextLength - V - inputIds.length;
   if (room <= 0) throw new Error(`input of ${inputIds.length} tokens (+${V} virtual) fills the ${model.config.contextLength}-token context`);
   const maxNew = Math.min(options.maxNewTokens, room);
@@ -62,10 +65,11 @@ export async function generate(model: CausalLM, prompt: tf.Tensor2D | null, inpu
   try {
     let step = tidy(() => {
       const ids = inputIds.length ? [inputIds] : [[]];
-      const { embeds, mask } = inputIds.length
-        ? promptedInputs(model, prompt, ids, [inputIds.map(() => 1)])
-        : { embeds: tf.expandDims(prompt as tf.Tensor2D, 0) as tf.Tensor3D, mask: [new Array<number>(V).fill(1)] };
-      const { hidden, cache: c } = model.forward(embeds, mask, { useCache: true });
+      // The first pass runs the prompt (or the prefix, as past keys) with the input and returns the cache.
+      const { embeds, mask, forward } = inputIds.length
+        ? promptedInputs(model, tuned, ids, [inputIds.map(() => 1)], { useCache: true })
+        : { embeds: tf.expandDims(prompt as tf.Tensor2D, 0) as tf.Tensor3D, mask: [new Array<number>(V).fill(1)], forward: { useCache: true, lora: lora ?? undefined } };
+      const { hidden, cache: c } = model.forward(embeds, mask, forward);
       const S = hidden.shape[1];
       const last = tf.reshape(tf.slice(hidden, [0, S - 1, 0], [1, 1, -1]), [1, -1]) as tf.Tensor2D;
       return { logits: model.logits(last), cache: c as KVCache };
@@ -81,7 +85,7 @@ export async function generate(model: CausalLM, prompt: tf.Tensor2D | null, inpu
       step = tidy(() => {
         const embeds = model.embed([[next]]);
         const mask = [[...prev.mask[0], 1]];
-        const { hidden, cache: c } = model.forward(embeds, mask, { cache: prev, useCache: true });
+        const { hidden, cache: c } = model.forward(embeds, mask, { cache: prev, useCache: true, lora: lora ?? undefined });
         return { logits: model.logits(tf.reshape(hidden, [1, -1]) as tf.Tensor2D), cache: c as KVCache };
       });
       disposeCache(prev);

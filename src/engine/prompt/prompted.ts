@@ -1,23 +1,61 @@
-// The PEFT prompt-tuning wrapper around any CausalLM (PeftModelForCausalLM with PROMPT_TUNING):
-// embeddings = concat(prompt, embed(ids)), V ones prepended to the mask, V -100s to the labels,
-// positions over the whole sequence, token-mean cross-entropy of logits[i] against labels[i + 1].
+// The PEFT wrapper around any CausalLM (PeftModelForCausalLM), for every tuning method through
+// its Injection (methods/method.ts): a prompt is prepended to the embeddings (V ones prepended to
+// the mask, V -100s to the labels, positions over the whole sequence); a prefix enters as past
+// keys/values (P ones prepended to the mask, positions from P, labels as they are); LoRA factors
+// go to the blocks. The loss is the token-mean cross-entropy of logits[i] against labels[i + 1].
 import * as tf from '@tensorflow/tfjs-core';
 import type { CausalLM, ForwardOptions } from '../models/model.ts';
+import type { Injection } from '../methods/method.ts';
 import { crossEntropy, gatherRows, lmHeadLoss } from '../ops/lm-loss.ts';
 import { tidy } from '../tidy.ts';
 import { BatchError, IGNORE_INDEX, type Batch } from './batch.ts';
 
-/** Input embeddings [B, V + T, H] and mask [B][V + T] with the soft prompt (or none) in front. */
-export function promptedInputs(model: CausalLM, prompt: tf.Tensor2D | null, inputIds: number[][], attentionMask: number[][]): { embeds: tf.Tensor3D; mask: number[][] } {
+/** A soft prompt [V, H] (prompt tuning), any method's injection, or nothing (the base model). */
+export type Tuned = tf.Tensor2D | Injection | null;
+
+const isInjection = (t: Tuned): t is Injection => t !== null && !(t instanceof tf.Tensor);
+
+/** The injection of a Tuned (a bare prompt is prompt tuning's). */
+export function injectionOf(t: Tuned): Injection {
+  if (isInjection(t)) return t;
+  return { prompt: t, prefix: null, lora: null };
+}
+
+/** Rows the tuned model prepends to every sequence (the prompt's V; 0 for a prefix, LoRA or none). */
+export function prependedTokens(t: Tuned): number {
+  return injectionOf(t).prompt?.shape[0] ?? 0;
+}
+
+/**
+ * Input embeddings [B, V + T, H], mask [B][(P +) V + T] and forward options for ids [B][T] with
+ * the method's injection. `forward` (dropout, ...) is kept and extended.
+ */
+export function promptedInputs(
+  model: CausalLM,
+  tuned: Tuned,
+  inputIds: number[][],
+  attentionMask: number[][],
+  forward: ForwardOptions = {},
+): { embeds: tf.Tensor3D; mask: number[][]; forward: ForwardOptions } {
+  const { prompt, prefix, lora } = injectionOf(tuned);
   const B = inputIds.length;
   const tokens = model.embed(inputIds);
-  if (!prompt) return { embeds: tokens, mask: attentionMask };
-  const V = prompt.shape[0];
-  const prompts = tf.tile(tf.expandDims(prompt, 0), [B, 1, 1]);
-  return {
-    embeds: tf.concat([prompts, tokens], 1) as tf.Tensor3D,
-    mask: attentionMask.map((row) => [...new Array<number>(V).fill(1), ...row]),
-  };
+  let embeds = tokens;
+  let mask = attentionMask;
+  const options: ForwardOptions = { ...forward };
+  if (prompt) {
+    const V = prompt.shape[0];
+    embeds = tf.concat([tf.tile(tf.expandDims(prompt, 0), [B, 1, 1]), tokens], 1) as tf.Tensor3D;
+    mask = mask.map((row) => [...new Array<number>(V).fill(1), ...row]);
+  }
+  if (prefix) {
+    const P = prefix.keys[0].shape[2];
+    const tileB = (t: tf.Tensor4D) => (B === 1 ? t : (tf.tile(t, [B, 1, 1, 1]) as tf.Tensor4D));
+    options.prefix = { keys: prefix.keys.map(tileB), values: prefix.values.map(tileB) };
+    mask = mask.map((row) => [...new Array<number>(P).fill(1), ...row]);
+  }
+  if (lora) options.lora = lora;
+  return { embeds, mask, forward: options };
 }
 
 /**
@@ -41,24 +79,23 @@ export function labelPositions(labels: number[][], numVirtualTokens: number): { 
   return { rows: Int32Array.from(rows), targets: Int32Array.from(targets) };
 }
 
-/** The loss of the prompted model on a batch, with the LM head run only where a label is. `forward.dropout`: a training step. */
-export function promptLoss(model: CausalLM, prompt: tf.Tensor2D | null, batch: Batch, forward: ForwardOptions = {}): tf.Scalar {
-  const V = prompt ? prompt.shape[0] : 0;
-  const { rows, targets } = labelPositions(batch.labels, V);
+/** The loss of the tuned model on a batch, with the LM head run only where a label is. `forward.dropout`: a training step. */
+export function promptLoss(model: CausalLM, tuned: Tuned, batch: Batch, forward: ForwardOptions = {}): tf.Scalar {
+  const { rows, targets } = labelPositions(batch.labels, prependedTokens(tuned));
   if (rows.length === 0) throw new BatchError('batch has no label that is not -100: there is nothing to take a loss on');
-  const { embeds, mask } = promptedInputs(model, prompt, batch.inputIds, batch.attentionMask);
-  const { hidden } = model.forward(embeds, mask, forward);
+  const inputs = promptedInputs(model, tuned, batch.inputIds, batch.attentionMask, forward);
+  const { hidden } = model.forward(inputs.embeds, inputs.mask, inputs.forward);
   const H = hidden.shape[2];
   const picked = gatherRows(tf.reshape(hidden, [-1, H]) as tf.Tensor2D, rows);
   return lmHeadLoss(picked, model.head, targets, model.logitSoftcap ?? null);
 }
 
-/** Full logits [B, V + T, vocab] and the loss, as PeftModelForCausalLM returns them. */
-export function promptForward(model: CausalLM, prompt: tf.Tensor2D | null, batch: Batch): { logits: tf.Tensor3D; loss: tf.Scalar | null } {
+/** Full logits [B, V + T, vocab] (V: prepended rows) and the loss, as PeftModelForCausalLM returns them. */
+export function promptForward(model: CausalLM, tuned: Tuned, batch: Batch): { logits: tf.Tensor3D; loss: tf.Scalar | null } {
   return tidy(() => {
-    const V = prompt ? prompt.shape[0] : 0;
-    const { embeds, mask } = promptedInputs(model, prompt, batch.inputIds, batch.attentionMask);
-    const { hidden } = model.forward(embeds, mask);
+    const V = prependedTokens(tuned);
+    const inputs = promptedInputs(model, tuned, batch.inputIds, batch.attentionMask);
+    const { hidden } = model.forward(inputs.embeds, inputs.mask, inputs.forward);
     const [B, S, H] = hidden.shape;
     const flat = model.logits(tf.reshape(hidden, [B * S, H]) as tf.Tensor2D);
     const { rows, targets } = labelPositions(batch.labels, V);

@@ -1,9 +1,12 @@
-// The prompt-tuning loop: one AdamW step per batch on the soft prompt only, linear warmup/decay,
-// validation and early stopping, checkpoints, and a stop that keeps the last finite prompt.
+// The training loop of every tuning method: one AdamW step per batch on the method's trainable
+// values only (one flat vector, methods/method.ts), linear warmup/decay, validation and early
+// stopping, checkpoints, and a stop that keeps the last finite values.
 import * as tf from '@tensorflow/tfjs-core';
-import type { CausalLM } from '../models/model.ts';
+import type { CausalLM, ForwardOptions } from '../models/model.ts';
+import { injectionTensors } from '../methods/method.ts';
 import type { Batch } from '../prompt/batch.ts';
-import { lossAndGradient } from '../prompt/prompted.ts';
+import { promptLoss } from '../prompt/prompted.ts';
+import { Tuning } from '../methods/index.ts';
 import { evaluateLoss } from '../evaluate.ts';
 import { AdamW, TORCH_ADAMW, type AdamWState } from './adamw.ts';
 import { linearScheduleLr } from './schedule.ts';
@@ -93,6 +96,7 @@ export type TrainerEvent = StepEvent | EvalEvent | CheckpointEvent;
 export interface TrainCheckpoint {
   /** Optimizer steps taken. */
   step: number;
+  /** The trainable values, flat in the method's order (prompt tuning: the soft prompt [V, H]). */
   prompt: Float32Array;
   optimizer: AdamWState;
   bestValLoss: number | null;
@@ -127,40 +131,42 @@ interface Pending {
   loss: tf.Scalar;
   /** Non-finite when either the loss or the updated prompt is. */
   health: tf.Scalar;
-  /** The prompt before this step, to fall back to. */
-  before: tf.Tensor2D;
+  /** The values before this step, to fall back to. */
+  before: tf.Tensor1D;
 }
 
 function batchTokens(batch: Batch, V: number): number {
   return batch.attentionMask.reduce((n, row) => n + row.reduce((a, b) => a + b, 0) + V, 0);
 }
 
-export class PromptTrainer {
-  readonly prompt: tf.Variable<tf.Rank.R2>;
+export class Trainer {
+  /** The trainable values [N]. */
+  readonly values: tf.Variable<tf.Rank.R1>;
   private readonly optimizer: AdamW;
   private readonly options: TrainOptions;
   private step: number;
   private bestValLoss: number | null;
-  private bestPrompt: tf.Tensor2D | null;
+  private bestPrompt: tf.Tensor1D | null;
   private evalsSinceBest: number;
   private lastLoss: number | null = null;
 
   constructor(
     private readonly model: CausalLM,
+    readonly tuning: Tuning,
     initial: Float32Array,
-    private readonly numVirtualTokens: number,
     private readonly data: TrainData,
     options: Partial<TrainOptions> = {},
     resume?: TrainCheckpoint,
   ) {
     this.options = { ...DEFAULT_TRAIN_OPTIONS, ...options };
-    const shape: [number, number] = [numVirtualTokens, model.config.hiddenSize];
-    if (initial.length !== shape[0] * shape[1]) throw new Error(`soft prompt has ${initial.length} values, expected ${shape[0]} x ${shape[1]}`);
-    this.prompt = tf.variable(tf.tensor2d(resume?.prompt ?? initial, shape), true, undefined, 'float32') as tf.Variable<tf.Rank.R2>;
-    this.optimizer = new AdamW(shape, { betas: this.options.betas, eps: this.options.eps, weightDecay: this.options.weightDecay }, resume?.optimizer);
+    const n = tuning.size;
+    const start = resume?.prompt ?? initial;
+    if (start.length !== n) throw new Error(`${tuning.config.method}: ${start.length} trainable values given, its tensors hold ${n}`);
+    this.values = tf.variable(tf.tensor1d(start), true, undefined, 'float32') as tf.Variable<tf.Rank.R1>;
+    this.optimizer = new AdamW([n], { betas: this.options.betas, eps: this.options.eps, weightDecay: this.options.weightDecay }, resume?.optimizer);
     this.step = resume?.step ?? 0;
     this.bestValLoss = resume?.bestValLoss ?? null;
-    this.bestPrompt = resume?.bestPrompt ? tf.keep(tf.tensor2d(resume.bestPrompt, shape)) : null;
+    this.bestPrompt = resume?.bestPrompt ? tf.keep(tf.tensor1d(resume.bestPrompt)) : null;
     this.evalsSinceBest = resume?.evalsSinceBest ?? 0;
   }
 
@@ -180,7 +186,7 @@ export class PromptTrainer {
     let syncStart = performance.now();
     const finish = (stopReason: StopReason, message: string, badStep: number | null = null): TrainSummary => {
       for (const p of pending.splice(0)) disposePending(p);
-      if (o.restoreBest && this.bestPrompt && stopReason !== 'non_finite') this.prompt.assign(this.bestPrompt);
+      if (o.restoreBest && this.bestPrompt && stopReason !== 'non_finite') this.values.assign(this.bestPrompt);
       return { steps: this.step, stopReason, message, finalLoss: this.lastLoss, bestValLoss: this.bestValLoss, badStep };
     };
     // Reads the queued losses; returns the step whose loss (or update) was not finite, if any.
@@ -196,7 +202,7 @@ export class PromptTrainer {
           listener({ type: 'step', step: p.step, epoch: p.epoch, loss, lr: p.lr, tokens: p.tokens, tokensPerSecond: tokensSinceSync / Math.max(elapsed, 1e-9), elapsedMs: performance.now() - start });
         } else if (!bad) {
           bad = p;
-          this.prompt.assign(p.before);
+          this.values.assign(p.before);
         }
       });
       for (const p of batch) disposePending(p);
@@ -216,14 +222,14 @@ export class PromptTrainer {
           return finish('stopped', `stopped by the user after step ${this.step}`);
         }
         const lr = linearScheduleLr(o.lr, this.step, o.warmupSteps, this.totalSteps);
-        const before = tf.keep(tf.clone(this.prompt)) as tf.Tensor2D;
+        const before = tf.keep(tf.clone(this.values)) as tf.Tensor1D;
         const forward = o.dropout ? { dropout: new Dropout(o.seed, this.step) } : {};
-        const { loss, grad } = tidy(() => lossAndGradient(this.model, this.prompt, batches[b], forward));
-        this.optimizer.apply(this.prompt, grad, lr);
+        const { loss, grad } = tidy(() => this.lossAndGradient(batches[b], forward));
+        this.optimizer.apply(this.values, grad, lr);
         grad.dispose();
-        const health = tf.tidy(() => tf.add(loss, tf.mul(tf.sum(this.prompt), 0))) as tf.Scalar;
+        const health = tf.tidy(() => tf.add(loss, tf.mul(tf.sum(this.values), 0))) as tf.Scalar;
         this.step += 1;
-        const tokens = batchTokens(batches[b], this.numVirtualTokens);
+        const tokens = batchTokens(batches[b], this.tuning.virtualTokens);
         tokensSinceSync += tokens;
         pending.push({ step: this.step, epoch, lr, tokens, loss, health, before });
 
@@ -236,12 +242,12 @@ export class PromptTrainer {
           if (bad) return finish('non_finite', nonFiniteMessage(bad.step), bad.step);
         }
         if (evalNow) {
-          const valLoss = await evaluateLoss(this.model, this.prompt, this.data.valBatches);
+          const valLoss = await this.validationLoss();
           const improved = this.bestValLoss === null || valLoss < this.bestValLoss;
           if (improved) {
             this.bestValLoss = valLoss;
             this.bestPrompt?.dispose();
-            this.bestPrompt = tf.keep(tf.clone(this.prompt)) as tf.Tensor2D;
+            this.bestPrompt = tf.keep(tf.clone(this.values)) as tf.Tensor1D;
             this.evalsSinceBest = 0;
           } else this.evalsSinceBest += 1;
           listener({ type: 'eval', step: this.step, epoch, valLoss, bestValLoss: this.bestValLoss as number, improved });
@@ -261,7 +267,7 @@ export class PromptTrainer {
   async checkpoint(): Promise<TrainCheckpoint> {
     return {
       step: this.step,
-      prompt: (await this.prompt.data()) as Float32Array,
+      prompt: (await this.values.data()) as Float32Array,
       optimizer: await this.optimizer.state(),
       bestValLoss: this.bestValLoss,
       bestPrompt: this.bestPrompt ? ((await this.bestPrompt.data()) as Float32Array) : null,
@@ -269,19 +275,54 @@ export class PromptTrainer {
     };
   }
 
+  /** The trained values, flat (prompt tuning: the soft prompt [V, H]). */
   async promptValues(): Promise<Float32Array> {
-    return (await this.prompt.data()) as Float32Array;
+    return (await this.values.data()) as Float32Array;
+  }
+
+  /** The loss on a batch and its gradient for the values; no gradient is taken for any weight. */
+  private lossAndGradient(batch: Batch, forward: ForwardOptions): { loss: tf.Scalar; grad: tf.Tensor1D } {
+    const f = (v: tf.Tensor) => promptLoss(this.model, this.tuning.inject(v as tf.Tensor1D, forward.dropout), batch, forward);
+    const { value, grad } = tf.valueAndGrad(f)(this.values);
+    return { loss: value as tf.Scalar, grad: grad as tf.Tensor1D };
+  }
+
+  private async validationLoss(): Promise<number> {
+    // The injection is made once for all batches and freed after (a Map-holding object, so not by tidy).
+    const values = this.values;
+    const tuning = this.tuning;
+    const injected = tidy(() => {
+      const inj = tuning.inject(values);
+      return { inj, keep: injectionTensors(inj).map((t) => tf.keep(t)) };
+    });
+    try {
+      return await evaluateLoss(this.model, injected.inj, this.data.valBatches);
+    } finally {
+      tf.dispose(injected.keep);
+    }
   }
 
   dispose(): void {
-    this.prompt.dispose();
+    this.values.dispose();
     this.optimizer.dispose();
     this.bestPrompt?.dispose();
   }
 }
 
 function nonFiniteMessage(step: number): string {
-  return `loss or prompt became NaN/Inf at step ${step}; stopped and kept the prompt from before that step`;
+  return `loss or trained values became NaN/Inf at step ${step}; stopped and kept the values from before that step`;
+}
+
+/**
+ * Prompt tuning's trainer, by its soft prompt: `initial` [V, H] row-major. The same loop as any
+ * method (Trainer); kept for the callers that train a soft prompt only.
+ */
+export class PromptTrainer extends Trainer {
+  constructor(model: CausalLM, initial: Float32Array, numVirtualTokens: number, data: TrainData, options: Partial<TrainOptions> = {}, resume?: TrainCheckpoint) {
+    const H = model.config.hiddenSize;
+    if (initial.length !== numVirtualTokens * H) throw new Error(`soft prompt has ${initial.length} values, expected ${numVirtualTokens} x ${H}`);
+    super(model, new Tuning(model, { method: 'prompt', numVirtualTokens, init: 'RANDOM', initText: null }), initial, data, options, resume);
+  }
 }
 
 function disposePending(p: Pending): void {
