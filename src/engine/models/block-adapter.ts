@@ -24,6 +24,8 @@ export type Parts = [name: string, width: number][];
 
 export class BlockAdapter {
   private readonly saved = new Map<string, LoraSaved>();
+  /** The factors as the block op saved them: its inputs are gone after the forward pass's tidy unless saved. */
+  private readonly savedFactors = new Map<string, LoraFactors>();
   private readonly grads = new Map<string, { da: tf.Tensor2D; db: tf.Tensor2D }>();
   private pastGrad: PastKV | null = null;
   /** Tensors handed to the block op's save(), and how each module's share is laid out in them. */
@@ -84,7 +86,7 @@ export class BlockAdapter {
           );
     let extra: tf.Tensor | null = null;
     parts.forEach(([name], i) => {
-      const f = this.lora!.get(name);
+      const f = this.savedFactors.get(name) ?? this.lora!.get(name);
       const saved = this.saved.get(name);
       if (!f) return;
       if (!saved) throw new Error(`LoRA on "${name}": the backward pass has no saved forward tensors`);
@@ -118,7 +120,8 @@ export class BlockAdapter {
     const out: tf.Tensor[] = [];
     this.layout = [];
     for (const [name, s] of this.saved) {
-      out.push(s.xd, s.h);
+      const f = this.lora!.get(name)!;
+      out.push(s.xd, s.h, f.a, f.b);
       if (s.mask) out.push(s.mask);
       this.layout.push([name, s.mask !== null]);
     }
@@ -132,6 +135,8 @@ export class BlockAdapter {
     for (const [name, hasMask] of this.layout) {
       const xd = tensors[at++] as tf.Tensor2D;
       const h = tensors[at++] as tf.Tensor2D;
+      const f = this.lora!.get(name)!;
+      this.savedFactors.set(name, { ...f, a: tensors[at++] as tf.Tensor2D, b: tensors[at++] as tf.Tensor2D });
       this.saved.set(name, { xd, h, mask: hasMask ? tensors[at++] : null });
     }
     if (at !== tensors.length) throw new Error(`block adapter: ${tensors.length} saved tensors, its layout reads ${at}`);
@@ -149,6 +154,7 @@ export class BlockAdapter {
       out.push(g?.da ?? tf.zerosLike(f.a), g?.db ?? tf.zerosLike(f.b));
     }
     this.grads.clear();
+    this.savedFactors.clear();
     this.pastGrad = null;
     return out;
   }
