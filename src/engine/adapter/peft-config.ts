@@ -50,13 +50,13 @@ export function exportConfigJson(c: AdapterConfig): Record<string, unknown> {
   );
 }
 
-function optionalString(v: unknown, key: string): string | null {
+export function optionalString(v: unknown, key: string): string | null {
   if (v === null || v === undefined) return null;
   if (typeof v !== 'string') throw new AdapterError(`adapter_config.json: "${key}" must be a string or null, got ${JSON.stringify(v)}`);
   return v;
 }
 
-function optionalInt(v: unknown, key: string): number | null {
+export function optionalInt(v: unknown, key: string): number | null {
   if (v === null || v === undefined) return null;
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new AdapterError(`adapter_config.json: "${key}" must be a positive integer, got ${JSON.stringify(v)}`);
   return v;

@@ -1,0 +1,99 @@
+// The adapter folder of any method, as PEFT's save_pretrained writes it: adapter_config.json,
+// adapter_model.safetensors (the method's saved tensors) and a README.md model card.
+import { parseSafetensors, SafetensorsError, writeSafetensors } from '../io/safetensors.ts';
+import { Tuning, type MethodConfig } from '../methods/index.ts';
+import { MethodError, type Injection, type NamedTensor } from '../methods/method.ts';
+import type { CausalLM } from '../models/model.ts';
+import { CONFIG_FILE, LEGACY_WEIGHTS_FILE, WEIGHTS_FILE } from './adapter.ts';
+import { methodConfigFromJson, methodConfigJson, type AdapterMeta } from './method-config.ts';
+import { adapterCard, type CardExtras } from './model-card.ts';
+import { AdapterError } from './peft-config.ts';
+
+export interface MethodAdapter {
+  config: MethodConfig;
+  meta: AdapterMeta;
+  /** adapter_model.safetensors' tensors by name. */
+  saved: Record<string, NamedTensor>;
+}
+
+const enc = new TextEncoder();
+
+/** What the card says each method is, and what PEFT keeps of it. */
+function describe(config: MethodConfig, trainable: number): { tag: string; title: string; text: string } {
+  const frozen = 'Every weight of the base model stayed frozen.';
+  switch (config.method) {
+    case 'prompt':
+      return { tag: 'prompt-tuning', title: 'Soft prompt', text: `A PEFT prompt-tuning adapter: ${config.numVirtualTokens} virtual tokens prepended to the input embeddings. ${frozen}` };
+    case 'prefix':
+      return {
+        tag: 'prefix-tuning',
+        title: 'Prefix',
+        text:
+          `A PEFT prefix-tuning adapter: ${config.numVirtualTokens} learned keys and values in every layer's attention. ${frozen}` +
+          (config.prefixProjection ? ` It was trained through a projection (${trainable} values); PEFT keeps only the prefix it produces, so training cannot resume from this folder in PEFT.` : ''),
+      };
+    case 'p_tuning':
+      return {
+        tag: 'p-tuning',
+        title: 'P-tuning prompt',
+        text: `A PEFT P-tuning adapter: ${config.numVirtualTokens} virtual tokens produced by an ${config.encoderType} prompt encoder (${trainable} trained values). PEFT saves only the encoder's output, so training cannot resume from this folder in PEFT (the playground keeps the encoder in its own runs). ${frozen}`,
+      };
+    case 'lora':
+      return {
+        tag: 'lora',
+        title: 'LoRA adapter',
+        text: `A PEFT LoRA adapter: rank ${config.r}, alpha ${config.alpha}, on ${JSON.stringify(config.targetModules ?? 'the default target modules')} (${trainable} trained values). The base weights stayed frozen.`,
+      };
+  }
+}
+
+/** The adapter folder's files for values trained with `tuning`. */
+export function methodAdapterFiles(tuning: Tuning, values: Float32Array, meta: AdapterMeta, extras: CardExtras = {}): Record<string, Uint8Array> {
+  const saved = tuning.save(values);
+  const d = describe(tuning.config, tuning.size);
+  return {
+    [CONFIG_FILE]: enc.encode(JSON.stringify(methodConfigJson(tuning.config, tuning.model, meta), null, 2) + '\n'),
+    [WEIGHTS_FILE]: writeSafetensors(saved, { format: 'pt' }),
+    'README.md': enc.encode(adapterCard({ ...meta, tag: d.tag, title: d.title }, d.text, extras)),
+  };
+}
+
+/** Reads any method's adapter folder (config and weights; other files are ignored). */
+export function readMethodAdapter(files: Record<string, Uint8Array>): MethodAdapter {
+  const configBytes = files[CONFIG_FILE];
+  if (!configBytes) throw new AdapterError(`adapter has no ${CONFIG_FILE}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(configBytes));
+  } catch (e) {
+    throw new AdapterError(`${CONFIG_FILE}: not valid JSON (${(e as Error).message})`);
+  }
+  const { config, meta } = methodConfigFromJson(json);
+  const weights = files[WEIGHTS_FILE];
+  if (!weights) {
+    if (files[LEGACY_WEIGHTS_FILE]) throw new AdapterError(`${LEGACY_WEIGHTS_FILE} is a pickled PyTorch file and is never executed here; re-save the adapter with safe_serialization=True`);
+    throw new AdapterError(`adapter has no ${WEIGHTS_FILE}`);
+  }
+  const saved: Record<string, NamedTensor> = {};
+  try {
+    const parsed = parseSafetensors(weights, WEIGHTS_FILE);
+    for (const name of parsed.names()) {
+      const { shape, data } = parsed.get(name);
+      saved[name] = { shape, data };
+    }
+  } catch (e) {
+    if (e instanceof SafetensorsError) throw new AdapterError(e.message);
+    throw e;
+  }
+  return { config, meta, saved };
+}
+
+/** The adapter's injection on `model`, with an error naming the tensor or module that does not fit. */
+export function loadMethodAdapter(adapter: MethodAdapter, model: CausalLM): Injection {
+  try {
+    return new Tuning(model, adapter.config).load(adapter.saved);
+  } catch (e) {
+    if (e instanceof MethodError) throw new AdapterError(e.message);
+    throw e;
+  }
+}
