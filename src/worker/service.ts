@@ -13,9 +13,11 @@ import { embeddingScale, inspectPrompt, type EmbeddingScale } from '../engine/in
 import type { ModelSource } from '../engine/io/source.ts';
 import { loadModel, type LoadedModel } from '../engine/load.ts';
 import { initSoftPrompt, textInitIds } from '../engine/prompt/init.ts';
-import { evaluateCondition, splitRows } from '../engine/run/evaluate.ts';
+import { applyAdapter } from '../engine/run/adapter.ts';
+import { evaluateCondition, firstExamples, splitRows } from '../engine/run/evaluate.ts';
 import { exportBundle } from '../engine/run/export.ts';
 import { planRun, trainerFor, type RunPlan } from '../engine/run/plan.ts';
+import { initPromptNorm } from '../engine/run/spec.ts';
 import type { TrainCheckpoint } from '../engine/train/trainer.ts';
 import * as store from '../store/db.ts';
 import {
@@ -397,9 +399,7 @@ export class EngineService implements EngineCommands {
   }
 
   private promptTensor(a: AdapterRecord): tf.Tensor2D {
-    const lm = this.need();
-    checkAdapterFits({ config: a.config, promptEmbeddings: a.prompt }, lm.model.config, lm.origin);
-    return tf.tensor2d(a.prompt, [a.config.numVirtualTokens, lm.model.config.hiddenSize]);
+    return applyAdapter(this.need(), { config: a.config, promptEmbeddings: a.prompt }).prompt;
   }
 
   private setActive(next: { id: string; prompt: tf.Tensor2D } | null): void {
@@ -415,8 +415,8 @@ export class EngineService implements EngineCommands {
     }
     const lm = this.need();
     const a = await this.adapterRecord(id);
-    const warnings = checkAdapterFits({ config: a.config, promptEmbeddings: a.prompt }, lm.model.config, lm.origin);
-    this.setActive({ id, prompt: this.promptTensor(a) });
+    const { prompt, warnings } = applyAdapter(lm, { config: a.config, promptEmbeddings: a.prompt });
+    this.setActive({ id, prompt });
     return warnings;
   }
 
@@ -502,9 +502,8 @@ export class EngineService implements EngineCommands {
   /** The rows an evaluation scores: a run's stored held-out rows, or the examples the page gave. */
   private async evalRows(req: EvaluateRequest): Promise<{ examples: Example[]; rows: string; heldOut: boolean; datasetHash: string | null }> {
     const set = req.set;
-    const first = <T>(xs: T[]) => (set.limit ? xs.slice(0, set.limit) : xs);
     if (set.kind === 'examples') {
-      const examples = first(set.examples);
+      const examples = firstExamples(set.examples, set.limit);
       return { examples, rows: `${examples.length < set.examples.length ? `the first ${examples.length} of ` : ''}${set.examples.length} ${set.name}`, heldOut: false, datasetHash: null };
     }
     const run = await store.getRun(set.runId);
@@ -512,7 +511,7 @@ export class EngineService implements EngineCommands {
     const dataset = await store.getDataset(run.spec.data.datasetId);
     if (!dataset) throw new EngineError(`the data of run "${run.spec.label}" is no longer in this browser's storage`);
     const part = splitRows(run.split, { hash: dataset.id, rows: dataset.rows, testRows: dataset.testRows }, run.spec.data.mapping, run.spec.data.name, set.part);
-    const examples = first(part.examples);
+    const examples = firstExamples(part.examples, set.limit);
     const of = examples.length < part.examples.length ? `the first ${examples.length} of the ` : '';
     return { examples, rows: `${of}${part.examples.length} ${part.part} rows of ${run.spec.data.name} held out by run "${run.spec.label}"`, heldOut: true, datasetHash: dataset.id };
   }
@@ -590,11 +589,8 @@ export class EngineService implements EngineCommands {
 
   /** The init prompt's scale next to the vocabulary's, for the teach panel's RANDOM warning. */
   initScale(kind: 'RANDOM' | 'TEXT' | 'SAMPLE_VOCAB'): { promptNorm: number; embeddingNorm: number } {
-    const lm = this.need();
-    const H = lm.model.config.hiddenSize;
-    // RANDOM init draws N(0, 1) per value: its rows have norm about sqrt(H).
-    const promptNorm = kind === 'RANDOM' ? Math.sqrt(H) : (this.scale?.mean ?? 0);
-    return { promptNorm, embeddingNorm: this.scale?.mean ?? 0 };
+    const embeddingNorm = this.scale?.mean ?? 0;
+    return { promptNorm: initPromptNorm(kind, this.need().model.config.hiddenSize, embeddingNorm), embeddingNorm };
   }
 
   memory(): { numTensors: number; numBytes: number } {

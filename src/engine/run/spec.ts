@@ -48,6 +48,15 @@ export const DEFAULT_TRAIN_SPEC: TrainSpec = {
 };
 
 /**
+ * The norm a soft prompt's rows start at, to put beside the vocabulary's (the mean L2 norm of the
+ * token embedding rows): RANDOM draws N(0, 1) per value, so its rows have norm about sqrt(H);
+ * TEXT and SAMPLE_VOCAB copy embedding rows, so they start on the vocabulary's scale.
+ */
+export function initPromptNorm(kind: InitKind, hiddenSize: number, embeddingNorm: number): number {
+  return kind === 'RANDOM' ? Math.sqrt(hiddenSize) : embeddingNorm;
+}
+
+/**
  * The validation cadence of a run: every `evalEvery` steps when set, else twice per epoch (so a
  * short run still sees its validation curve bend). train_peft.py gets the resolved number.
  */
