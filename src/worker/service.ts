@@ -4,10 +4,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { checkAdapterFits, makeAdapter, readAdapter } from '../engine/adapter/adapter.ts';
 import { adapterFilesFromUploads, zipFolder } from '../engine/adapter/archive.ts';
 import { AdapterError } from '../engine/adapter/peft-config.ts';
-import type { Example } from '../engine/data/examples.ts';
+import type { ColumnMapping, Example } from '../engine/data/examples.ts';
 import { datasetHash } from '../engine/data/hash.ts';
 import { previewExample } from '../engine/data/preview.ts';
-import { buildTrainingSet, exampleBudget } from '../engine/data/training-set.ts';
+import { exampleBudget } from '../engine/data/training-set.ts';
 import { generate } from '../engine/generate.ts';
 import { embeddingScale, inspectPrompt, type EmbeddingScale } from '../engine/inspect.ts';
 import type { ModelSource } from '../engine/io/source.ts';
@@ -16,7 +16,7 @@ import { initSoftPrompt, textInitIds } from '../engine/prompt/init.ts';
 import { applyAdapter } from '../engine/run/adapter.ts';
 import { evaluateCondition, firstExamples, splitRows } from '../engine/run/evaluate.ts';
 import { exportBundle } from '../engine/run/export.ts';
-import { planRun, trainerFor, type RunPlan } from '../engine/run/plan.ts';
+import { planRun, runStats, trainerFor, type RunPlan } from '../engine/run/plan.ts';
 import { initPromptNorm } from '../engine/run/spec.ts';
 import type { TrainCheckpoint } from '../engine/train/trainer.ts';
 import * as store from '../store/db.ts';
@@ -43,6 +43,7 @@ import {
   type BackendName,
   type DataStats,
   type DataStatsRequest,
+  type DatasetSpec,
   type EngineCommands,
   type EngineEvent,
   type EvalCondition,
@@ -85,6 +86,11 @@ export class EngineError extends Error {
 
 const refOf = (spec: ModelSpec): ModelRef =>
   spec.kind === 'embedded' ? { kind: 'embedded', name: spec.name, url: spec.url } : spec.kind === 'hub' ? { kind: 'hub', ref: spec.ref, endpoint: spec.endpoint } : { kind: 'files', name: spec.name };
+
+/** A run's data as stored: once, under the hash of its rows. */
+async function datasetRecord(data: DatasetSpec): Promise<DatasetRecord> {
+  return { id: await datasetHash(data.rows, data.testRows), name: data.name, rows: data.rows, testRows: data.testRows };
+}
 
 export class EngineService implements EngineCommands {
   private listeners: ((e: EngineEvent) => void)[] = [];
@@ -231,26 +237,11 @@ export class EngineService implements EngineCommands {
     };
   }
 
-  dataStats(req: DataStatsRequest): DataStats {
-    const lm = this.need();
-    const set = buildTrainingSet(lm.tokenizer, req.examples, lm.eosTokenId, lm.padTokenId, {
-      numVirtualTokens: req.numVirtualTokens,
-      contextLength: lm.model.config.contextLength,
-      maxLength: req.maxLength,
-      batchSize: req.batchSize,
-      epochs: req.epochs,
-      valSplit: req.valSplit,
-      seed: req.seed,
-    });
-    return {
-      trainCount: set.train.length,
-      valCount: set.val.length,
-      stepsPerEpoch: set.data.stepsPerEpoch,
-      totalSteps: set.data.stepsPerEpoch * req.epochs,
-      maxLength: set.maxLength,
-      train: set.stats.train,
-      val: set.stats.val,
-    };
+  async dataStats(req: DataStatsRequest): Promise<DataStats> {
+    this.need();
+    const dataset = await datasetRecord(req.data);
+    // The page applies the step limit itself (changing it asks for no new stats).
+    return runStats(this.plan({ ...req, train: { ...req.train, maxSteps: null } }, dataset));
   }
 
   // ---------------------------------------------------------------- training
@@ -264,7 +255,8 @@ export class EngineService implements EngineCommands {
       throw new EngineError(`the loaded model's hidden size ${lm.model.config.hiddenSize} differs from the run's ${run.hiddenSize}`);
   }
 
-  private plan(spec: StoredRunSpec, dataset: DatasetRecord, split?: RunRecord['split']): RunPlan {
+  /** The plan of a run (or of the data panel's numbers): the engine's planRun on the stored dataset. */
+  private plan(spec: Pick<StoredRunSpec, 'prompt' | 'train'> & { data: { name: string; mapping: ColumnMapping } }, dataset: DatasetRecord, split?: RunRecord['split']): RunPlan {
     const { data, prompt, train } = spec;
     return planRun(this.need(), {
       rows: dataset.rows,
@@ -296,7 +288,7 @@ export class EngineService implements EngineCommands {
     const lm = this.need();
     this.checkModelFor(spec);
     const { rows, testRows, name, mapping } = spec.data;
-    const dataset = { id: await datasetHash(rows, testRows), name, rows, testRows };
+    const dataset = await datasetRecord(spec.data);
     const stored: StoredRunSpec = { ...spec, data: { name, mapping, datasetId: dataset.id, rowCount: rows.length, testRowCount: testRows?.length ?? 0 } };
     const backend = this.backend?.info.name ?? 'cpu';
     const draft = {
