@@ -1,18 +1,15 @@
 // The engine worker's API: every call the UI makes, each a thin shell over engine calls.
-// It owns tfjs, the loaded model, the running training loop and the active adapter.
+// It owns the running training loop and the adapters; the model and backend are the session's.
 import * as tf from '@tensorflow/tfjs-core';
 import { checkAdapterFits, makeAdapter, readAdapter } from '../engine/adapter/adapter.ts';
 import { adapterFilesFromUploads, zipFolder } from '../engine/adapter/archive.ts';
 import { AdapterError } from '../engine/adapter/peft-config.ts';
 import type { ColumnMapping, Example } from '../engine/data/examples.ts';
 import { datasetHash } from '../engine/data/hash.ts';
-import { previewExample } from '../engine/data/preview.ts';
-import { exampleBudget } from '../engine/data/training-set.ts';
 import { generate } from '../engine/generate.ts';
-import { embeddingScale, inspectPrompt, type EmbeddingScale } from '../engine/inspect.ts';
-import type { ModelSource } from '../engine/io/source.ts';
-import { loadModel, type LoadedModel } from '../engine/load.ts';
-import { initSoftPrompt, textInitIds } from '../engine/prompt/init.ts';
+import { inspectPrompt } from '../engine/inspect.ts';
+import type { LoadedModel } from '../engine/load.ts';
+import { initSoftPrompt } from '../engine/prompt/init.ts';
 import { applyAdapter } from '../engine/run/adapter.ts';
 import { evaluateCondition, firstExamples, splitRows } from '../engine/run/evaluate.ts';
 import { exportBundle } from '../engine/run/export.ts';
@@ -21,22 +18,21 @@ import { initPromptNorm } from '../engine/run/spec.ts';
 import type { TrainCheckpoint } from '../engine/train/trainer.ts';
 import * as store from '../store/db.ts';
 import {
-  describeRef,
   emptyHistory,
   historyUpTo,
   newAdapterRecord,
-  sameModel,
   summaryOf,
   type AdapterRecord,
   type AdapterSummary,
   type DatasetRecord,
-  type ModelRef,
   type RunRecord,
   type RunSummaryRecord,
   type StoredRunSpec,
 } from '../store/records.ts';
-import type { BackendHandle } from './backend.ts';
-import { CacheStorageFileCache, clearCache, summarizeCache, type CacheSummary } from './file-cache.ts';
+import { EngineError } from './engine-error.ts';
+import { clearCache, summarizeCache, type CacheSummary } from './file-cache.ts';
+import { ModelSession, type ModelHost } from './model-session.ts';
+import { examplePreview, initTextPreview } from './previews.ts';
 import {
   CHECKPOINT_EVERY,
   type BackendInfo,
@@ -62,30 +58,19 @@ import {
   type Recoverable,
   type RunSpec,
   type RunStarted,
-  type TokenView,
 } from './protocol.ts';
 import { TrainingRun } from './run.ts';
 
 /** Top-k of sampled generation in "try it" (transformers' generate default). */
 const TOP_K = 50;
 
+export { EngineError } from './engine-error.ts';
+
 /** What the service needs from its host: the browser worker (worker.ts) or a Node test. */
-export interface EngineHost {
-  initBackend(requested: BackendName): Promise<BackendHandle>;
-  sourceFor(spec: ModelSpec, cache: CacheStorageFileCache): Promise<ModelSource>;
+export interface EngineHost extends ModelHost {
   /** The files of a built-in model, to ship beside its adapters ({} when unknown). */
   embeddedFiles(url: string): Promise<Record<string, Uint8Array>>;
 }
-
-export class EngineError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EngineError';
-  }
-}
-
-const refOf = (spec: ModelSpec): ModelRef =>
-  spec.kind === 'embedded' ? { kind: 'embedded', name: spec.name, url: spec.url } : spec.kind === 'hub' ? { kind: 'hub', ref: spec.ref, endpoint: spec.endpoint } : { kind: 'files', name: spec.name };
 
 /** A run's data as stored: once, under the hash of its rows. */
 async function datasetRecord(data: DatasetSpec): Promise<DatasetRecord> {
@@ -94,18 +79,14 @@ async function datasetRecord(data: DatasetSpec): Promise<DatasetRecord> {
 
 export class EngineService implements EngineCommands {
   private listeners: ((e: EngineEvent) => void)[] = [];
-  private backend: BackendHandle | null = null;
-  private lm: LoadedModel | null = null;
-  private model: ModelInfo | null = null;
-  private scale: EmbeddingScale | null = null;
+  private readonly session: ModelSession;
   private run: TrainingRun | null = null;
-  private active: { id: string; prompt: tf.Tensor2D } | null = null;
-  private readonly cache = new CacheStorageFileCache();
-  private deviceGone: string | null = null;
   /** Adapters IndexedDB could not store (quota): still usable and downloadable this session. */
   private readonly unsaved = new Map<string, AdapterRecord>();
 
-  constructor(private readonly host: EngineHost) {}
+  constructor(private readonly host: EngineHost) {
+    this.session = new ModelSession(host, (e) => this.emit(e));
+  }
 
   subscribe(listener: (e: EngineEvent) => void): void {
     this.listeners.push(listener);
@@ -121,20 +102,12 @@ export class EngineService implements EngineCommands {
     }
   }
 
-  async init(requested: BackendName): Promise<BackendInfo> {
-    if (this.backend) return this.backend.info;
-    this.backend = await this.host.initBackend(requested);
-    void this.backend.deviceLost.then((message) => {
-      this.deviceGone = message;
-      this.emit({ type: 'device-lost', message });
-    });
-    return this.backend.info;
+  init(requested: BackendName): Promise<BackendInfo> {
+    return this.session.init(requested);
   }
 
   private need(): LoadedModel {
-    if (this.deviceGone) throw new EngineError(`the WebGPU device was lost (${this.deviceGone}); restart the engine`);
-    if (!this.lm) throw new EngineError('no model is loaded yet');
-    return this.lm;
+    return this.session.need();
   }
 
   private idle(what: string): void {
@@ -144,57 +117,8 @@ export class EngineService implements EngineCommands {
   // ---------------------------------------------------------------- model
 
   async loadModel(spec: ModelSpec): Promise<ModelInfo> {
-    if (!this.backend) throw new EngineError('the engine is not initialised');
     this.idle('loading another model');
-    const t0 = performance.now();
-    const hitsBefore = this.cache.hitBytes;
-    const problemsBefore = this.cache.problems.length;
-    const totals = new Map<string, number>();
-    const seen = new Set<string>();
-    const source = await this.host.sourceFor(spec, this.cache);
-    let lastEmit = 0;
-    const lm = await loadModel(source, (p) => {
-      const cached = p.cached === true;
-      const first = !seen.has(p.file);
-      seen.add(p.file);
-      if (!cached) totals.set(p.file, p.loaded);
-      const now = performance.now();
-      if (first || now - lastEmit > 100 || p.loaded === p.total) {
-        lastEmit = now;
-        this.emit({ type: 'load-progress', progress: { file: p.file, loaded: p.loaded, total: p.total, cached } });
-      }
-    });
-    const cachedBytes = this.cache.hitBytes - hitsBefore;
-    // Bytes that came over the network (a picked local folder downloads nothing).
-    const downloaded = spec.kind === 'files' ? 0 : [...totals.values()].reduce((a, b) => a + b, 0);
-    this.setActive(null);
-    this.lm?.dispose();
-    this.lm = lm;
-    const c = lm.model.config;
-    this.scale = await embeddingScale(lm.model, lm.tokenizer);
-    const arch = Array.isArray(lm.rawConfig.architectures) ? String(lm.rawConfig.architectures[0]) : null;
-    this.model = {
-      ref: refOf(spec),
-      origin: lm.origin,
-      family: c.family,
-      modelType: c.modelType,
-      architecture: arch,
-      parameterCount: lm.model.parameterCount,
-      hiddenSize: c.hiddenSize,
-      numLayers: c.numLayers,
-      numHeads: c.numHeads,
-      vocabSize: c.vocabSize,
-      contextLength: c.contextLength,
-      weightBytes: lm.model.weightBytes,
-      eosTokenId: lm.eosTokenId,
-      padTokenId: lm.padTokenId,
-      embeddingNorm: this.scale.mean,
-      downloadedBytes: downloaded,
-      cachedBytes,
-      cacheProblems: this.cache.problems.slice(problemsBefore).map(({ file, reason, message }) => ({ file, reason, message })),
-      loadSeconds: (performance.now() - t0) / 1000,
-    };
-    return this.model;
+    return this.session.load(spec);
   }
 
   cacheSummary(): Promise<CacheSummary> {
@@ -207,34 +131,12 @@ export class EngineService implements EngineCommands {
 
   // ---------------------------------------------------------------- data and prompt previews
 
-  private tokenViews(ids: number[]): TokenView[] {
-    const tok = this.need().tokenizer;
-    return ids.map((id) => ({ id, text: tok.token(id) }));
-  }
-
   examplePreview(example: Example, maxLength: number | null, numVirtualTokens: number): ExamplePreview {
-    const lm = this.need();
-    const budget = exampleBudget(lm.model.config.contextLength, numVirtualTokens, maxLength);
-    const p = previewExample(lm.tokenizer, example, lm.eosTokenId, budget);
-    const special = new Set([lm.tokenizer.bosTokenId, lm.eosTokenId].filter((x) => x !== null));
-    return {
-      tokens: p.tokens.map((t) => ({ id: t.id, text: t.piece, role: t.role === 'input' && special.has(t.id) ? 'special' : t.role })),
-      inputTokens: p.inputTokens,
-      targetTokens: p.targetTokens,
-      truncated: p.truncated,
-      dropped: p.dropped,
-    };
+    return examplePreview(this.need(), example, maxLength, numVirtualTokens);
   }
 
   initTextPreview(text: string, numVirtualTokens: number): InitTextPreview {
-    const lm = this.need();
-    const own = lm.tokenizer.encode(text);
-    const ids = textInitIds(lm.tokenizer, text, numVirtualTokens);
-    return {
-      textTokens: this.tokenViews(own),
-      promptTokens: this.tokenViews(ids),
-      mode: own.length === numVirtualTokens ? 'exact' : own.length > numVirtualTokens ? 'cut' : 'repeated',
-    };
+    return initTextPreview(this.need(), text, numVirtualTokens);
   }
 
   async dataStats(req: DataStatsRequest): Promise<DataStats> {
@@ -245,15 +147,6 @@ export class EngineService implements EngineCommands {
   }
 
   // ---------------------------------------------------------------- training
-
-  private checkModelFor(run: RunSummaryRecord | RunSpec): void {
-    const spec = 'spec' in run ? run.spec : run;
-    const lm = this.need();
-    const have = this.model?.ref;
-    if (!have || !sameModel(spec.model, have)) throw new EngineError(`this run was trained on ${describeRef(spec.model)}, but ${have ? describeRef(have) : 'no model'} is loaded`);
-    if ('hiddenSize' in run && run.hiddenSize !== lm.model.config.hiddenSize)
-      throw new EngineError(`the loaded model's hidden size ${lm.model.config.hiddenSize} differs from the run's ${run.hiddenSize}`);
-  }
 
   /** The plan of a run (or of the data panel's numbers): the engine's planRun on the stored dataset. */
   private plan(spec: Pick<StoredRunSpec, 'prompt' | 'train'> & { data: { name: string; mapping: ColumnMapping } }, dataset: DatasetRecord, split?: RunRecord['split']): RunPlan {
@@ -274,23 +167,19 @@ export class EngineService implements EngineCommands {
   private begin(record: RunRecord, plan: RunPlan, resume: TrainCheckpoint | undefined, warnings: string[]): RunStarted {
     const lm = this.need();
     const trainer = trainerFor(lm, plan, record.initPrompt, record.spec.prompt.numVirtualTokens, resume);
-    const backend = this.backend?.info.name ?? 'cpu';
-    this.run = new TrainingRun(
-      { emit: (e) => this.emit(e), lm, backend, deviceLost: this.backend?.deviceLost ?? new Promise(() => {}), keepUnsaved: (a) => this.unsaved.set(a.id, a) },
-      record,
-      trainer,
-    );
+    const backend = this.session.backendName ?? 'cpu';
+    this.run = new TrainingRun({ emit: (e) => this.emit(e), lm, backend, deviceLost: this.session.deviceLost, keepUnsaved: (a) => this.unsaved.set(a.id, a) }, record, trainer);
     return { runId: record.id, totalSteps: record.totalSteps, stepsPerEpoch: plan.stepsPerEpoch, startStep: resume?.step ?? 0, history: record.history, warnings };
   }
 
   async startRun(spec: RunSpec): Promise<RunStarted> {
     this.idle('starting another');
     const lm = this.need();
-    this.checkModelFor(spec);
+    this.session.checkModelFor(spec);
     const { rows, testRows, name, mapping } = spec.data;
     const dataset = await datasetRecord(spec.data);
     const stored: StoredRunSpec = { ...spec, data: { name, mapping, datasetId: dataset.id, rowCount: rows.length, testRowCount: testRows?.length ?? 0 } };
-    const backend = this.backend?.info.name ?? 'cpu';
+    const backend = this.session.backendName ?? 'cpu';
     const draft = {
       id: store.newId(),
       createdAt: Date.now(),
@@ -318,7 +207,7 @@ export class EngineService implements EngineCommands {
     this.idle('resuming another');
     const record = await store.getRun(runId);
     if (!record) throw new EngineError(`run ${runId} is not in this browser's storage any more`);
-    this.checkModelFor(record);
+    this.session.checkModelFor(record);
     const dataset = await store.getDataset(record.spec.data.datasetId);
     if (!dataset) throw new EngineError(`the data of run "${record.spec.label}" is no longer in this browser's storage`);
     const checkpoint = await store.getCheckpoint(runId);
@@ -329,7 +218,7 @@ export class EngineService implements EngineCommands {
       statusMessage: '',
       stepsDone: step,
       history: historyUpTo(record.history, step),
-      backend: this.backend?.info.name ?? record.backend,
+      backend: this.session.backendName ?? record.backend,
       totalSteps: plan.totalSteps,
     });
     await store.putRun(record);
@@ -379,7 +268,7 @@ export class EngineService implements EngineCommands {
   }
 
   async deleteAdapter(id: string): Promise<void> {
-    if (this.active?.id === id) this.setActive(null);
+    if (this.session.activeId === id) this.session.setActive(null);
     this.unsaved.delete(id);
     await store.deleteAdapter(id);
   }
@@ -394,21 +283,16 @@ export class EngineService implements EngineCommands {
     return applyAdapter(this.need(), { config: a.config, promptEmbeddings: a.prompt }).prompt;
   }
 
-  private setActive(next: { id: string; prompt: tf.Tensor2D } | null): void {
-    this.active?.prompt.dispose();
-    this.active = next;
-  }
-
   /** Makes an adapter the one "try it", evaluation and inspection use; no model reload. */
   async setActiveAdapter(id: string | null): Promise<string[]> {
     if (id === null) {
-      this.setActive(null);
+      this.session.setActive(null);
       return [];
     }
     const lm = this.need();
     const a = await this.adapterRecord(id);
     const { prompt, warnings } = applyAdapter(lm, { config: a.config, promptEmbeddings: a.prompt });
-    this.setActive({ id, prompt });
+    this.session.setActive({ id, prompt });
     return warnings;
   }
 
@@ -430,7 +314,7 @@ export class EngineService implements EngineCommands {
     const checkpoint = await store.getCheckpoint(runId);
     if (!run || !checkpoint) throw new EngineError('that run has no checkpoint');
     const lm = this.need();
-    this.checkModelFor(run);
+    this.session.checkModelFor(run);
     const h = historyUpTo(run.history, checkpoint.step);
     const record = newAdapterRecord({
       name: `${run.spec.label} (checkpoint, step ${checkpoint.step})`,
@@ -455,7 +339,7 @@ export class EngineService implements EngineCommands {
     const run = a.runId ? await store.getRun(a.runId) : undefined;
     const dataset = run ? await store.getDataset(run.spec.data.datasetId) : undefined;
     // A built-in model exists nowhere but on this server: ship it beside the adapter.
-    const ref = this.model?.ref;
+    const ref = this.session.info?.ref;
     const baseModelFiles = ref?.kind === 'embedded' && a.model.kind === 'folder' && ref.name === a.model.id ? await this.host.embeddedFiles(ref.url) : undefined;
     const { files, folderName } = exportBundle({
       name: a.name,
@@ -474,7 +358,7 @@ export class EngineService implements EngineCommands {
               steps: a.metrics.steps ?? run.stepsDone,
               rows: dataset.rows,
               testRows: dataset.testRows,
-              contextLength: this.lm?.model.config.contextLength ?? null,
+              contextLength: this.session.info?.contextLength ?? null,
             },
           }
         : {}),
@@ -581,7 +465,7 @@ export class EngineService implements EngineCommands {
 
   /** The init prompt's scale next to the vocabulary's, for the teach panel's RANDOM warning. */
   initScale(kind: 'RANDOM' | 'TEXT' | 'SAMPLE_VOCAB'): { promptNorm: number; embeddingNorm: number } {
-    const embeddingNorm = this.scale?.mean ?? 0;
+    const embeddingNorm = this.session.embeddingNorm;
     return { promptNorm: initPromptNorm(kind, this.need().model.config.hiddenSize, embeddingNorm), embeddingNorm };
   }
 
@@ -592,6 +476,6 @@ export class EngineService implements EngineCommands {
 
   /** Destroys the GPU device as a driver reset would (to test recovery). */
   loseDevice(): void {
-    this.backend?.loseDevice();
+    this.session.loseDevice();
   }
 }
