@@ -1,47 +1,38 @@
-// The engine worker's API: every call the UI makes, each a thin shell over engine calls.
-// It owns the running training loop; the model and backend are the session's, the adapters and
-// the evaluation commands have their own modules.
+// The engine worker's API: every call the UI makes (EngineCommands), each a few lines over the
+// worker's parts: the backend and loaded model (ModelSession), the adapters (Adapters), the
+// training runs (Runs), evaluation and previews, which call the same engine functions as the CLI.
 import * as tf from '@tensorflow/tfjs-core';
-import type { ColumnMapping, Example } from '../engine/data/examples.ts';
-import { datasetHash } from '../engine/data/hash.ts';
-import type { LoadedModel } from '../engine/load.ts';
-import { initSoftPrompt } from '../engine/prompt/init.ts';
-import { planRun, runStats, trainerFor, type RunPlan } from '../engine/run/plan.ts';
+import type { Example } from '../engine/data/examples.ts';
 import { initPromptNorm } from '../engine/run/spec.ts';
-import type { TrainCheckpoint } from '../engine/train/trainer.ts';
-import * as store from '../store/db.ts';
-import { emptyHistory, historyUpTo, type AdapterSummary, type DatasetRecord, type RunRecord, type RunSummaryRecord, type StoredRunSpec } from '../store/records.ts';
+import type { AdapterSummary, RunSummaryRecord } from '../store/records.ts';
 import { Adapters } from './adapters.ts';
-import { EngineError } from './engine-error.ts';
 import { evaluate, inspect, tryIt } from './evaluation.ts';
 import { clearCache, summarizeCache, type CacheSummary } from './file-cache.ts';
 import { ModelSession, type ModelHost } from './model-session.ts';
 import { examplePreview, initTextPreview } from './previews.ts';
-import {
-  CHECKPOINT_EVERY,
-  type BackendInfo,
-  type BackendName,
-  type DataStats,
-  type DataStatsRequest,
-  type DatasetSpec,
-  type EngineCommands,
-  type EngineEvent,
-  type EvaluateRequest,
-  type Evaluation,
-  type ExamplePreview,
-  type ExportedAdapter,
-  type GenerateRequest,
-  type GenerateResult,
-  type ImportedAdapter,
-  type InitTextPreview,
-  type InspectResult,
-  type ModelInfo,
-  type ModelSpec,
-  type Recoverable,
-  type RunSpec,
-  type RunStarted,
+import type {
+  BackendInfo,
+  BackendName,
+  DataStats,
+  DataStatsRequest,
+  EngineCommands,
+  EngineEvent,
+  EvaluateRequest,
+  Evaluation,
+  ExamplePreview,
+  ExportedAdapter,
+  GenerateRequest,
+  GenerateResult,
+  ImportedAdapter,
+  InitTextPreview,
+  InspectResult,
+  ModelInfo,
+  ModelSpec,
+  Recoverable,
+  RunSpec,
+  RunStarted,
 } from './protocol.ts';
-import { TrainingRun } from './run.ts';
+import { Runs } from './runs.ts';
 
 export { EngineError } from './engine-error.ts';
 
@@ -51,20 +42,17 @@ export interface EngineHost extends ModelHost {
   embeddedFiles(url: string): Promise<Record<string, Uint8Array>>;
 }
 
-/** A run's data as stored: once, under the hash of its rows. */
-async function datasetRecord(data: DatasetSpec): Promise<DatasetRecord> {
-  return { id: await datasetHash(data.rows, data.testRows), name: data.name, rows: data.rows, testRows: data.testRows };
-}
-
 export class EngineService implements EngineCommands {
   private listeners: ((e: EngineEvent) => void)[] = [];
   private readonly session: ModelSession;
   private readonly adapters: Adapters;
-  private run: TrainingRun | null = null;
+  private readonly runs: Runs;
 
   constructor(host: EngineHost) {
-    this.session = new ModelSession(host, (e) => this.emit(e));
+    const emit = (e: EngineEvent) => this.emit(e);
+    this.session = new ModelSession(host, emit);
     this.adapters = new Adapters(this.session, (url) => host.embeddedFiles(url));
+    this.runs = new Runs(this.session, this.adapters, emit);
   }
 
   subscribe(listener: (e: EngineEvent) => void): void {
@@ -85,18 +73,10 @@ export class EngineService implements EngineCommands {
     return this.session.init(requested);
   }
 
-  private need(): LoadedModel {
-    return this.session.need();
-  }
-
-  private idle(what: string): void {
-    if (this.run && (this.run.status === 'running' || this.run.status === 'paused')) throw new EngineError(`stop the training run before ${what}`);
-  }
-
   // ---------------------------------------------------------------- model
 
   async loadModel(spec: ModelSpec): Promise<ModelInfo> {
-    this.idle('loading another model');
+    this.runs.idle('loading another model');
     return this.session.load(spec);
   }
 
@@ -111,128 +91,60 @@ export class EngineService implements EngineCommands {
   // ---------------------------------------------------------------- data and prompt previews
 
   examplePreview(example: Example, maxLength: number | null, numVirtualTokens: number): ExamplePreview {
-    return examplePreview(this.need(), example, maxLength, numVirtualTokens);
+    return examplePreview(this.session.need(), example, maxLength, numVirtualTokens);
   }
 
   initTextPreview(text: string, numVirtualTokens: number): InitTextPreview {
-    return initTextPreview(this.need(), text, numVirtualTokens);
+    return initTextPreview(this.session.need(), text, numVirtualTokens);
   }
 
-  async dataStats(req: DataStatsRequest): Promise<DataStats> {
-    this.need();
-    const dataset = await datasetRecord(req.data);
-    // The page applies the step limit itself (changing it asks for no new stats).
-    return runStats(this.plan({ ...req, train: { ...req.train, maxSteps: null } }, dataset));
+  dataStats(req: DataStatsRequest): Promise<DataStats> {
+    return this.runs.stats(req);
+  }
+
+  /** The init prompt's scale next to the vocabulary's, for the teach panel's RANDOM warning. */
+  initScale(kind: 'RANDOM' | 'TEXT' | 'SAMPLE_VOCAB'): { promptNorm: number; embeddingNorm: number } {
+    const { hiddenSize } = this.session.need().model.config;
+    const embeddingNorm = this.session.embeddingNorm;
+    return { promptNorm: initPromptNorm(kind, hiddenSize, embeddingNorm), embeddingNorm };
   }
 
   // ---------------------------------------------------------------- training
 
-  /** The plan of a run (or of the data panel's numbers): the engine's planRun on the stored dataset. */
-  private plan(spec: Pick<StoredRunSpec, 'prompt' | 'train'> & { data: { name: string; mapping: ColumnMapping } }, dataset: DatasetRecord, split?: RunRecord['split']): RunPlan {
-    const { data, prompt, train } = spec;
-    return planRun(this.need(), {
-      rows: dataset.rows,
-      testRows: dataset.testRows,
-      datasetHash: dataset.id,
-      mapping: data.mapping,
-      name: data.name,
-      numVirtualTokens: prompt.numVirtualTokens,
-      train,
-      split,
-      checkpointEvery: CHECKPOINT_EVERY,
-    });
-  }
-
-  private begin(record: RunRecord, plan: RunPlan, resume: TrainCheckpoint | undefined, warnings: string[]): RunStarted {
-    const lm = this.need();
-    const trainer = trainerFor(lm, plan, record.initPrompt, record.spec.prompt.numVirtualTokens, resume);
-    const backend = this.session.backendName ?? 'cpu';
-    this.run = new TrainingRun({ emit: (e) => this.emit(e), lm, backend, deviceLost: this.session.deviceLost, keepUnsaved: (a) => this.adapters.keepUnsaved(a) }, record, trainer);
-    return { runId: record.id, totalSteps: record.totalSteps, stepsPerEpoch: plan.stepsPerEpoch, startStep: resume?.step ?? 0, history: record.history, warnings };
-  }
-
-  async startRun(spec: RunSpec): Promise<RunStarted> {
-    this.idle('starting another');
-    const lm = this.need();
-    this.session.checkModelFor(spec);
-    const { rows, testRows, name, mapping } = spec.data;
-    const dataset = await datasetRecord(spec.data);
-    const stored: StoredRunSpec = { ...spec, data: { name, mapping, datasetId: dataset.id, rowCount: rows.length, testRowCount: testRows?.length ?? 0 } };
-    const backend = this.session.backendName ?? 'cpu';
-    const draft = {
-      id: store.newId(),
-      createdAt: Date.now(),
-      updatedAt: Date.now(),
-      spec: stored,
-      status: 'running' as const,
-      statusMessage: '',
-      stepsDone: 0,
-      history: emptyHistory(),
-      hiddenSize: lm.model.config.hiddenSize,
-      adapterId: null,
-      backend,
-      checkpointStep: 0,
-    };
-    const plan = this.plan(stored, dataset);
-    const init = await initSoftPrompt(lm.model, lm.tokenizer, spec.prompt);
-    const record: RunRecord = { ...draft, split: plan.split, evalEvery: plan.evalEvery, totalSteps: plan.totalSteps, initPrompt: init.values, initIds: init.initIds };
-    await store.putDataset(dataset);
-    await store.putRun(record);
-    return this.begin(record, plan, undefined, []);
+  startRun(spec: RunSpec): Promise<RunStarted> {
+    return this.runs.start(spec);
   }
 
   /** Continues an interrupted run from its last checkpoint (or from the start when it had none), on its stored split. */
-  async resumeRun(runId: string): Promise<RunStarted> {
-    this.idle('resuming another');
-    const record = await store.getRun(runId);
-    if (!record) throw new EngineError(`run ${runId} is not in this browser's storage any more`);
-    this.session.checkModelFor(record);
-    const dataset = await store.getDataset(record.spec.data.datasetId);
-    if (!dataset) throw new EngineError(`the data of run "${record.spec.label}" is no longer in this browser's storage`);
-    const checkpoint = await store.getCheckpoint(runId);
-    const plan = this.plan(record.spec, dataset, record.split);
-    const step = checkpoint?.step ?? 0;
-    Object.assign(record, {
-      status: 'running',
-      statusMessage: '',
-      stepsDone: step,
-      history: historyUpTo(record.history, step),
-      backend: this.session.backendName ?? record.backend,
-      totalSteps: plan.totalSteps,
-    });
-    await store.putRun(record);
-    return this.begin(record, plan, checkpoint, checkpoint ? [] : ['no checkpoint had been written yet: the run starts again from step 0']);
+  resumeRun(runId: string): Promise<RunStarted> {
+    return this.runs.resume(runId);
   }
 
   pauseRun(): void {
-    this.run?.pause();
+    this.runs.pause();
   }
 
   continueRun(): void {
-    this.run?.resume();
+    this.runs.continue();
   }
 
   stopRun(): void {
-    this.run?.stop();
+    this.runs.stop();
   }
 
   // ---------------------------------------------------------------- stored runs and adapters (the worker is IndexedDB's only user)
 
   listRuns(): Promise<RunSummaryRecord[]> {
-    return store.listRuns();
+    return this.runs.list();
   }
 
-  async deleteRun(runId: string): Promise<void> {
-    if (this.run?.id === runId) this.idle('deleting it');
-    await store.deleteRun(runId);
+  deleteRun(runId: string): Promise<void> {
+    return this.runs.delete(runId);
   }
 
   /** The latest run that ended without its adapter being saved (to offer resuming it). */
-  async recoverable(): Promise<Recoverable | null> {
-    const open = (await store.listRuns()).find((r) => r.adapterId === null && (r.status === 'running' || r.status === 'paused' || r.status === 'interrupted'));
-    if (!open || (this.run?.id === open.id && (this.run.status === 'running' || this.run.status === 'paused'))) return null;
-    const c = await store.getCheckpoint(open.id);
-    return { run: open, checkpoint: c ? { step: c.step, savedAt: c.savedAt } : null };
+  recoverable(): Promise<Recoverable | null> {
+    return this.runs.recoverable();
   }
 
   listAdapters(): Promise<AdapterSummary[]> {
@@ -280,11 +192,6 @@ export class EngineService implements EngineCommands {
 
   inspect(adapterId: string, k = 5): Promise<InspectResult> {
     return inspect(this.session, this.adapters, adapterId, k);
-  }
-
-  initScale(kind: 'RANDOM' | 'TEXT' | 'SAMPLE_VOCAB'): { promptNorm: number; embeddingNorm: number } {
-    const embeddingNorm = this.session.embeddingNorm;
-    return { promptNorm: initPromptNorm(kind, this.need().model.config.hiddenSize, embeddingNorm), embeddingNorm };
   }
 
   memory(): { numTensors: number; numBytes: number } {
