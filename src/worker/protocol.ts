@@ -16,7 +16,7 @@ import type { AdapterSummary, BackendName, ModelRef, RunHistory, RunStatus, RunS
 export type { AdapterMetrics, AdapterSummary, BackendName, ModelRef, RunHistory, RunStatus, RunSummaryRecord } from '../store/records.ts';
 export { emptyHistory } from '../store/records.ts';
 export type { MeasuredAccuracy, PromptSpec, TrainSpec } from '../engine/run/spec.ts';
-export { DEFAULT_TRAIN_SPEC } from '../engine/run/spec.ts';
+export { DEFAULT_PROMPT_SPEC, DEFAULT_TRAIN_SPEC } from '../engine/run/spec.ts';
 
 export interface GpuAdapterFacts {
   vendor: string;
