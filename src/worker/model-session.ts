@@ -49,7 +49,7 @@ export class ModelSession {
     return this.backend?.info.name ?? null;
   }
 
-  /** Settles with the reason when the GPU device is lost (never, for a backend without one). */
+  /** Resolves with the reason when the GPU device is lost (never, for a backend without one). */
   get deviceLost(): Promise<string> {
     return this.backend?.deviceLost ?? new Promise(() => {});
   }
