@@ -157,4 +157,14 @@ describe('one path for every run', () => {
     expect(serve).toContain(`BASE_MODEL = ${JSON.stringify(adapter.config.baseModel)}`);
     expect(card).toContain('python serve_peft.py --adapters ..');
   });
+
+  it("shows the data panel the numbers of the run's own plan", async () => {
+    const run = await getRun((await service.listAdapters())[0].runId as string);
+    const { data, prompt, train } = run!.spec;
+    const dataset = { name: data.name, rows: parseDataset(rowsText, 'tweets.jsonl'), mapping: data.mapping, testRows: null };
+    const stats = await service.dataStats({ data: dataset, prompt, train });
+    expect(stats).toMatchObject({ trainCount: run!.split.train.length, valCount: run!.split.validation.length, stepsPerEpoch: 5, totalSteps: run!.totalSteps, truncated: 0 });
+    // All epochs: the page applies the step limit itself.
+    expect((await service.dataStats({ data: dataset, prompt, train: { ...train, maxSteps: 3 } })).totalSteps).toBe(run!.totalSteps);
+  });
 });

@@ -1,11 +1,12 @@
 // What several commands share: loading the model (with a download bar), an adapter, a dataset.
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { checkAdapterFits, type PromptAdapter } from '../engine/adapter/adapter.ts';
+import type { PromptAdapter } from '../engine/adapter/adapter.ts';
 import { detectColumns, toExamples, type ColumnMapping, type Example } from '../engine/data/examples.ts';
 import { DataError, parseDataset, type Row } from '../engine/data/parse.ts';
 import { loadModel, type LoadedModel } from '../engine/load.ts';
+import { applyAdapter } from '../engine/run/adapter.ts';
 import { readAdapterFolder } from '../node/adapter-folder.ts';
 import { initNodeBackend } from '../node/backend.ts';
 import { modelSource } from '../node/model-source.ts';
@@ -43,9 +44,8 @@ export interface CliAdapter {
 
 export function loadCliAdapter(lm: LoadedModel, dir: string): CliAdapter {
   const adapter = readAdapterFolder(dir);
-  const warnings = checkAdapterFits(adapter, lm.model.config, lm.origin);
+  const { prompt, warnings } = applyAdapter(lm, adapter);
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-  const prompt = tf.tensor2d(adapter.promptEmbeddings, [adapter.config.numVirtualTokens, lm.model.config.hiddenSize]);
   return { adapter, prompt, warnings };
 }
 

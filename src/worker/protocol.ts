@@ -1,13 +1,13 @@
 // What the UI and the engine worker say to each other: the commands the worker implements
 // (EngineCommands; the page calls nothing else) and the events it sends. Types only (plus tiny
 // constants): the UI imports this file, never tfjs.
-import type { LengthStats } from '../engine/data/encode.ts';
 import type { ColumnMapping, Example } from '../engine/data/examples.ts';
 import type { Row } from '../engine/data/parse.ts';
 import type { LabelEvaluation } from '../engine/evaluate.ts';
 import type { InspectResult } from '../engine/inspect.ts';
 import type { ModelOrigin } from '../engine/load.ts';
 import type { SplitPart } from '../engine/run/evaluate.ts';
+import type { RunStats } from '../engine/run/plan.ts';
 import type { PromptSpec, TrainSpec } from '../engine/run/spec.ts';
 import type { StopReason } from '../engine/train/trainer.ts';
 import type { CacheSummary } from './file-cache.ts';
@@ -16,7 +16,7 @@ import type { AdapterSummary, BackendName, ModelRef, RunHistory, RunStatus, RunS
 export type { AdapterMetrics, AdapterSummary, BackendName, ModelRef, RunHistory, RunStatus, RunSummaryRecord } from '../store/records.ts';
 export { emptyHistory } from '../store/records.ts';
 export type { MeasuredAccuracy, PromptSpec, TrainSpec } from '../engine/run/spec.ts';
-export { DEFAULT_TRAIN_SPEC } from '../engine/run/spec.ts';
+export { DEFAULT_PROMPT_SPEC, DEFAULT_TRAIN_SPEC } from '../engine/run/spec.ts';
 
 export interface GpuAdapterFacts {
   vendor: string;
@@ -102,25 +102,17 @@ export interface InitTextPreview {
   mode: 'exact' | 'cut' | 'repeated';
 }
 
-export interface DataStatsRequest {
-  examples: Example[];
-  numVirtualTokens: number;
-  maxLength: number | null;
-  batchSize: number;
-  epochs: number;
-  valSplit: number;
-  seed: number;
-}
+/**
+ * What the data panel's numbers are computed from: the data, prompt and settings a run would start
+ * with, planned as startRun plans them (planRun), so the split and the steps shown are the run's.
+ */
+export type DataStatsRequest = Pick<RunSpec, 'data' | 'prompt' | 'train'>;
 
-export interface DataStats {
-  trainCount: number;
-  valCount: number;
-  stepsPerEpoch: number;
-  totalSteps: number;
-  maxLength: number;
-  train: LengthStats;
-  val: LengthStats;
-}
+/**
+ * The plan's numbers (runStats). totalSteps counts all epochs: the page applies the step limit
+ * itself, since changing it asks for no new stats.
+ */
+export type DataStats = RunStats;
 
 export interface DatasetSpec {
   /** Shown in the UI and written into exports ("complaint (built-in)", "my.csv"). */
@@ -251,7 +243,7 @@ export interface EngineCommands {
 
   examplePreview(example: Example, maxLength: number | null, numVirtualTokens: number): ExamplePreview;
   initTextPreview(text: string, numVirtualTokens: number): InitTextPreview;
-  dataStats(req: DataStatsRequest): DataStats;
+  dataStats(req: DataStatsRequest): Promise<DataStats>;
   initScale(kind: 'RANDOM' | 'TEXT' | 'SAMPLE_VOCAB'): { promptNorm: number; embeddingNorm: number };
 
   startRun(spec: RunSpec): Promise<RunStarted>;

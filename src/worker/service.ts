@@ -1,103 +1,59 @@
-// The engine worker's API: every call the UI makes, each a thin shell over engine calls.
-// It owns tfjs, the loaded model, the running training loop and the active adapter.
+// The engine worker's API: every call the UI makes (EngineCommands), each a few lines over the
+// worker's parts: the backend and loaded model (ModelSession), the adapters (Adapters), the
+// training runs (Runs), evaluation and previews, which call the same engine functions as the CLI.
 import * as tf from '@tensorflow/tfjs-core';
-import { checkAdapterFits, makeAdapter, readAdapter } from '../engine/adapter/adapter.ts';
-import { adapterFilesFromUploads, zipFolder } from '../engine/adapter/archive.ts';
-import { AdapterError } from '../engine/adapter/peft-config.ts';
 import type { Example } from '../engine/data/examples.ts';
-import { datasetHash } from '../engine/data/hash.ts';
-import { previewExample } from '../engine/data/preview.ts';
-import { buildTrainingSet, exampleBudget } from '../engine/data/training-set.ts';
-import { generate } from '../engine/generate.ts';
-import { embeddingScale, inspectPrompt, type EmbeddingScale } from '../engine/inspect.ts';
-import type { ModelSource } from '../engine/io/source.ts';
-import { loadModel, type LoadedModel } from '../engine/load.ts';
-import { initSoftPrompt, textInitIds } from '../engine/prompt/init.ts';
-import { evaluateCondition, splitRows } from '../engine/run/evaluate.ts';
-import { exportBundle } from '../engine/run/export.ts';
-import { planRun, trainerFor, type RunPlan } from '../engine/run/plan.ts';
-import type { TrainCheckpoint } from '../engine/train/trainer.ts';
-import * as store from '../store/db.ts';
-import {
-  describeRef,
-  emptyHistory,
-  historyUpTo,
-  newAdapterRecord,
-  sameModel,
-  summaryOf,
-  type AdapterRecord,
-  type AdapterSummary,
-  type DatasetRecord,
-  type ModelRef,
-  type RunRecord,
-  type RunSummaryRecord,
-  type StoredRunSpec,
-} from '../store/records.ts';
-import type { BackendHandle } from './backend.ts';
-import { CacheStorageFileCache, clearCache, summarizeCache, type CacheSummary } from './file-cache.ts';
-import {
-  CHECKPOINT_EVERY,
-  type BackendInfo,
-  type BackendName,
-  type DataStats,
-  type DataStatsRequest,
-  type EngineCommands,
-  type EngineEvent,
-  type EvalCondition,
-  type EvalResult,
-  type EvaluateRequest,
-  type Evaluation,
-  type ExamplePreview,
-  type ExportedAdapter,
-  type GenerateRequest,
-  type GenerateResult,
-  type ImportedAdapter,
-  type InitTextPreview,
-  type InspectResult,
-  type ModelInfo,
-  type ModelSpec,
-  type Recoverable,
-  type RunSpec,
-  type RunStarted,
-  type TokenView,
+import { initPromptNorm } from '../engine/run/spec.ts';
+import type { AdapterSummary, RunSummaryRecord } from '../store/records.ts';
+import { Adapters } from './adapters.ts';
+import { evaluate, inspect, tryIt } from './evaluation.ts';
+import { clearCache, summarizeCache, type CacheSummary } from './file-cache.ts';
+import { ModelSession, type ModelHost } from './model-session.ts';
+import { examplePreview, initTextPreview } from './previews.ts';
+import type {
+  BackendInfo,
+  BackendName,
+  DataStats,
+  DataStatsRequest,
+  EngineCommands,
+  EngineEvent,
+  EvaluateRequest,
+  Evaluation,
+  ExamplePreview,
+  ExportedAdapter,
+  GenerateRequest,
+  GenerateResult,
+  ImportedAdapter,
+  InitTextPreview,
+  InspectResult,
+  ModelInfo,
+  ModelSpec,
+  Recoverable,
+  RunSpec,
+  RunStarted,
 } from './protocol.ts';
-import { TrainingRun } from './run.ts';
+import { Runs } from './runs.ts';
 
-/** Top-k of sampled generation in "try it" (transformers' generate default). */
-const TOP_K = 50;
+export { EngineError } from './engine-error.ts';
 
 /** What the service needs from its host: the browser worker (worker.ts) or a Node test. */
-export interface EngineHost {
-  initBackend(requested: BackendName): Promise<BackendHandle>;
-  sourceFor(spec: ModelSpec, cache: CacheStorageFileCache): Promise<ModelSource>;
+export interface EngineHost extends ModelHost {
   /** The files of a built-in model, to ship beside its adapters ({} when unknown). */
   embeddedFiles(url: string): Promise<Record<string, Uint8Array>>;
 }
 
-export class EngineError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EngineError';
-  }
-}
-
-const refOf = (spec: ModelSpec): ModelRef =>
-  spec.kind === 'embedded' ? { kind: 'embedded', name: spec.name, url: spec.url } : spec.kind === 'hub' ? { kind: 'hub', ref: spec.ref, endpoint: spec.endpoint } : { kind: 'files', name: spec.name };
-
 export class EngineService implements EngineCommands {
   private listeners: ((e: EngineEvent) => void)[] = [];
-  private backend: BackendHandle | null = null;
-  private lm: LoadedModel | null = null;
-  private model: ModelInfo | null = null;
-  private scale: EmbeddingScale | null = null;
-  private run: TrainingRun | null = null;
-  private active: { id: string; prompt: tf.Tensor2D } | null = null;
-  private readonly cache = new CacheStorageFileCache();
-  private deviceGone: string | null = null;
-  /** Adapters IndexedDB could not store (quota): still usable and downloadable this session. */
-  private readonly unsaved = new Map<string, AdapterRecord>();
+  private readonly session: ModelSession;
+  private readonly adapters: Adapters;
+  private readonly runs: Runs;
 
-  constructor(private readonly host: EngineHost) {}
+  constructor(host: EngineHost) {
+    const emit = (e: EngineEvent) => this.emit(e);
+    this.session = new ModelSession(host, emit);
+    this.adapters = new Adapters(this.session, (url) => host.embeddedFiles(url));
+    this.runs = new Runs(this.session, this.adapters, emit);
+  }
 
   subscribe(listener: (e: EngineEvent) => void): void {
     this.listeners.push(listener);
@@ -113,80 +69,15 @@ export class EngineService implements EngineCommands {
     }
   }
 
-  async init(requested: BackendName): Promise<BackendInfo> {
-    if (this.backend) return this.backend.info;
-    this.backend = await this.host.initBackend(requested);
-    void this.backend.deviceLost.then((message) => {
-      this.deviceGone = message;
-      this.emit({ type: 'device-lost', message });
-    });
-    return this.backend.info;
-  }
-
-  private need(): LoadedModel {
-    if (this.deviceGone) throw new EngineError(`the WebGPU device was lost (${this.deviceGone}); restart the engine`);
-    if (!this.lm) throw new EngineError('no model is loaded yet');
-    return this.lm;
-  }
-
-  private idle(what: string): void {
-    if (this.run && (this.run.status === 'running' || this.run.status === 'paused')) throw new EngineError(`stop the training run before ${what}`);
+  init(requested: BackendName): Promise<BackendInfo> {
+    return this.session.init(requested);
   }
 
   // ---------------------------------------------------------------- model
 
   async loadModel(spec: ModelSpec): Promise<ModelInfo> {
-    if (!this.backend) throw new EngineError('the engine is not initialised');
-    this.idle('loading another model');
-    const t0 = performance.now();
-    const hitsBefore = this.cache.hitBytes;
-    const problemsBefore = this.cache.problems.length;
-    const totals = new Map<string, number>();
-    const seen = new Set<string>();
-    const source = await this.host.sourceFor(spec, this.cache);
-    let lastEmit = 0;
-    const lm = await loadModel(source, (p) => {
-      const cached = p.cached === true;
-      const first = !seen.has(p.file);
-      seen.add(p.file);
-      if (!cached) totals.set(p.file, p.loaded);
-      const now = performance.now();
-      if (first || now - lastEmit > 100 || p.loaded === p.total) {
-        lastEmit = now;
-        this.emit({ type: 'load-progress', progress: { file: p.file, loaded: p.loaded, total: p.total, cached } });
-      }
-    });
-    const cachedBytes = this.cache.hitBytes - hitsBefore;
-    // Bytes that came over the network (a picked local folder downloads nothing).
-    const downloaded = spec.kind === 'files' ? 0 : [...totals.values()].reduce((a, b) => a + b, 0);
-    this.setActive(null);
-    this.lm?.dispose();
-    this.lm = lm;
-    const c = lm.model.config;
-    this.scale = await embeddingScale(lm.model, lm.tokenizer);
-    const arch = Array.isArray(lm.rawConfig.architectures) ? String(lm.rawConfig.architectures[0]) : null;
-    this.model = {
-      ref: refOf(spec),
-      origin: lm.origin,
-      family: c.family,
-      modelType: c.modelType,
-      architecture: arch,
-      parameterCount: lm.model.parameterCount,
-      hiddenSize: c.hiddenSize,
-      numLayers: c.numLayers,
-      numHeads: c.numHeads,
-      vocabSize: c.vocabSize,
-      contextLength: c.contextLength,
-      weightBytes: lm.model.weightBytes,
-      eosTokenId: lm.eosTokenId,
-      padTokenId: lm.padTokenId,
-      embeddingNorm: this.scale.mean,
-      downloadedBytes: downloaded,
-      cachedBytes,
-      cacheProblems: this.cache.problems.slice(problemsBefore).map(({ file, reason, message }) => ({ file, reason, message })),
-      loadSeconds: (performance.now() - t0) / 1000,
-    };
-    return this.model;
+    this.runs.idle('loading another model');
+    return this.session.load(spec);
   }
 
   cacheSummary(): Promise<CacheSummary> {
@@ -199,402 +90,108 @@ export class EngineService implements EngineCommands {
 
   // ---------------------------------------------------------------- data and prompt previews
 
-  private tokenViews(ids: number[]): TokenView[] {
-    const tok = this.need().tokenizer;
-    return ids.map((id) => ({ id, text: tok.token(id) }));
-  }
-
   examplePreview(example: Example, maxLength: number | null, numVirtualTokens: number): ExamplePreview {
-    const lm = this.need();
-    const budget = exampleBudget(lm.model.config.contextLength, numVirtualTokens, maxLength);
-    const p = previewExample(lm.tokenizer, example, lm.eosTokenId, budget);
-    const special = new Set([lm.tokenizer.bosTokenId, lm.eosTokenId].filter((x) => x !== null));
-    return {
-      tokens: p.tokens.map((t) => ({ id: t.id, text: t.piece, role: t.role === 'input' && special.has(t.id) ? 'special' : t.role })),
-      inputTokens: p.inputTokens,
-      targetTokens: p.targetTokens,
-      truncated: p.truncated,
-      dropped: p.dropped,
-    };
+    return examplePreview(this.session.need(), example, maxLength, numVirtualTokens);
   }
 
   initTextPreview(text: string, numVirtualTokens: number): InitTextPreview {
-    const lm = this.need();
-    const own = lm.tokenizer.encode(text);
-    const ids = textInitIds(lm.tokenizer, text, numVirtualTokens);
-    return {
-      textTokens: this.tokenViews(own),
-      promptTokens: this.tokenViews(ids),
-      mode: own.length === numVirtualTokens ? 'exact' : own.length > numVirtualTokens ? 'cut' : 'repeated',
-    };
+    return initTextPreview(this.session.need(), text, numVirtualTokens);
   }
 
-  dataStats(req: DataStatsRequest): DataStats {
-    const lm = this.need();
-    const set = buildTrainingSet(lm.tokenizer, req.examples, lm.eosTokenId, lm.padTokenId, {
-      numVirtualTokens: req.numVirtualTokens,
-      contextLength: lm.model.config.contextLength,
-      maxLength: req.maxLength,
-      batchSize: req.batchSize,
-      epochs: req.epochs,
-      valSplit: req.valSplit,
-      seed: req.seed,
-    });
-    return {
-      trainCount: set.train.length,
-      valCount: set.val.length,
-      stepsPerEpoch: set.data.stepsPerEpoch,
-      totalSteps: set.data.stepsPerEpoch * req.epochs,
-      maxLength: set.maxLength,
-      train: set.stats.train,
-      val: set.stats.val,
-    };
+  dataStats(req: DataStatsRequest): Promise<DataStats> {
+    return this.runs.stats(req);
+  }
+
+  /** The init prompt's scale next to the vocabulary's, for the teach panel's RANDOM warning. */
+  initScale(kind: 'RANDOM' | 'TEXT' | 'SAMPLE_VOCAB'): { promptNorm: number; embeddingNorm: number } {
+    const { hiddenSize } = this.session.need().model.config;
+    const embeddingNorm = this.session.embeddingNorm;
+    return { promptNorm: initPromptNorm(kind, hiddenSize, embeddingNorm), embeddingNorm };
   }
 
   // ---------------------------------------------------------------- training
 
-  private checkModelFor(run: RunSummaryRecord | RunSpec): void {
-    const spec = 'spec' in run ? run.spec : run;
-    const lm = this.need();
-    const have = this.model?.ref;
-    if (!have || !sameModel(spec.model, have)) throw new EngineError(`this run was trained on ${describeRef(spec.model)}, but ${have ? describeRef(have) : 'no model'} is loaded`);
-    if ('hiddenSize' in run && run.hiddenSize !== lm.model.config.hiddenSize)
-      throw new EngineError(`the loaded model's hidden size ${lm.model.config.hiddenSize} differs from the run's ${run.hiddenSize}`);
-  }
-
-  private plan(spec: StoredRunSpec, dataset: DatasetRecord, split?: RunRecord['split']): RunPlan {
-    const { data, prompt, train } = spec;
-    return planRun(this.need(), {
-      rows: dataset.rows,
-      testRows: dataset.testRows,
-      datasetHash: dataset.id,
-      mapping: data.mapping,
-      name: data.name,
-      numVirtualTokens: prompt.numVirtualTokens,
-      train,
-      split,
-      checkpointEvery: CHECKPOINT_EVERY,
-    });
-  }
-
-  private begin(record: RunRecord, plan: RunPlan, resume: TrainCheckpoint | undefined, warnings: string[]): RunStarted {
-    const lm = this.need();
-    const trainer = trainerFor(lm, plan, record.initPrompt, record.spec.prompt.numVirtualTokens, resume);
-    const backend = this.backend?.info.name ?? 'cpu';
-    this.run = new TrainingRun(
-      { emit: (e) => this.emit(e), lm, backend, deviceLost: this.backend?.deviceLost ?? new Promise(() => {}), keepUnsaved: (a) => this.unsaved.set(a.id, a) },
-      record,
-      trainer,
-    );
-    return { runId: record.id, totalSteps: record.totalSteps, stepsPerEpoch: plan.stepsPerEpoch, startStep: resume?.step ?? 0, history: record.history, warnings };
-  }
-
-  async startRun(spec: RunSpec): Promise<RunStarted> {
-    this.idle('starting another');
-    const lm = this.need();
-    this.checkModelFor(spec);
-    const { rows, testRows, name, mapping } = spec.data;
-    const dataset = { id: await datasetHash(rows, testRows), name, rows, testRows };
-    const stored: StoredRunSpec = { ...spec, data: { name, mapping, datasetId: dataset.id, rowCount: rows.length, testRowCount: testRows?.length ?? 0 } };
-    const backend = this.backend?.info.name ?? 'cpu';
-    const draft = {
-      id: store.newId(),
-      createdAt: Date.now(),
-      updatedAt: Date.now(),
-      spec: stored,
-      status: 'running' as const,
-      statusMessage: '',
-      stepsDone: 0,
-      history: emptyHistory(),
-      hiddenSize: lm.model.config.hiddenSize,
-      adapterId: null,
-      backend,
-      checkpointStep: 0,
-    };
-    const plan = this.plan(stored, dataset);
-    const init = await initSoftPrompt(lm.model, lm.tokenizer, spec.prompt);
-    const record: RunRecord = { ...draft, split: plan.split, evalEvery: plan.evalEvery, totalSteps: plan.totalSteps, initPrompt: init.values, initIds: init.initIds };
-    await store.putDataset(dataset);
-    await store.putRun(record);
-    return this.begin(record, plan, undefined, []);
+  startRun(spec: RunSpec): Promise<RunStarted> {
+    return this.runs.start(spec);
   }
 
   /** Continues an interrupted run from its last checkpoint (or from the start when it had none), on its stored split. */
-  async resumeRun(runId: string): Promise<RunStarted> {
-    this.idle('resuming another');
-    const record = await store.getRun(runId);
-    if (!record) throw new EngineError(`run ${runId} is not in this browser's storage any more`);
-    this.checkModelFor(record);
-    const dataset = await store.getDataset(record.spec.data.datasetId);
-    if (!dataset) throw new EngineError(`the data of run "${record.spec.label}" is no longer in this browser's storage`);
-    const checkpoint = await store.getCheckpoint(runId);
-    const plan = this.plan(record.spec, dataset, record.split);
-    const step = checkpoint?.step ?? 0;
-    Object.assign(record, {
-      status: 'running',
-      statusMessage: '',
-      stepsDone: step,
-      history: historyUpTo(record.history, step),
-      backend: this.backend?.info.name ?? record.backend,
-      totalSteps: plan.totalSteps,
-    });
-    await store.putRun(record);
-    return this.begin(record, plan, checkpoint, checkpoint ? [] : ['no checkpoint had been written yet: the run starts again from step 0']);
+  resumeRun(runId: string): Promise<RunStarted> {
+    return this.runs.resume(runId);
   }
 
   pauseRun(): void {
-    this.run?.pause();
+    this.runs.pause();
   }
 
   continueRun(): void {
-    this.run?.resume();
+    this.runs.continue();
   }
 
   stopRun(): void {
-    this.run?.stop();
+    this.runs.stop();
   }
 
   // ---------------------------------------------------------------- stored runs and adapters (the worker is IndexedDB's only user)
 
   listRuns(): Promise<RunSummaryRecord[]> {
-    return store.listRuns();
+    return this.runs.list();
   }
 
-  async deleteRun(runId: string): Promise<void> {
-    if (this.run?.id === runId) this.idle('deleting it');
-    await store.deleteRun(runId);
+  deleteRun(runId: string): Promise<void> {
+    return this.runs.delete(runId);
   }
 
   /** The latest run that ended without its adapter being saved (to offer resuming it). */
-  async recoverable(): Promise<Recoverable | null> {
-    const open = (await store.listRuns()).find((r) => r.adapterId === null && (r.status === 'running' || r.status === 'paused' || r.status === 'interrupted'));
-    if (!open || (this.run?.id === open.id && (this.run.status === 'running' || this.run.status === 'paused'))) return null;
-    const c = await store.getCheckpoint(open.id);
-    return { run: open, checkpoint: c ? { step: c.step, savedAt: c.savedAt } : null };
+  recoverable(): Promise<Recoverable | null> {
+    return this.runs.recoverable();
   }
 
-  async listAdapters(): Promise<AdapterSummary[]> {
-    const stored = (await store.listAdapters()).map(summaryOf);
-    return [...[...this.unsaved.values()].map(summaryOf), ...stored.filter((a) => !this.unsaved.has(a.id))];
+  listAdapters(): Promise<AdapterSummary[]> {
+    return this.adapters.list();
   }
 
-  async renameAdapter(id: string, name: string): Promise<void> {
-    const kept = this.unsaved.get(id);
-    if (kept) kept.name = name;
-    else await store.updateAdapter(id, { name });
+  renameAdapter(id: string, name: string): Promise<void> {
+    return this.adapters.rename(id, name);
   }
 
-  async deleteAdapter(id: string): Promise<void> {
-    if (this.active?.id === id) this.setActive(null);
-    this.unsaved.delete(id);
-    await store.deleteAdapter(id);
-  }
-
-  private async adapterRecord(id: string): Promise<AdapterRecord> {
-    const a = this.unsaved.get(id) ?? (await store.getAdapter(id));
-    if (!a) throw new EngineError(`adapter ${id} is not in this browser's storage any more`);
-    return a;
-  }
-
-  private promptTensor(a: AdapterRecord): tf.Tensor2D {
-    const lm = this.need();
-    checkAdapterFits({ config: a.config, promptEmbeddings: a.prompt }, lm.model.config, lm.origin);
-    return tf.tensor2d(a.prompt, [a.config.numVirtualTokens, lm.model.config.hiddenSize]);
-  }
-
-  private setActive(next: { id: string; prompt: tf.Tensor2D } | null): void {
-    this.active?.prompt.dispose();
-    this.active = next;
+  deleteAdapter(id: string): Promise<void> {
+    return this.adapters.delete(id);
   }
 
   /** Makes an adapter the one "try it", evaluation and inspection use; no model reload. */
-  async setActiveAdapter(id: string | null): Promise<string[]> {
-    if (id === null) {
-      this.setActive(null);
-      return [];
-    }
-    const lm = this.need();
-    const a = await this.adapterRecord(id);
-    const warnings = checkAdapterFits({ config: a.config, promptEmbeddings: a.prompt }, lm.model.config, lm.origin);
-    this.setActive({ id, prompt: this.promptTensor(a) });
-    return warnings;
+  setActiveAdapter(id: string | null): Promise<string[]> {
+    return this.adapters.setActive(id);
   }
 
   /** Reads a PEFT adapter from uploaded files or a zip, checks it against the loaded model and stores it. */
-  async importAdapter(uploads: { name: string; bytes: Uint8Array }[], displayName: string): Promise<ImportedAdapter> {
-    const adapter = readAdapter(adapterFilesFromUploads(uploads));
-    const lm = this.need();
-    const warnings = checkAdapterFits(adapter, lm.model.config, lm.origin);
-    const c = adapter.config;
-    const model = { kind: lm.origin.kind, id: c.baseModel ?? lm.origin.id, revision: c.revision, commit: c.revision };
-    const record = newAdapterRecord({ name: displayName, source: 'imported', config: c, model, prompt: adapter.promptEmbeddings, importedFrom: uploads.map((u) => u.name), warnings });
-    await store.putAdapter(record);
-    return { adapterId: record.id, warnings };
+  importAdapter(uploads: { name: string; bytes: Uint8Array }[], displayName: string): Promise<ImportedAdapter> {
+    return this.adapters.import(uploads, displayName);
   }
 
   /** Keeps a checkpoint's prompt as an adapter (for an interrupted run the user does not resume). */
-  async adapterFromCheckpoint(runId: string): Promise<string> {
-    const run = await store.getRun(runId);
-    const checkpoint = await store.getCheckpoint(runId);
-    if (!run || !checkpoint) throw new EngineError('that run has no checkpoint');
-    const lm = this.need();
-    this.checkModelFor(run);
-    const h = historyUpTo(run.history, checkpoint.step);
-    const record = newAdapterRecord({
-      name: `${run.spec.label} (checkpoint, step ${checkpoint.step})`,
-      source: 'checkpoint',
-      runId,
-      config: makeAdapter(checkpoint.prompt, lm.model.config, lm.origin, run.spec.prompt).config,
-      model: lm.origin,
-      metrics: { steps: checkpoint.step, finalLoss: h.loss.at(-1) ?? null, bestValLoss: checkpoint.bestValLoss, stopReason: 'stopped', backend: run.backend },
-      prompt: checkpoint.prompt,
-      initPrompt: run.initPrompt,
-      initIds: run.initIds,
-      lossCurve: { step: h.step, loss: h.loss },
-    });
-    await store.putAdapter(record);
-    await store.putRun({ ...run, status: 'stopped', statusMessage: `kept the checkpoint of step ${checkpoint.step} as an adapter`, adapterId: record.id });
-    return record.id;
+  adapterFromCheckpoint(runId: string): Promise<string> {
+    return this.adapters.fromCheckpoint(runId);
   }
 
   /** The PEFT folder (+ train_peft.py, the dataset and its split) as files and as one zip. */
-  async exportAdapter(id: string): Promise<ExportedAdapter> {
-    const a = await this.adapterRecord(id);
-    const run = a.runId ? await store.getRun(a.runId) : undefined;
-    const dataset = run ? await store.getDataset(run.spec.data.datasetId) : undefined;
-    // A built-in model exists nowhere but on this server: ship it beside the adapter.
-    const ref = this.model?.ref;
-    const baseModelFiles = ref?.kind === 'embedded' && a.model.kind === 'folder' && ref.name === a.model.id ? await this.host.embeddedFiles(ref.url) : undefined;
-    const { files, folderName } = exportBundle({
-      name: a.name,
-      adapter: { config: a.config, promptEmbeddings: a.prompt },
-      baseKind: a.model.kind,
-      metrics: { finalLoss: a.metrics.finalLoss, bestValLoss: a.metrics.bestValLoss, accuracy: a.metrics.accuracy, trainedOn: a.metrics.backend ? `${a.metrics.backend} in the browser` : null },
-      ...(run && dataset
-        ? {
-            run: {
-              dataName: run.spec.data.name,
-              mapping: run.spec.data.mapping,
-              prompt: run.spec.prompt,
-              train: run.spec.train,
-              split: run.split,
-              evalEvery: run.evalEvery,
-              steps: a.metrics.steps ?? run.stepsDone,
-              rows: dataset.rows,
-              testRows: dataset.testRows,
-              contextLength: this.lm?.model.config.contextLength ?? null,
-            },
-          }
-        : {}),
-      baseModelFiles,
-    });
-    return { files, zip: zipFolder(folderName, files), folderName };
+  exportAdapter(id: string): Promise<ExportedAdapter> {
+    return this.adapters.export(id);
   }
 
   // ---------------------------------------------------------------- evaluate, try, inspect
 
-  private conditionLabel(c: EvalCondition, names: Map<string, string>): string {
-    if (c.kind === 'none') return 'no prompt';
-    if (c.kind === 'text') return `text prompt "${c.text}"`;
-    return `soft prompt: ${names.get(c.adapterId) ?? c.adapterId}`;
-  }
-
-  /** The rows an evaluation scores: a run's stored held-out rows, or the examples the page gave. */
-  private async evalRows(req: EvaluateRequest): Promise<{ examples: Example[]; rows: string; heldOut: boolean; datasetHash: string | null }> {
-    const set = req.set;
-    const first = <T>(xs: T[]) => (set.limit ? xs.slice(0, set.limit) : xs);
-    if (set.kind === 'examples') {
-      const examples = first(set.examples);
-      return { examples, rows: `${examples.length < set.examples.length ? `the first ${examples.length} of ` : ''}${set.examples.length} ${set.name}`, heldOut: false, datasetHash: null };
-    }
-    const run = await store.getRun(set.runId);
-    if (!run) throw new EngineError(`run ${set.runId} is not in this browser's storage any more`);
-    const dataset = await store.getDataset(run.spec.data.datasetId);
-    if (!dataset) throw new EngineError(`the data of run "${run.spec.label}" is no longer in this browser's storage`);
-    const part = splitRows(run.split, { hash: dataset.id, rows: dataset.rows, testRows: dataset.testRows }, run.spec.data.mapping, run.spec.data.name, set.part);
-    const examples = first(part.examples);
-    const of = examples.length < part.examples.length ? `the first ${examples.length} of the ` : '';
-    return { examples, rows: `${of}${part.examples.length} ${part.part} rows of ${run.spec.data.name} held out by run "${run.spec.label}"`, heldOut: true, datasetHash: dataset.id };
-  }
-
   /** Scores each condition on the chosen rows; an adapter's accuracy is kept with the rows it was measured on. */
-  async evaluate(req: EvaluateRequest): Promise<Evaluation> {
-    this.need();
-    const { examples, rows, heldOut, datasetHash } = await this.evalRows(req);
-    if (examples.length === 0) throw new EngineError('there are no examples to evaluate on');
-    const results: EvalResult[] = [];
-    const names = new Map<string, string>();
-    for (const c of req.conditions) {
-      const t0 = performance.now();
-      let prompt: tf.Tensor2D | null = null;
-      if (c.kind === 'adapter') {
-        const a = await this.adapterRecord(c.adapterId);
-        names.set(a.id, a.name);
-        prompt = this.promptTensor(a);
-      }
-      try {
-        const label = this.conditionLabel(c, names);
-        const score = await evaluateCondition(this.need(), prompt, examples, {
-          textPrefix: c.kind === 'text' ? c.text : undefined,
-          labelTask: req.labelTask,
-          onProgress: (done, total) => this.emit({ type: 'task-progress', task: `Evaluating ${label}`, done, total }),
-        });
-        results.push({ condition: c, label, loss: score.loss, labels: score.labels, seconds: (performance.now() - t0) / 1000 });
-        if (c.kind === 'adapter' && score.labels) {
-          // Held out only for the adapter whose own run held these rows out of training.
-          const own = req.set.kind === 'run' && (await this.adapterRecord(c.adapterId)).runId === req.set.runId;
-          const accuracy = { value: score.labels.accuracy, count: examples.length, rows, heldOut: heldOut && own, datasetHash };
-          const kept = this.unsaved.get(c.adapterId);
-          if (kept) kept.metrics.accuracy = accuracy;
-          else await store.updateAdapter(c.adapterId, { metrics: { accuracy } });
-        }
-      } finally {
-        prompt?.dispose();
-      }
-    }
-    return { results, rows, heldOut, examples };
+  evaluate(req: EvaluateRequest): Promise<Evaluation> {
+    return evaluate(this.session, this.adapters, req, (e) => this.emit(e));
   }
 
-  async generate(req: GenerateRequest): Promise<GenerateResult> {
-    const lm = this.need();
-    const t0 = performance.now();
-    const ids = lm.tokenizer.encode(req.input);
-    const options = { maxNewTokens: req.maxNewTokens, greedy: req.greedy, temperature: req.temperature, topK: TOP_K, seed: req.seed, stopTokenIds: [lm.eosTokenId] };
-    const decode = (out: number[]) => lm.tokenizer.decode(out.filter((i) => i !== lm.eosTokenId));
-    const without = await generate(lm.model, null, ids, options);
-    let withPrompt: number[] | null = null;
-    if (req.adapterId) {
-      const a = await this.adapterRecord(req.adapterId);
-      const prompt = this.promptTensor(a);
-      try {
-        withPrompt = await generate(lm.model, prompt, ids, options);
-      } finally {
-        prompt.dispose();
-      }
-    }
-    return {
-      without: decode(without),
-      withoutTokens: without.length,
-      withPrompt: withPrompt ? decode(withPrompt) : null,
-      withTokens: withPrompt?.length ?? 0,
-      seconds: (performance.now() - t0) / 1000,
-    };
+  generate(req: GenerateRequest): Promise<GenerateResult> {
+    return tryIt(this.session, this.adapters, req);
   }
 
-  async inspect(adapterId: string, k = 5): Promise<InspectResult> {
-    const lm = this.need();
-    const a = await this.adapterRecord(adapterId);
-    if (a.config.tokenDim !== lm.model.config.hiddenSize) throw new AdapterError(`this adapter is ${a.config.tokenDim} wide; the loaded model's hidden size is ${lm.model.config.hiddenSize}`);
-    return inspectPrompt(lm.model, lm.tokenizer, a.prompt, { values: a.initPrompt, ids: a.initIds }, k);
-  }
-
-  /** The init prompt's scale next to the vocabulary's, for the teach panel's RANDOM warning. */
-  initScale(kind: 'RANDOM' | 'TEXT' | 'SAMPLE_VOCAB'): { promptNorm: number; embeddingNorm: number } {
-    const lm = this.need();
-    const H = lm.model.config.hiddenSize;
-    // RANDOM init draws N(0, 1) per value: its rows have norm about sqrt(H).
-    const promptNorm = kind === 'RANDOM' ? Math.sqrt(H) : (this.scale?.mean ?? 0);
-    return { promptNorm, embeddingNorm: this.scale?.mean ?? 0 };
+  inspect(adapterId: string, k = 5): Promise<InspectResult> {
+    return inspect(this.session, this.adapters, adapterId, k);
   }
 
   memory(): { numTensors: number; numBytes: number } {
@@ -604,6 +201,6 @@ export class EngineService implements EngineCommands {
 
   /** Destroys the GPU device as a driver reset would (to test recovery). */
   loseDevice(): void {
-    this.backend?.loseDevice();
+    this.session.loseDevice();
   }
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { majorityBaseline } from '../../engine/data/labels.ts';
 import { UsageError } from '../args.ts';
-import { evaluateCondition, splitRows, type SplitPart } from '../../engine/run/evaluate.ts';
+import { evaluateCondition, firstExamples, splitRows, type SplitPart } from '../../engine/run/evaluate.ts';
 import { datasetHash } from '../../engine/data/hash.ts';
 import { ADAPTER_FLAG, DATA_FLAGS, DEFAULT_TEST_DATA, loadCliAdapter, loadCliModel, MODEL_FLAG, readExamples } from '../context.ts';
 import type { Command } from '../command.ts';
@@ -45,7 +45,7 @@ export const evaluate: Command = {
   async run(flags) {
     const data = readExamples(flags.data as string, flags);
     const all = flags.split ? (await heldOutRows(flags.split as string, data, 'validation')).examples : data.examples;
-    const examples = flags.limit ? all.slice(0, flags.limit as number) : all;
+    const examples = firstExamples(all, (flags.limit as number | undefined) ?? null);
     const lm = await loadCliModel(flags.model as string);
     const adapter = flags.adapter ? loadCliAdapter(lm, flags.adapter as string) : null;
     const prompt = adapter?.prompt ?? null;

@@ -1,5 +1,6 @@
 import { adapterFiles, makeAdapter } from '../../engine/adapter/adapter.ts';
 import { initSoftPrompt, parseInitKind } from '../../engine/prompt/init.ts';
+import { DEFAULT_PROMPT_SPEC as P } from '../../engine/run/spec.ts';
 import { writeFolder } from '../../node/adapter-folder.ts';
 import { loadCliModel, MODEL_FLAG } from '../context.ts';
 import type { Command } from '../command.ts';
@@ -7,10 +8,10 @@ import type { FlagSpec } from '../args.ts';
 import { emit } from '../output.ts';
 
 export const INIT_FLAGS: FlagSpec[] = [
-  { name: 'init', type: 'string', help: 'TEXT | SAMPLE_VOCAB | RANDOM', default: 'TEXT' },
-  { name: 'init-text', type: 'string', help: 'phrase for TEXT init', default: 'Classify if the tweet is a complaint or not:' },
-  { name: 'virtual-tokens', type: 'int', help: 'number of virtual tokens V', default: 8 },
-  { name: 'seed', type: 'int', help: 'seed for SAMPLE_VOCAB / RANDOM init (and shuffling)', default: 42 },
+  { name: 'init', type: 'string', help: 'TEXT | SAMPLE_VOCAB | RANDOM', default: P.kind },
+  { name: 'init-text', type: 'string', help: 'phrase for TEXT init', default: P.text as string },
+  { name: 'virtual-tokens', type: 'int', help: 'number of virtual tokens V', default: P.numVirtualTokens },
+  { name: 'seed', type: 'int', help: 'seed for SAMPLE_VOCAB / RANDOM init (and shuffling)', default: P.seed },
 ];
 
 export const init: Command = {

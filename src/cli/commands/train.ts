@@ -7,7 +7,7 @@ import type { LoadedModel } from '../../engine/load.ts';
 import { batchFromJson, validateBatch, type Batch } from '../../engine/prompt/batch.ts';
 import { initSoftPrompt, parseInitKind, type InitKind } from '../../engine/prompt/init.ts';
 import { exportBundle } from '../../engine/run/export.ts';
-import { planRun, type RunPlan } from '../../engine/run/plan.ts';
+import { planRun, runStats, trainerFor, type RunPlan } from '../../engine/run/plan.ts';
 import { DEFAULT_TRAIN_SPEC as D, type TrainSpec } from '../../engine/run/spec.ts';
 import { PromptTrainer, type TrainData, type TrainOptions } from '../../engine/train/trainer.ts';
 import { writeFolder } from '../../node/adapter-folder.ts';
@@ -139,20 +139,20 @@ export const train: Command = {
         train: trainSpec,
         syncEvery: flags['sync-every'] as number,
       });
-      const set = plan.set;
-      trainer = new PromptTrainer(lm.model, start.values, start.V, set.data, plan.options);
-      const truncated = set.stats.train.truncated + set.stats.val.truncated;
+      trainer = trainerFor(lm, plan, start.values, start.V);
+      // The numbers the tab's data panel shows for the same plan.
+      const stats = runStats(plan);
       report = {
         task: dataset.mapping.kind,
         template: dataset.mapping.template,
-        train_examples: set.train.length,
-        val_examples: set.val.length,
-        max_length: set.maxLength,
+        train_examples: stats.trainCount,
+        val_examples: stats.valCount,
+        max_length: stats.maxLength,
         eval_every: plan.evalEvery,
-        truncated,
-        lengths: set.stats,
+        truncated: stats.truncated,
+        lengths: { train: stats.train, val: stats.val },
       };
-      if (truncated > 0) process.stderr.write(`warning: ${truncated} example(s) were longer than ${set.maxLength} tokens and were truncated\n`);
+      if (stats.truncated > 0) process.stderr.write(`warning: ${stats.truncated} example(s) were longer than ${stats.maxLength} tokens and were truncated\n`);
     }
     const total = Math.min(trainer.totalSteps, (flags['max-steps'] as number | undefined) ?? Infinity);
     const t0 = performance.now();

@@ -40,6 +40,11 @@ export async function evaluateCondition(lm: LoadedModel, prompt: tf.Tensor2D | n
   return { loss, labels, examples: examples.length, truncated: encoded.filter((e) => e.truncated).length };
 }
 
+/** The first `limit` examples (all of them when the limit is null or 0): the rows a limited evaluation scores. */
+export function firstExamples(examples: Example[], limit: number | null): Example[] {
+  return limit ? examples.slice(0, limit) : examples;
+}
+
 /** Which of a run's held-out rows to score: its test rows when the dataset has them, else its validation rows. */
 export type SplitPart = 'test' | 'validation';
 

@@ -2,6 +2,7 @@
 // tab) and the CLI both call this, so "the same run" is the same run in both.
 import { toExamples, type ColumnMapping } from '../data/examples.ts';
 import type { Row } from '../data/parse.ts';
+import type { LengthStats } from '../data/encode.ts';
 import { buildTrainingSet, type TrainingSet } from '../data/training-set.ts';
 import type { LoadedModel } from '../load.ts';
 import { PromptTrainer, type TrainCheckpoint, type TrainOptions } from '../train/trainer.ts';
@@ -73,6 +74,35 @@ export function planRun(lm: LoadedModel, p: PlanInput): RunPlan {
     stepsPerEpoch,
     evalEvery,
     split: { datasetHash: p.datasetHash, train: set.trainIds, validation: set.valIds, test: (p.testRows ?? []).map((_, i) => i) },
+  };
+}
+
+/** What a plan trains on, in numbers: the tab's data statistics and the CLI's train report. */
+export interface RunStats {
+  trainCount: number;
+  valCount: number;
+  stepsPerEpoch: number;
+  /** Steps the run takes: all epochs, or the step limit. */
+  totalSteps: number;
+  /** The token budget each example is fitted into (virtual tokens excluded). */
+  maxLength: number;
+  train: LengthStats;
+  val: LengthStats;
+  /** Examples (training and validation) longer than maxLength, whose input loses its start. */
+  truncated: number;
+}
+
+export function runStats(plan: RunPlan): RunStats {
+  const { set } = plan;
+  return {
+    trainCount: set.train.length,
+    valCount: set.val.length,
+    stepsPerEpoch: plan.stepsPerEpoch,
+    totalSteps: plan.totalSteps,
+    maxLength: set.maxLength,
+    train: set.stats.train,
+    val: set.stats.val,
+    truncated: set.stats.train.truncated + set.stats.val.truncated,
   };
 }
 

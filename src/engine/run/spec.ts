@@ -47,6 +47,24 @@ export const DEFAULT_TRAIN_SPEC: TrainSpec = {
   dropout: true,
 };
 
+/** The prompt a run starts from unless told otherwise: the tab's form and the CLI's init flags (the complaint task's phrase). */
+export const DEFAULT_PROMPT_SPEC: PromptSpec = {
+  kind: 'TEXT',
+  text: 'Classify if the tweet is a complaint or not:',
+  numVirtualTokens: 8,
+  // One seed for the init, the split and the shuffling (the tab keeps the two equal).
+  seed: DEFAULT_TRAIN_SPEC.seed,
+};
+
+/**
+ * The norm a soft prompt's rows start at, to put beside the vocabulary's (the mean L2 norm of the
+ * token embedding rows): RANDOM draws N(0, 1) per value, so its rows have norm about sqrt(H);
+ * TEXT and SAMPLE_VOCAB copy embedding rows, so they start on the vocabulary's scale.
+ */
+export function initPromptNorm(kind: InitKind, hiddenSize: number, embeddingNorm: number): number {
+  return kind === 'RANDOM' ? Math.sqrt(hiddenSize) : embeddingNorm;
+}
+
 /**
  * The validation cadence of a run: every `evalEvery` steps when set, else twice per epoch (so a
  * short run still sees its validation curve bend). train_peft.py gets the resolved number.

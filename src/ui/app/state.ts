@@ -3,6 +3,7 @@ import type { ColumnMapping, Example } from '../../engine/data/examples.ts';
 import type { Row } from '../../engine/data/parse.ts';
 import type { RunSummaryRecord } from '../../store/records.ts';
 import {
+  DEFAULT_PROMPT_SPEC,
   DEFAULT_TRAIN_SPEC,
   type AdapterSummary,
   type BackendInfo,
@@ -117,8 +118,6 @@ export interface AppState {
   tab: Tab;
 }
 
-export const DEFAULT_INIT_TEXT = 'Classify if the tweet is a complaint or not:';
-
 export const app = createStore<AppState>({
   engineStatus: 'starting',
   engineError: null,
@@ -145,7 +144,7 @@ export const app = createStore<AppState>({
   stats: null,
   statsError: null,
 
-  prompt: { kind: 'TEXT', text: DEFAULT_INIT_TEXT, numVirtualTokens: 8, seed: 42 },
+  prompt: { ...DEFAULT_PROMPT_SPEC },
   train: { ...DEFAULT_TRAIN_SPEC },
   maxLengthAuto: true,
 

@@ -3,7 +3,7 @@ import { formatCount } from '../common/format.ts';
 
 export function LengthStats({ stats }: { stats: DataStats }) {
   const t = stats.train;
-  const truncated = stats.train.truncated + stats.val.truncated;
+  const { truncated } = stats;
   return (
     <div className="length-stats small" data-testid="length-stats">
       <div>

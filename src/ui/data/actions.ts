@@ -2,6 +2,7 @@
 // worker for the split and token-length statistics.
 import { detectColumns, toExamples, type ColumnMapping } from '../../engine/data/examples.ts';
 import { parseDataset, type Row } from '../../engine/data/parse.ts';
+import type { DataStatsRequest } from '../../worker/protocol.ts';
 import { whenEngine } from '../app/engine.ts';
 import { app, type Dataset } from '../app/state.ts';
 import { errorMessage } from '../engine/client.ts';
@@ -81,24 +82,22 @@ export function refreshStats(): Promise<void> {
   return new Promise((resolve) => {
     statsTimer = setTimeout(async () => {
       const s = app.get();
-      if (!s.examples || !s.model) return resolve();
+      if (!s.examples || !s.model || !s.dataset || !s.mapping) return resolve();
       try {
-        const request = {
-          examples: s.examples,
-          numVirtualTokens: s.prompt.numVirtualTokens,
-          maxLength: s.train.maxLength,
-          batchSize: s.train.batchSize,
-          epochs: s.train.epochs,
-          valSplit: s.train.valSplit,
-          seed: s.train.seed,
+        // What a run would start with: the worker plans it as it plans the run.
+        const request: DataStatsRequest = {
+          data: { name: s.dataset.name, rows: s.dataset.rows, mapping: s.mapping, testRows: s.dataset.testRows },
+          prompt: s.prompt,
+          train: s.train,
         };
+        const withMaxLength = (maxLength: number | null): DataStatsRequest => ({ ...request, train: { ...request.train, maxLength } });
         const engine = await whenEngine();
-        let stats = await engine.dataStats(s.maxLengthAuto ? { ...request, maxLength: null } : request);
+        let stats = await engine.dataStats(s.maxLengthAuto ? withMaxLength(null) : request);
         if (s.maxLengthAuto) {
           // Fit the longest example (rounded up to 16), within what the context leaves.
           const fit = Math.min(stats.maxLength, Math.max(16, Math.ceil(Math.max(stats.train.max, stats.val.max) / 16) * 16));
           app.set((st) => ({ train: { ...st.train, maxLength: fit } }));
-          stats = await engine.dataStats({ ...request, maxLength: fit });
+          stats = await engine.dataStats(withMaxLength(fit));
         }
         app.set({ stats, statsError: null });
       } catch (e) {

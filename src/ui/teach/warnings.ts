@@ -1,4 +1,5 @@
 // Where prompt tuning is known to struggle, from the numbers of the current setup.
+import { initPromptNorm } from '../../engine/run/spec.ts';
 import type { ModelInfo, PromptSpec, TrainSpec } from '../../worker/protocol.ts';
 import { formatShort } from '../common/format.ts';
 
@@ -26,7 +27,7 @@ export function teachWarnings(model: ModelInfo | null, prompt: PromptSpec, train
     });
   }
   if (prompt.kind === 'RANDOM' && model.embeddingNorm > 0) {
-    const randomNorm = Math.sqrt(model.hiddenSize);
+    const randomNorm = initPromptNorm('RANDOM', model.hiddenSize, model.embeddingNorm);
     const ratio = randomNorm / model.embeddingNorm;
     if (ratio > 3 || ratio < 1 / 3) {
       out.push({

@@ -1,0 +1,150 @@
+// The adapters of this browser: the records IndexedDB keeps (src/store) and those it refused to
+// store (quota), which stay usable and downloadable in the worker for the session. Listing,
+// renaming, deleting, importing, keeping a checkpoint as one, applying one, exporting its bundle.
+import { checkAdapterFits, makeAdapter, readAdapter, type PromptAdapter } from '../engine/adapter/adapter.ts';
+import { adapterFilesFromUploads, zipFolder } from '../engine/adapter/archive.ts';
+import { applyAdapter, type AppliedAdapter } from '../engine/run/adapter.ts';
+import { exportBundle } from '../engine/run/export.ts';
+import type { MeasuredAccuracy } from '../engine/run/spec.ts';
+import * as store from '../store/db.ts';
+import { historyUpTo, newAdapterRecord, summaryOf, type AdapterRecord, type AdapterSummary } from '../store/records.ts';
+import { EngineError } from './engine-error.ts';
+import type { ModelSession } from './model-session.ts';
+import type { ExportedAdapter, ImportedAdapter } from './protocol.ts';
+
+const peftOf = (a: AdapterRecord): PromptAdapter => ({ config: a.config, promptEmbeddings: a.prompt });
+
+export class Adapters {
+  /** Adapters IndexedDB could not store (quota): still usable and downloadable this session. */
+  private readonly unsaved = new Map<string, AdapterRecord>();
+
+  constructor(
+    private readonly session: ModelSession,
+    /** The files of a built-in model, to ship beside its adapters ({} when unknown). */
+    private readonly embeddedFiles: (url: string) => Promise<Record<string, Uint8Array>>,
+  ) {}
+
+  /** Holds an adapter IndexedDB refused, so it can still be used and downloaded. */
+  keepUnsaved(a: AdapterRecord): void {
+    this.unsaved.set(a.id, a);
+  }
+
+  async list(): Promise<AdapterSummary[]> {
+    const stored = (await store.listAdapters()).map(summaryOf);
+    return [...[...this.unsaved.values()].map(summaryOf), ...stored.filter((a) => !this.unsaved.has(a.id))];
+  }
+
+  async get(id: string): Promise<AdapterRecord> {
+    const a = this.unsaved.get(id) ?? (await store.getAdapter(id));
+    if (!a) throw new EngineError(`adapter ${id} is not in this browser's storage any more`);
+    return a;
+  }
+
+  async rename(id: string, name: string): Promise<void> {
+    const kept = this.unsaved.get(id);
+    if (kept) kept.name = name;
+    else await store.updateAdapter(id, { name });
+  }
+
+  async delete(id: string): Promise<void> {
+    if (this.session.activeId === id) this.session.setActive(null);
+    this.unsaved.delete(id);
+    await store.deleteAdapter(id);
+  }
+
+  /** An adapter on the loaded model: its record, its prompt [V, H] (the caller disposes it) and the warnings. */
+  async apply(id: string): Promise<AppliedAdapter & { record: AdapterRecord }> {
+    const record = await this.get(id);
+    return { record, ...applyAdapter(this.session.need(), peftOf(record)) };
+  }
+
+  /** Makes an adapter the one "try it", evaluation and inspection use (no model reload); its warnings. */
+  async setActive(id: string | null): Promise<string[]> {
+    if (id === null) {
+      this.session.setActive(null);
+      return [];
+    }
+    const lm = this.session.need();
+    const { prompt, warnings } = applyAdapter(lm, peftOf(await this.get(id)));
+    this.session.setActive({ id, prompt });
+    return warnings;
+  }
+
+  /** Keeps an evaluation's accuracy with the adapter (and the rows it was measured on). */
+  async setAccuracy(id: string, accuracy: MeasuredAccuracy): Promise<void> {
+    const kept = this.unsaved.get(id);
+    if (kept) kept.metrics.accuracy = accuracy;
+    else await store.updateAdapter(id, { metrics: { accuracy } });
+  }
+
+  /** Reads a PEFT adapter from uploaded files or a zip, checks it against the loaded model and stores it. */
+  async import(uploads: { name: string; bytes: Uint8Array }[], displayName: string): Promise<ImportedAdapter> {
+    const adapter = readAdapter(adapterFilesFromUploads(uploads));
+    const lm = this.session.need();
+    const warnings = checkAdapterFits(adapter, lm.model.config, lm.origin);
+    const c = adapter.config;
+    const model = { kind: lm.origin.kind, id: c.baseModel ?? lm.origin.id, revision: c.revision, commit: c.revision };
+    const record = newAdapterRecord({ name: displayName, source: 'imported', config: c, model, prompt: adapter.promptEmbeddings, importedFrom: uploads.map((u) => u.name), warnings });
+    await store.putAdapter(record);
+    return { adapterId: record.id, warnings };
+  }
+
+  /** Keeps a checkpoint's prompt as an adapter (for an interrupted run the user does not resume). */
+  async fromCheckpoint(runId: string): Promise<string> {
+    const run = await store.getRun(runId);
+    const checkpoint = await store.getCheckpoint(runId);
+    if (!run || !checkpoint) throw new EngineError('that run has no checkpoint');
+    const lm = this.session.need();
+    this.session.checkModelFor(run);
+    const h = historyUpTo(run.history, checkpoint.step);
+    const record = newAdapterRecord({
+      name: `${run.spec.label} (checkpoint, step ${checkpoint.step})`,
+      source: 'checkpoint',
+      runId,
+      config: makeAdapter(checkpoint.prompt, lm.model.config, lm.origin, run.spec.prompt).config,
+      model: lm.origin,
+      metrics: { steps: checkpoint.step, finalLoss: h.loss.at(-1) ?? null, bestValLoss: checkpoint.bestValLoss, stopReason: 'stopped', backend: run.backend },
+      prompt: checkpoint.prompt,
+      initPrompt: run.initPrompt,
+      initIds: run.initIds,
+      lossCurve: { step: h.step, loss: h.loss },
+    });
+    await store.putAdapter(record);
+    await store.putRun({ ...run, status: 'stopped', statusMessage: `kept the checkpoint of step ${checkpoint.step} as an adapter`, adapterId: record.id });
+    return record.id;
+  }
+
+  /** The PEFT folder (+ train_peft.py, the dataset and its split) as files and as one zip. */
+  async export(id: string): Promise<ExportedAdapter> {
+    const a = await this.get(id);
+    const run = a.runId ? await store.getRun(a.runId) : undefined;
+    const dataset = run ? await store.getDataset(run.spec.data.datasetId) : undefined;
+    // A built-in model exists nowhere but on this server: ship it beside the adapter.
+    const ref = this.session.info?.ref;
+    const baseModelFiles = ref?.kind === 'embedded' && a.model.kind === 'folder' && ref.name === a.model.id ? await this.embeddedFiles(ref.url) : undefined;
+    const { files, folderName } = exportBundle({
+      name: a.name,
+      adapter: peftOf(a),
+      baseKind: a.model.kind,
+      metrics: { finalLoss: a.metrics.finalLoss, bestValLoss: a.metrics.bestValLoss, accuracy: a.metrics.accuracy, trainedOn: a.metrics.backend ? `${a.metrics.backend} in the browser` : null },
+      ...(run && dataset
+        ? {
+            run: {
+              dataName: run.spec.data.name,
+              mapping: run.spec.data.mapping,
+              prompt: run.spec.prompt,
+              train: run.spec.train,
+              split: run.split,
+              evalEvery: run.evalEvery,
+              steps: a.metrics.steps ?? run.stepsDone,
+              rows: dataset.rows,
+              testRows: dataset.testRows,
+              contextLength: this.session.info?.contextLength ?? null,
+            },
+          }
+        : {}),
+      baseModelFiles,
+    });
+    return { files, zip: zipFolder(folderName, files), folderName };
+  }
+}
