@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { CausalLM } from '../models/model.ts';
 import type { Dropout } from '../ops/dropout.ts';
 import type { TextTokenizer } from '../tokenizer.ts';
-import { paramCount, splitValues, type Injection, type NamedTensor, type ParamSpec, type PeftType, type TuningMethod } from './method.ts';
+import { injectionTensors, paramCount, splitValues, type Injection, type NamedTensor, type ParamSpec, type PeftType, type TuningMethod } from './method.ts';
 import { promptTuning, type PromptTuningConfig } from './prompt-tuning/index.ts';
 import { prefixTuning, type PrefixTuningConfig } from './prefix-tuning/index.ts';
 import { pTuning, type PTuningConfig } from './p-tuning/index.ts';
@@ -71,8 +71,25 @@ export class Tuning {
     return this.method.save(this.model, this.config, values);
   }
 
-  /** The injection of PEFT's saved tensors (free it with disposeInjection). */
+  /** PEFT's saved tensors as a method and its values (the saved form: see TuningMethod.fromSaved). */
+  fromSaved(saved: Record<string, NamedTensor>): { tuning: Tuning; values: Float32Array } {
+    const form = this.method.fromSaved(this.model, this.config, saved);
+    return { tuning: new Tuning(this.model, form.config), values: form.values };
+  }
+
+  /** The injection of PEFT's saved tensors, for inference (free it with disposeInjection). */
   load(saved: Record<string, NamedTensor>): Injection {
-    return this.method.load(this.model, this.config, saved);
+    const { tuning, values } = this.fromSaved(saved);
+    return tuning.injectValues(values);
+  }
+
+  /** The injection of flat values, made once (outside any gradient) and kept until disposeInjection. */
+  injectValues(values: Float32Array): Injection {
+    return tf.tidy(() => {
+      const inj = this.inject(tf.tensor1d(values));
+      // tf.tidy keeps what it returns but does not look inside the LoRA Maps: keep every tensor explicitly.
+      for (const t of injectionTensors(inj)) tf.keep(t);
+      return inj as unknown as tf.TensorContainer;
+    }) as unknown as Injection;
   }
 }

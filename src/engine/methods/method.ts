@@ -9,6 +9,7 @@ import type { CausalLM } from '../models/model.ts';
 import type { LoraFactors } from '../ops/lora.ts';
 import type { Dropout } from '../ops/dropout.ts';
 import type { TextTokenizer } from '../tokenizer.ts';
+import type { MethodConfig } from './index.ts';
 
 export type PeftType = 'PROMPT_TUNING' | 'PREFIX_TUNING' | 'P_TUNING' | 'LORA';
 
@@ -23,6 +24,12 @@ export interface Injection {
 }
 
 export const NO_INJECTION: Injection = { prompt: null, prefix: null, lora: null };
+
+/** A method config and its flat values. */
+export interface SavedForm {
+  config: MethodConfig;
+  values: Float32Array;
+}
 
 export interface ParamSpec {
   /** PEFT's named_parameters() name (LoRA: base_model.model.<module>.lora_A.weight). */
@@ -64,8 +71,12 @@ export interface TuningMethod<C> {
   inject(model: CausalLM, config: C, tensors: tf.Tensor[], drop?: Dropout): Injection;
   /** The tensors PEFT's save_pretrained writes (adapter_model.safetensors), from trained values. */
   save(model: CausalLM, config: C, values: Float32Array): Record<string, NamedTensor>;
-  /** What enters the forward pass from the saved tensors (inference only: PEFT's inference_mode). */
-  load(model: CausalLM, config: C, saved: Record<string, NamedTensor>): Injection;
+  /**
+   * PEFT's saved tensors as the values of the method whose trainable tensors they are exactly
+   * (PEFT's inference_mode): itself, or a projected prefix's plain prefix, or P-tuning's output
+   * as a soft prompt. Shapes are checked against the model.
+   */
+  fromSaved(model: CausalLM, config: C, saved: Record<string, NamedTensor>): SavedForm;
   /** Positions the method prepends to the token sequence (prompt tuning, P-tuning); 0 otherwise. */
   virtualTokens(config: C): number;
 }
@@ -114,7 +125,7 @@ export function injectionTensors(inj: Injection): tf.Tensor[] {
   return out;
 }
 
-/** Frees the tensors of an injection made by `load`. */
+/** Frees the tensors of an injection made outside a tidy (Tuning.load). */
 export function disposeInjection(inj: Injection): void {
   tf.dispose(injectionTensors(inj));
 }

@@ -3,7 +3,7 @@
 // stopping, checkpoints, and a stop that keeps the last finite values.
 import * as tf from '@tensorflow/tfjs-core';
 import type { CausalLM, ForwardOptions } from '../models/model.ts';
-import { injectionTensors } from '../methods/method.ts';
+import { disposeInjection } from '../methods/method.ts';
 import type { Batch } from '../prompt/batch.ts';
 import { promptLoss } from '../prompt/prompted.ts';
 import { Tuning } from '../methods/index.ts';
@@ -288,17 +288,11 @@ export class Trainer {
   }
 
   private async validationLoss(): Promise<number> {
-    // The injection is made once for all batches and freed after (a Map-holding object, so not by tidy).
-    const values = this.values;
-    const tuning = this.tuning;
-    const injected = tidy(() => {
-      const inj = tuning.inject(values);
-      return { inj, keep: injectionTensors(inj).map((t) => tf.keep(t)) };
-    });
+    const injected = this.tuning.injectValues((await this.values.data()) as Float32Array);
     try {
-      return await evaluateLoss(this.model, injected.inj, this.data.valBatches);
+      return await evaluateLoss(this.model, injected, this.data.valBatches);
     } finally {
-      tf.dispose(injected.keep);
+      disposeInjection(injected);
     }
   }
 

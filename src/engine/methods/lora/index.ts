@@ -60,16 +60,6 @@ const paramName = (m: LinearModule, ab: 'A' | 'B') => `base_model.model.${m.path
 /** The key PEFT's save_pretrained writes (the adapter name removed). */
 export const savedName = (m: LinearModule, ab: 'A' | 'B') => `base_model.model.${m.path}.lora_${ab}.weight`;
 
-/** Per layer factors by module key, from A [r, in] and B [out, r] tensors in target order. */
-function factors(model: CausalLM, c: LoraConfig, targets: LinearModule[], ab: (i: number) => [tf.Tensor, tf.Tensor]): Map<string, LoraFactors>[] {
-  const layers = Array.from({ length: model.config.numLayers }, () => new Map<string, LoraFactors>());
-  targets.forEach((m, i) => {
-    const [A, B] = ab(i);
-    layers[m.layer].set(m.key, { a: tf.transpose(A) as tf.Tensor2D, b: tf.transpose(B) as tf.Tensor2D, scale: scaleOf(c), dropout: c.dropout });
-  });
-  return layers;
-}
-
 export const lora: TuningMethod<LoraConfig> = {
   peftType: 'LORA',
   check(model, c) {
@@ -89,7 +79,12 @@ export const lora: TuningMethod<LoraConfig> = {
     return concatValues(targetModules(model, c).flatMap((m) => [uniform(rng, c.r * m.inFeatures, 1 / Math.sqrt(m.inFeatures)), new Float32Array(m.outFeatures * c.r)]));
   },
   inject(model, c, tensors): Injection {
-    return { prompt: null, prefix: null, lora: factors(model, c, targetModules(model, c), (i) => [tensors[2 * i], tensors[2 * i + 1]]) };
+    // Per layer factors by module key: Aᵀ and Bᵀ of each target (tensors hold A, B per target in order).
+    const layers = Array.from({ length: model.config.numLayers }, () => new Map<string, LoraFactors>());
+    targetModules(model, c).forEach((m, i) => {
+      layers[m.layer].set(m.key, { a: tf.transpose(tensors[2 * i]) as tf.Tensor2D, b: tf.transpose(tensors[2 * i + 1]) as tf.Tensor2D, scale: scaleOf(c), dropout: c.dropout });
+    });
+    return { prompt: null, prefix: null, lora: layers };
   },
   save(model, c, values) {
     const out: Record<string, NamedTensor> = {};
@@ -107,22 +102,14 @@ export const lora: TuningMethod<LoraConfig> = {
     if (at !== values.length) throw new MethodError(`LoRA: ${values.length} values, the targeted modules hold ${at}`);
     return out;
   },
-  load(model, c, saved) {
+  fromSaved(model, c, saved) {
     const targets = targetModules(model, c);
     const known = new Set(targets.flatMap((m) => [savedName(m, 'A'), savedName(m, 'B')]));
     const extra = Object.keys(saved).filter((k) => !known.has(k));
     if (extra.length)
       throw new MethodError(`adapter_model.safetensors: ${extra.length} tensor(s) fit no targeted module of the loaded model, e.g. "${extra[0]}" (target_modules ${JSON.stringify(c.targetModules)})`);
-    const t = targets.map((m) => [savedTensor(saved, savedName(m, 'A'), [c.r, m.inFeatures]), savedTensor(saved, savedName(m, 'B'), [m.outFeatures, c.r])]);
-    // Transposed on the CPU so no intermediate tensor is left behind (an Injection's Maps are not walked by tf.tidy).
-    const transposed = ({ shape: [rows, cols], data }: NamedTensor) => {
-      const out = new Float32Array(data.length);
-      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = data[i * cols + j];
-      return tf.tensor2d(out, [cols, rows]);
-    };
-    const layers = Array.from({ length: model.config.numLayers }, () => new Map<string, LoraFactors>());
-    targets.forEach((m, i) => layers[m.layer].set(m.key, { a: transposed(t[i][0]), b: transposed(t[i][1]), scale: scaleOf(c), dropout: c.dropout }));
-    return { prompt: null, prefix: null, lora: layers };
+    const parts = targets.flatMap((m) => [savedTensor(saved, savedName(m, 'A'), [c.r, m.inFeatures]).data, savedTensor(saved, savedName(m, 'B'), [m.outFeatures, c.r]).data]);
+    return { config: { method: 'lora', ...c }, values: concatValues(parts) };
   },
   virtualTokens: () => 0,
 };

@@ -140,9 +140,10 @@ export const pTuning: TuningMethod<PTuningConfig> = {
     const data = tf.tidy(() => encode(c, splitValues(tf.tensor1d(values), this.params(model, c))).dataSync() as Float32Array);
     return { [PROMPT_KEY]: { shape: [c.numVirtualTokens, model.config.hiddenSize], data } };
   },
-  load(model, c, saved) {
-    const shape: [number, number] = [c.numVirtualTokens, model.config.hiddenSize];
-    return { prompt: tf.tensor2d(savedTensor(saved, PROMPT_KEY, shape).data, shape), prefix: null, lora: null };
-  },
+  // PEFT keeps only the encoder's output: in inference it is a soft prompt.
+  fromSaved: (model, c, saved) => ({
+    config: { method: 'prompt', numVirtualTokens: c.numVirtualTokens, init: 'RANDOM', initText: null },
+    values: savedTensor(saved, PROMPT_KEY, [c.numVirtualTokens, model.config.hiddenSize]).data,
+  }),
   virtualTokens: (c) => c.numVirtualTokens,
 };

@@ -14,7 +14,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CausalLM } from '../../models/model.ts';
 import { Rng } from '../../random.ts';
-import { tidy } from '../../tidy.ts';
 import { MethodError, savedTensor, splitValues, type Injection, type ParamSpec, type TuningMethod } from '../method.ts';
 import { checkVirtualTokens, PROMPT_KEY } from '../prompt-tuning/index.ts';
 import { concatValues, linearInit, standardNormal } from '../torch-init.ts';
@@ -95,11 +94,10 @@ export const prefixTuning: TuningMethod<PrefixTuningConfig> = {
     const data = c.prefixProjection ? tf.tidy(() => encode(c, splitValues(tf.tensor1d(values), this.params(model, c))).dataSync() as Float32Array) : values;
     return { [PROMPT_KEY]: { shape, data } };
   },
-  load(model, c, saved) {
+  // PEFT keeps the prefix itself (a projection's output): in inference it is a prefix without projection.
+  fromSaved(model, c, saved) {
     const { tokenDim: D, layers: L } = prefixDims(model);
-    const shape = [c.numVirtualTokens, L * 2 * D];
-    const t = savedTensor(saved, PROMPT_KEY, shape);
-    return tidy((): Injection => ({ prompt: null, prefix: prefixKV(model, tf.tensor2d(t.data, shape as [number, number])), lora: null }));
+    return { config: { method: 'prefix', ...c, prefixProjection: false }, values: savedTensor(saved, PROMPT_KEY, [c.numVirtualTokens, L * 2 * D]).data };
   },
   virtualTokens: () => 0,
 };

@@ -29,10 +29,6 @@ export const promptTuning: TuningMethod<PromptTuningConfig> = {
   },
   inject: (_model, _c, [prompt]): Injection => ({ prompt: prompt as tf.Tensor2D, prefix: null, lora: null }),
   save: (model, c, values) => ({ [PROMPT_KEY]: { shape: [c.numVirtualTokens, model.config.hiddenSize], data: values } }),
-  load: (model, c, saved: Record<string, NamedTensor>): Injection => ({
-    prompt: tf.tensor2d(savedTensor(saved, PROMPT_KEY, [c.numVirtualTokens, model.config.hiddenSize]).data, [c.numVirtualTokens, model.config.hiddenSize]),
-    prefix: null,
-    lora: null,
-  }),
+  fromSaved: (model, c, saved: Record<string, NamedTensor>) => ({ config: { method: 'prompt', ...c }, values: savedTensor(saved, PROMPT_KEY, [c.numVirtualTokens, model.config.hiddenSize]).data }),
   virtualTokens: (c) => c.numVirtualTokens,
 };
