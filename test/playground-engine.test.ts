@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { adapterFiles, makeAdapter, readAdapter } from '../src/engine/adapter/adapter.ts';
 import { adapterFilesFromUploads, zipFolder } from '../src/engine/adapter/archive.ts';
 import { AdapterError } from '../src/engine/adapter/peft-config.ts';
+import type { MethodConfig } from '../src/engine/methods/index.ts';
 import { trainScript, type TrainScriptOptions } from '../src/engine/adapter/train-script.ts';
 import { encodeExample } from '../src/engine/data/encode.ts';
 import { previewExample } from '../src/engine/data/preview.ts';
@@ -142,9 +143,7 @@ describe('train_peft.py', () => {
     inputColumn: 'text',
     targetColumn: 'label',
     taskKind: 'label',
-    init: 'TEXT',
-    initText: 'Classify if the tweet is a "complaint" or not:',
-    numVirtualTokens: 8,
+    method: { method: 'prompt', init: 'TEXT', initText: 'Classify if the tweet is a "complaint" or not:', numVirtualTokens: 8 },
     lr: 0.03,
     epochs: 3,
     batchSize: 8,
@@ -163,9 +162,9 @@ describe('train_peft.py', () => {
     const py = trainScript(options);
     expect(py).toContain('BASE_MODEL = "HuggingFaceTB/SmolLM2-135M"');
     expect(py).toContain(`REVISION = "${'b'.repeat(40)}"`);
-    expect(py).toContain('INIT_TEXT = "Classify if the tweet is a \\"complaint\\" or not:"');
+    expect(py).toContain('prompt_tuning_init_text="Classify if the tweet is a \\"complaint\\" or not:"');
     expect(py).toContain('TEMPLATE = "Tweet text : {text} Label : "');
-    expect(py).toContain('NUM_VIRTUAL_TOKENS = 8');
+    expect(py).toContain('num_virtual_tokens=8');
     expect(py).toContain('p.add_argument("--lr", type=float, default=0.03)');
     expect(py).toContain('p.add_argument("--max-length", type=int, default=64');
     expect(py).toContain('accelerate launch train_peft.py');
@@ -190,6 +189,17 @@ describe('train_peft.py', () => {
   it.skipIf(!python)('is valid Python', () => {
     const code = `import ast, sys; ast.parse(sys.stdin.read())`;
     expect(() => execFileSync(python as string, ['-c', code], { input: trainScript(options) })).not.toThrow();
+    // Every method's script, with and without a way to continue from an adapter folder.
+    const methods: MethodConfig[] = [
+      { method: 'prefix', numVirtualTokens: 8, prefixProjection: true, encoderHiddenSize: 64, initWeights: null },
+      { method: 'prefix', numVirtualTokens: 8, prefixProjection: false, encoderHiddenSize: null, initWeights: null },
+      { method: 'p_tuning', numVirtualTokens: 8, encoderType: 'LSTM', encoderHiddenSize: 32, encoderNumLayers: 2, encoderDropout: 0.1 },
+      { method: 'lora', r: 8, alpha: 16, dropout: 0.05, targetModules: ['q_proj', 'v_proj'], useRslora: true },
+      { method: 'lora', r: 4, alpha: 8, dropout: 0, targetModules: 'all-linear', useRslora: false },
+    ];
+    for (const method of methods) {
+      expect(() => execFileSync(python as string, ['-c', code], { input: trainScript({ ...options, method }) }), method.method).not.toThrow();
+    }
     // A broken script must fail the same check (so this test can fail at all).
     expect(() => execFileSync(python as string, ['-c', code], { input: trainScript(options) + '\n  def (', stdio: 'pipe' })).toThrow();
   });

@@ -4,7 +4,7 @@
 import { checkAdapterFits, makeAdapter, readAdapter, type PromptAdapter } from '../engine/adapter/adapter.ts';
 import { adapterFilesFromUploads, zipFolder } from '../engine/adapter/archive.ts';
 import { applyAdapter, type AppliedAdapter } from '../engine/run/adapter.ts';
-import { exportBundle } from '../engine/run/export.ts';
+import { exportBundle, promptExport } from '../engine/run/export.ts';
 import type { MeasuredAccuracy } from '../engine/run/spec.ts';
 import * as store from '../store/db.ts';
 import { historyUpTo, newAdapterRecord, summaryOf, type AdapterRecord, type AdapterSummary } from '../store/records.ts';
@@ -124,7 +124,7 @@ export class Adapters {
     const baseModelFiles = ref?.kind === 'embedded' && a.model.kind === 'folder' && ref.name === a.model.id ? await this.embeddedFiles(ref.url) : undefined;
     const { files, folderName } = exportBundle({
       name: a.name,
-      adapter: peftOf(a),
+      adapter: promptExport(peftOf(a)),
       baseKind: a.model.kind,
       metrics: { finalLoss: a.metrics.finalLoss, bestValLoss: a.metrics.bestValLoss, accuracy: a.metrics.accuracy, trainedOn: a.metrics.backend ? `${a.metrics.backend} in the browser` : null },
       ...(run && dataset

@@ -6,7 +6,7 @@ import { datasetHash } from '../../engine/data/hash.ts';
 import type { LoadedModel } from '../../engine/load.ts';
 import { batchFromJson, validateBatch, type Batch } from '../../engine/prompt/batch.ts';
 import { initSoftPrompt, parseInitKind, type InitKind } from '../../engine/prompt/init.ts';
-import { exportBundle } from '../../engine/run/export.ts';
+import { exportBundle, promptExport } from '../../engine/run/export.ts';
 import { planRun, runStats, trainerFor, type RunPlan } from '../../engine/run/plan.ts';
 import { DEFAULT_TRAIN_SPEC as D, type TrainSpec } from '../../engine/run/spec.ts';
 import { PromptTrainer, type TrainData, type TrainOptions } from '../../engine/train/trainer.ts';
@@ -183,7 +183,7 @@ export const train: Command = {
         contextLength: lm.model.config.contextLength,
       };
       const metrics = { finalLoss: summary.finalLoss, bestValLoss: summary.bestValLoss, accuracy: null, trainedOn: `${tf.getBackend()} with the playground CLI` };
-      writeFolder(flags.out as string, exportBundle({ name: path.basename(flags.out as string), adapter, baseKind: lm.origin.kind, metrics, run }).files);
+      writeFolder(flags.out as string, exportBundle({ name: path.basename(flags.out as string), adapter: promptExport(adapter), baseKind: lm.origin.kind, metrics, run }).files);
     } else writeFolder(flags.out as string, adapterFiles(adapter));
     emit({
       type: 'summary',

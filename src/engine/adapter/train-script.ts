@@ -1,8 +1,8 @@
 // train_peft.py: the playground's run as a PEFT + transformers script, for when a run outgrows
 // the tab. It reads the exported dataset JSONL, applies the same template and truncation, and
-// trains with the same optimizer and schedule; `accelerate launch train_peft.py` spreads it
-// over several GPUs.
-import type { InitKind } from '../prompt/init.ts';
+// trains the same method with the same optimizer and schedule; `accelerate launch train_peft.py`
+// spreads it over several GPUs.
+import type { MethodConfig } from '../methods/index.ts';
 
 export interface TrainScriptOptions {
   baseModel: string;
@@ -13,9 +13,7 @@ export interface TrainScriptOptions {
   inputColumn: string;
   targetColumn: string;
   taskKind: 'label' | 'generation';
-  init: InitKind;
-  initText: string | null;
-  numVirtualTokens: number;
+  method: MethodConfig;
   lr: number;
   epochs: number;
   batchSize: number;
@@ -37,18 +35,98 @@ export interface TrainScriptOptions {
 /** A Python literal for a string (JSON string syntax is valid Python). */
 const py = (s: string | null): string => (s === null ? 'None' : JSON.stringify(s));
 
+/** The PEFT config the run used, as Python, and what the docstring says is trained. */
+function peftConfig(m: MethodConfig): { imports: string; config: string; trains: string } {
+  switch (m.method) {
+    case 'prompt':
+      return {
+        imports: 'PromptTuningConfig, PromptTuningInit',
+        config: `PromptTuningConfig(
+            task_type=TaskType.CAUSAL_LM,
+            prompt_tuning_init=getattr(PromptTuningInit, ${py(m.init)}),  # SAMPLE_VOCAB needs peft>=0.18
+            prompt_tuning_init_text=${m.init === 'TEXT' ? py(m.initText) : 'None'},
+            tokenizer_name_or_path=${m.init === 'TEXT' ? 'args.base_model' : 'None'},
+            num_virtual_tokens=${m.numVirtualTokens},
+        )`,
+        trains: `the soft prompt (${m.numVirtualTokens} virtual tokens)`,
+      };
+    case 'prefix':
+      return {
+        imports: 'PrefixTuningConfig',
+        config: `PrefixTuningConfig(
+            task_type=TaskType.CAUSAL_LM,
+            num_virtual_tokens=${m.numVirtualTokens},
+            prefix_projection=${m.prefixProjection ? 'True' : 'False'},${m.encoderHiddenSize !== null ? `\n            encoder_hidden_size=${m.encoderHiddenSize},` : ''}
+        )`,
+        trains: `a prefix of ${m.numVirtualTokens} keys and values in every layer${m.prefixProjection ? ' (through a projection)' : ''}`,
+      };
+    case 'p_tuning':
+      return {
+        imports: 'PromptEncoderConfig',
+        config: `PromptEncoderConfig(
+            task_type=TaskType.CAUSAL_LM,
+            num_virtual_tokens=${m.numVirtualTokens},
+            encoder_reparameterization_type=${py(m.encoderType)},${m.encoderHiddenSize !== null ? `\n            encoder_hidden_size=${m.encoderHiddenSize},` : ''}
+            encoder_num_layers=${m.encoderNumLayers},
+            encoder_dropout=${m.encoderDropout},
+        )`,
+        trains: `a P-tuning prompt encoder (${m.encoderType}) for ${m.numVirtualTokens} virtual tokens`,
+      };
+    case 'lora':
+      return {
+        imports: 'LoraConfig',
+        config: `LoraConfig(
+            task_type=TaskType.CAUSAL_LM,
+            r=${m.r},
+            lora_alpha=${m.alpha},
+            lora_dropout=${m.dropout},
+            target_modules=${m.targetModules === null ? 'None' : typeof m.targetModules === 'string' ? py(m.targetModules) : `[${m.targetModules.map(py).join(', ')}]`},${m.useRslora ? '\n            use_rslora=True,' : ''}
+        )`,
+        trains: `LoRA factors of rank ${m.r} on the target modules`,
+      };
+  }
+}
+
+/** How --from-adapter continues from a folder, or why it cannot (PEFT saved only what inference needs). */
+function fromAdapter(m: MethodConfig): string {
+  if (m.method === 'lora') return '        model = PeftModel.from_pretrained(base, args.from_adapter, is_trainable=True)';
+  if (m.method === 'p_tuning' || (m.method === 'prefix' && m.prefixProjection)) {
+    return '        raise SystemExit("PEFT saves only the output of this method\'s encoder: training cannot continue from an adapter folder (train from scratch, or continue in the playground, which keeps the encoder)")';
+  }
+  const cls = m.method === 'prompt' ? 'PromptTuningConfig' : 'PrefixTuningConfig';
+  const initLines =
+    m.method === 'prompt'
+      ? [
+          '        init, config.prompt_tuning_init = config.prompt_tuning_init, PromptTuningInit.RANDOM',
+          '        model_init = lambda: setattr(model.peft_config["default"], "prompt_tuning_init", init)',
+        ]
+      : ['        model_init = lambda: None'];
+  return [
+    '        # PEFT refuses is_trainable=True for prompt-learning adapters: build a trainable adapter of the',
+    "        # folder's shape and load its weights into it.",
+    `        config = ${cls}.from_pretrained(args.from_adapter)`,
+    ...initLines,
+    '        config.inference_mode = False',
+    '        config.base_model_name_or_path = args.base_model',
+    '        model = get_peft_model(base, config)',
+    '        set_peft_model_state_dict(model, load_file(os.path.join(args.from_adapter, "adapter_model.safetensors")))',
+    '        model_init()',
+  ].join('\n');
+}
+
 export function trainScript(o: TrainScriptOptions): string {
+  const peft = peftConfig(o.method);
   return `#!/usr/bin/env python
-"""Prompt tuning with PEFT + transformers: the run you set up in the prompt-tuning playground.
+"""${o.method.method === 'prompt' ? 'Prompt tuning' : o.method.method === 'lora' ? 'LoRA' : o.method.method === 'prefix' ? 'Prefix tuning' : 'P-tuning'} with PEFT + transformers: the run you set up in the prompt-tuning playground.
 
     pip install torch "transformers>=4.40" "peft>=0.10" "accelerate>=0.30"
     python train_peft.py                        # one GPU, Apple MPS or CPU
     accelerate launch train_peft.py             # every GPU of this machine (data parallel)
     accelerate launch train_peft.py --epochs 10 --batch-size 32 --out my-adapter
 
-It trains only the soft prompt (${o.numVirtualTokens} virtual tokens); every base-model weight stays frozen.
+It trains only ${peft.trains}; every base-model weight stays frozen.
 The adapter it writes loads with PeftModel.from_pretrained(base, out) and imports back into the
-playground. Start from the browser's soft prompt with --from-adapter <exported folder>.
+playground. Start from the browser's adapter with --from-adapter <exported folder>.
 """
 import argparse
 import json
@@ -60,7 +138,7 @@ import re
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from peft import PeftModel, PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model, set_peft_model_state_dict
+from peft import PeftModel, ${peft.imports}, TaskType, get_peft_model, set_peft_model_state_dict
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM, AutoTokenizer, get_linear_schedule_with_warmup
@@ -77,9 +155,6 @@ SPLIT = ${o.splitFile ? `os.path.join(HERE, ${py(o.splitFile)})` : 'None'}  # th
 TEMPLATE = ${py(o.template)}
 TARGET_COLUMN = ${py(o.targetColumn)}
 TASK = ${py(o.taskKind)}  # "label": accuracy of the generated label is reported
-INIT = ${py(o.init)}  # SAMPLE_VOCAB needs peft>=0.18
-INIT_TEXT = ${py(o.initText)}
-NUM_VIRTUAL_TOKENS = ${o.numVirtualTokens}
 
 
 def parse_args():
@@ -192,23 +267,9 @@ def main():
 
     base = AutoModelForCausalLM.from_pretrained(args.base_model, revision=args.revision)
     if args.from_adapter:
-        # PEFT refuses is_trainable=True for prompt-learning adapters: build a trainable prompt of the
-        # adapter's shape and load its weights into it.
-        config = PromptTuningConfig.from_pretrained(args.from_adapter)
-        init, config.prompt_tuning_init = config.prompt_tuning_init, PromptTuningInit.RANDOM
-        config.inference_mode = False
-        config.base_model_name_or_path = args.base_model
-        model = get_peft_model(base, config)
-        set_peft_model_state_dict(model, load_file(os.path.join(args.from_adapter, "adapter_model.safetensors")))
-        model.peft_config["default"].prompt_tuning_init = init
+${fromAdapter(o.method)}
     else:
-        config = PromptTuningConfig(
-            task_type=TaskType.CAUSAL_LM,
-            prompt_tuning_init=getattr(PromptTuningInit, INIT),
-            prompt_tuning_init_text=INIT_TEXT if INIT == "TEXT" else None,
-            tokenizer_name_or_path=args.base_model if INIT == "TEXT" else None,
-            num_virtual_tokens=NUM_VIRTUAL_TOKENS,
-        )
+        config = ${peft.config}
         model = get_peft_model(base, config)
     if accelerator.is_main_process:
         model.print_trainable_parameters()

@@ -56,6 +56,11 @@ export class Tuning {
     return this.method.virtualTokens(this.config);
   }
 
+  /** Positions taken from the model's context (virtual tokens or a prefix). */
+  get contextTokens(): number {
+    return this.method.contextTokens(this.config);
+  }
+
   init(tokenizer: TextTokenizer | null, seed: number): Promise<Float32Array> {
     return this.method.init({ model: this.model, tokenizer, seed }, this.config);
   }

@@ -79,6 +79,8 @@ export interface TuningMethod<C> {
   fromSaved(model: CausalLM, config: C, saved: Record<string, NamedTensor>): SavedForm;
   /** Positions the method prepends to the token sequence (prompt tuning, P-tuning); 0 otherwise. */
   virtualTokens(config: C): number;
+  /** Positions the method takes from the model's context: virtual tokens, or a prefix's keys (which shift the positions). */
+  contextTokens(config: C): number;
 }
 
 /** Total number of values of the params. */

@@ -2,7 +2,10 @@
 // card), and for a trained run the data it saw, its split (row ids) and train_peft.py, the same
 // run with PEFT + transformers. The worker and the CLI both write it.
 import { adapterFiles, type PromptAdapter } from '../adapter/adapter.ts';
-import { modelCard } from '../adapter/model-card.ts';
+import { methodAdapterFiles } from '../adapter/method-adapter.ts';
+import type { AdapterMeta } from '../adapter/method-config.ts';
+import { modelCard, type CardExtras } from '../adapter/model-card.ts';
+import type { MethodConfig, Tuning } from '../methods/index.ts';
 import { serveScript } from '../adapter/serve-script.ts';
 import { trainScript } from '../adapter/train-script.ts';
 import type { ColumnMapping } from '../data/examples.ts';
@@ -26,10 +29,37 @@ export interface ExportRun {
   contextLength: number | null;
 }
 
+/** An adapter of any method, ready to write: its PEFT files and how its card begins. */
+export interface ExportedFiles {
+  method: MethodConfig;
+  meta: AdapterMeta;
+  /** Positions the method takes from the context (train_peft.py's max length leaves them). */
+  contextTokens: number;
+  /** adapter_config.json, adapter_model.safetensors and README.md (the card, from `card`). */
+  files(extras: CardExtras): Record<string, Uint8Array>;
+}
+
+/** A prompt-tuning adapter's files. */
+export function promptExport(adapter: PromptAdapter): ExportedFiles {
+  const { config } = adapter;
+  return {
+    method: { method: 'prompt', numVirtualTokens: config.numVirtualTokens, init: config.init, initText: config.initText },
+    meta: { baseModel: config.baseModel, revision: config.revision },
+    contextTokens: config.numVirtualTokens,
+    files: (extras) => ({ ...adapterFiles(adapter), 'README.md': new TextEncoder().encode(modelCard(config, extras)) }),
+  };
+}
+
+/** Any method's adapter files from its trained values. */
+export function methodExport(tuning: Tuning, values: Float32Array, meta: AdapterMeta): ExportedFiles {
+  if (tuning.config.method === 'prompt') throw new Error('methodExport: prompt tuning exports through promptExport (its config keeps the init)');
+  return { method: tuning.config, meta, contextTokens: tuning.contextTokens, files: (extras) => methodAdapterFiles(tuning, values, meta, extras) };
+}
+
 export interface ExportInput {
   /** The adapter's display name (the folder name is made from it). */
   name: string;
-  adapter: PromptAdapter;
+  adapter: ExportedFiles;
   /** Where the base model id came from: 'folder' adapters ship or name a folder beside the card. */
   baseKind: 'hub' | 'folder' | 'files' | string;
   metrics: { finalLoss: number | null; bestValLoss: number | null; accuracy: MeasuredAccuracy | null; trainedOn: string | null };
@@ -47,16 +77,17 @@ export const SPLIT_FILE = 'split.json';
 
 export function exportBundle(x: ExportInput): ExportBundle {
   const enc = new TextEncoder();
-  const files = adapterFiles(x.adapter);
-  const { config } = x.adapter;
-  const base = config.baseModel ?? '<base model id>';
+  const { meta, method } = x.adapter;
+  const base = meta.baseModel ?? '<base model id>';
   const facts: Record<string, string | number> = {};
   const r = x.run;
   if (r) {
     const t = r.train;
     facts.dataset = `${r.dataName} (${r.rows.length} rows; template "${r.mapping.template}")`;
     if (r.split) facts.split = `${r.split.train.length} training, ${r.split.validation.length} validation, ${r.split.test.length} test rows (row ids in ${SPLIT_FILE}; dataset ${r.split.datasetHash})`;
-    facts.init = r.prompt.kind + (r.prompt.kind === 'TEXT' ? ` ("${r.prompt.text}")` : ` (seed ${r.prompt.seed})`);
+    facts.method = method.method === 'prompt' ? 'prompt tuning' : method.method;
+    if (method.method === 'prompt') facts.init = r.prompt.kind + (r.prompt.kind === 'TEXT' ? ` ("${r.prompt.text}")` : ` (seed ${r.prompt.seed})`);
+    else facts['init seed'] = r.prompt.seed;
     facts['learning rate'] = t.lr;
     facts['epochs / batch size / max length'] = `${t.epochs} / ${t.batchSize} / ${t.maxLength ?? 'context'}`;
     facts.validation = `every ${r.evalEvery} steps${t.patience ? `, early stopping after ${t.patience} evaluations without improvement` : ''}`;
@@ -67,7 +98,8 @@ export function exportBundle(x: ExportInput): ExportBundle {
   if (m.bestValLoss !== null) facts['best validation loss'] = m.bestValLoss.toFixed(4);
   if (m.accuracy) facts[m.accuracy.heldOut ? 'held-out accuracy' : 'accuracy'] = `${(m.accuracy.value * 100).toFixed(1)}% on ${m.accuracy.rows}`;
   if (m.trainedOn) facts['trained on'] = m.trainedOn;
-  let card = modelCard(config, { facts });
+  const files = x.adapter.files({ facts });
+  let card = new TextDecoder().decode(files['README.md']);
   if (r) {
     const lines = (rows: Row[]) => enc.encode(rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
     files['dataset.jsonl'] = lines(r.rows);
@@ -80,20 +112,18 @@ export function exportBundle(x: ExportInput): ExportBundle {
     files['train_peft.py'] = enc.encode(
       trainScript({
         baseModel: base,
-        revision: config.revision,
+        revision: meta.revision,
+        method,
         datasetFile: 'dataset.jsonl',
         testFile: r.testRows?.length ? 'dataset.test.jsonl' : null,
         template: r.mapping.template,
         inputColumn: r.mapping.input,
         targetColumn: r.mapping.target,
         taskKind: r.mapping.kind,
-        init: r.prompt.kind,
-        initText: r.prompt.text,
-        numVirtualTokens: config.numVirtualTokens,
         lr: t.lr,
         epochs: t.epochs,
         batchSize: t.batchSize,
-        maxLength: t.maxLength ?? exampleBudget(contextOf(r), config.numVirtualTokens, null),
+        maxLength: t.maxLength ?? exampleBudget(contextOf(r), x.adapter.contextTokens, null),
         warmupSteps: t.warmupSteps,
         weightDecay: t.weightDecay,
         valSplit: t.valSplit,
@@ -113,24 +143,26 @@ export function exportBundle(x: ExportInput): ExportBundle {
       '```bash',
       'pip install torch "transformers>=4.40" "peft>=0.10" "accelerate>=0.30"',
       'accelerate launch train_peft.py --epochs 10          # or: python train_peft.py',
-      'accelerate launch train_peft.py --from-adapter .     # continue from this soft prompt',
+      ...(method.method === 'p_tuning' || (method.method === 'prefix' && method.prefixProjection) ? [] : ['accelerate launch train_peft.py --from-adapter .     # continue from this adapter']),
       '```',
       '',
     ].join('\n');
   }
-  // Serving: this folder beside other adapter folders of the same base model, one server for all.
-  files['serve_peft.py'] = enc.encode(serveScript({ baseModel: base, revision: config.revision }));
-  card += [
-    '',
-    '## Serve it with other adapters',
-    '',
-    '`serve_peft.py` serves every adapter folder of a directory on one base model, rows of different adapters mixed in each batch (an OpenAI-style `/v1/completions`); from this folder:',
-    '',
-    '```bash',
-    'python serve_peft.py --adapters .. --device cuda      # this folder and its sibling adapter folders',
-    '```',
-    '',
-  ].join('\n');
+  // Serving: this folder beside other adapter folders of the same base model, one server for all
+  // (serve_peft.py mixes soft prompts in a batch; the other methods serve through PEFT itself).
+  if (method.method === 'prompt') files['serve_peft.py'] = enc.encode(serveScript({ baseModel: base, revision: meta.revision }));
+  if (method.method === 'prompt')
+    card += [
+      '',
+      '## Serve it with other adapters',
+      '',
+      '`serve_peft.py` serves every adapter folder of a directory on one base model, rows of different adapters mixed in each batch (an OpenAI-style `/v1/completions`); from this folder:',
+      '',
+      '```bash',
+      'python serve_peft.py --adapters .. --device cuda      # this folder and its sibling adapter folders',
+      '```',
+      '',
+    ].join('\n');
   const shipped = x.baseModelFiles && Object.keys(x.baseModelFiles).length > 0;
   if (shipped) for (const [name, bytes] of Object.entries(x.baseModelFiles as Record<string, Uint8Array>)) files[`${base}/${name}`] = bytes;
   if (x.baseKind !== 'hub') {

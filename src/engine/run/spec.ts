@@ -2,6 +2,7 @@
 // and their defaults (defined here once), the validation cadence, and the split a run trains on.
 // No tfjs here: the page imports this file for its forms.
 import type { InitKind } from '../prompt/init.ts';
+import type { MethodConfig, MethodName } from '../methods/index.ts';
 
 export interface PromptSpec {
   kind: InitKind;
@@ -55,6 +56,29 @@ export const DEFAULT_PROMPT_SPEC: PromptSpec = {
   // One seed for the init, the split and the shuffling (the tab keeps the two equal).
   seed: DEFAULT_TRAIN_SPEC.seed,
 };
+
+/**
+ * Each method's settings unless told otherwise: PEFT's config defaults (LoRA r 8, alpha 8, no
+ * dropout, the model type's target modules; an MLP encoder of the model's width), with the
+ * prompt methods' V of the prompt spec. Prompt tuning's own settings are DEFAULT_PROMPT_SPEC.
+ */
+export const DEFAULT_METHODS: { [K in Exclude<MethodName, 'prompt'>]: Extract<MethodConfig, { method: K }> } = {
+  prefix: { method: 'prefix', numVirtualTokens: DEFAULT_PROMPT_SPEC.numVirtualTokens, prefixProjection: false, encoderHiddenSize: null, initWeights: null },
+  p_tuning: { method: 'p_tuning', numVirtualTokens: DEFAULT_PROMPT_SPEC.numVirtualTokens, encoderType: 'MLP', encoderHiddenSize: null, encoderNumLayers: 2, encoderDropout: 0 },
+  lora: { method: 'lora', r: 8, alpha: 8, dropout: 0, targetModules: null, useRslora: false },
+};
+
+/**
+ * A learning rate per method that trains the demo model's tasks in a few epochs (the prompt
+ * methods take large steps on few values; LoRA's deltas act on every token and need small ones).
+ */
+export const DEFAULT_LR: Record<MethodName, number> = { prompt: DEFAULT_TRAIN_SPEC.lr, prefix: 1e-2, p_tuning: 1e-2, lora: 5e-3 };
+
+/** The method config of a run: prompt tuning from its prompt spec, the others as given. */
+export function methodConfigOf(prompt: PromptSpec, method: MethodConfig | null | undefined): MethodConfig {
+  if (method && method.method !== 'prompt') return method;
+  return { method: 'prompt', numVirtualTokens: prompt.numVirtualTokens, init: prompt.kind, initText: prompt.kind === 'TEXT' ? prompt.text : null };
+}
 
 /**
  * The norm a soft prompt's rows start at, to put beside the vocabulary's (the mean L2 norm of the

@@ -112,4 +112,5 @@ export const lora: TuningMethod<LoraConfig> = {
     return { config: { method: 'lora', ...c }, values: concatValues(parts) };
   },
   virtualTokens: () => 0,
+  contextTokens: () => 0,
 };

@@ -146,4 +146,5 @@ export const pTuning: TuningMethod<PTuningConfig> = {
     values: savedTensor(saved, PROMPT_KEY, [c.numVirtualTokens, model.config.hiddenSize]).data,
   }),
   virtualTokens: (c) => c.numVirtualTokens,
+  contextTokens: (c) => c.numVirtualTokens,
 };

@@ -100,4 +100,5 @@ export const prefixTuning: TuningMethod<PrefixTuningConfig> = {
     return { config: { method: 'prefix', ...c, prefixProjection: false }, values: savedTensor(saved, PROMPT_KEY, [c.numVirtualTokens, L * 2 * D]).data };
   },
   virtualTokens: () => 0,
+  contextTokens: (c) => c.numVirtualTokens,
 };

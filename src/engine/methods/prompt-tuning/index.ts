@@ -31,4 +31,5 @@ export const promptTuning: TuningMethod<PromptTuningConfig> = {
   save: (model, c, values) => ({ [PROMPT_KEY]: { shape: [c.numVirtualTokens, model.config.hiddenSize], data: values } }),
   fromSaved: (model, c, saved: Record<string, NamedTensor>) => ({ config: { method: 'prompt', ...c }, values: savedTensor(saved, PROMPT_KEY, [c.numVirtualTokens, model.config.hiddenSize]).data }),
   virtualTokens: (c) => c.numVirtualTokens,
+  contextTokens: (c) => c.numVirtualTokens,
 };
