@@ -1,13 +1,14 @@
 // What several commands share: loading the model (with a download bar), an adapter, a dataset.
-import type * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { PromptAdapter } from '../engine/adapter/adapter.ts';
 import { detectColumns, toExamples, type ColumnMapping, type Example } from '../engine/data/examples.ts';
 import { DataError, parseDataset, type Row } from '../engine/data/parse.ts';
 import { loadModel, type LoadedModel } from '../engine/load.ts';
-import { applyAdapter } from '../engine/run/adapter.ts';
-import { readAdapterFolder } from '../node/adapter-folder.ts';
+import { readMethodAdapterFolder } from '../node/adapter-folder.ts';
+import { baseWarnings } from '../engine/adapter/adapter.ts';
+import { loadMethodAdapter, type MethodAdapter } from '../engine/adapter/method-adapter.ts';
+import { AdapterError } from '../engine/adapter/peft-config.ts';
+import type { Injection } from '../engine/methods/method.ts';
 import { initNodeBackend } from '../node/backend.ts';
 import { modelSource } from '../node/model-source.ts';
 import { bar, formatBytes, status, statusDone } from './output.ts';
@@ -19,7 +20,7 @@ export const DEFAULT_TRAIN_DATA = 'public/datasets/complaint.train.jsonl';
 export const DEFAULT_TEST_DATA = 'public/datasets/complaint.test.jsonl';
 
 export const MODEL_FLAG: FlagSpec = { name: 'model', type: 'string', help: 'model folder, or Hub id org/name[@revision] (HF_ENDPOINT overrides the Hub URL)', default: DEFAULT_MODEL };
-export const ADAPTER_FLAG: FlagSpec = { name: 'adapter', type: 'string', help: 'PEFT prompt-tuning adapter folder to apply' };
+export const ADAPTER_FLAG: FlagSpec = { name: 'adapter', type: 'string', help: 'PEFT adapter folder to apply (prompt tuning, prefix tuning, P-tuning or LoRA)' };
 export const DATA_FLAGS: FlagSpec[] = [
   { name: 'template', type: 'string', help: 'input template with {column} placeholders (default: "Tweet text : {text} Label : " for text/label data, "{prompt}" for prompt/completion)' },
   { name: 'input-column', type: 'string', help: 'column filled into the template (default: text or prompt)' },
@@ -36,17 +37,25 @@ export async function loadCliModel(spec: string): Promise<LoadedModel> {
   return lm;
 }
 
-export interface CliAdapter {
-  adapter: PromptAdapter;
-  prompt: tf.Tensor2D;
+export interface CliMethodAdapter {
+  adapter: MethodAdapter;
+  /** The adapter as it enters the forward pass (freed by disposeInjection). */
+  tuned: Injection;
   warnings: string[];
 }
 
-export function loadCliAdapter(lm: LoadedModel, dir: string): CliAdapter {
-  const adapter = readAdapterFolder(dir);
-  const { prompt, warnings } = applyAdapter(lm, adapter);
+/** Any method's adapter folder on the loaded model; a shape or module that does not fit is an error naming it. */
+export function loadCliMethodAdapter(lm: LoadedModel, dir: string): CliMethodAdapter {
+  const adapter = readMethodAdapterFolder(dir);
+  const warnings = baseWarnings(adapter.meta.baseModel, adapter.meta.revision, lm.origin);
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-  return { adapter, prompt, warnings };
+  let tuned: Injection;
+  try {
+    tuned = loadMethodAdapter(adapter, lm.model);
+  } catch (e) {
+    throw new AdapterError(`${dir}: ${(e as Error).message}`);
+  }
+  return { adapter, tuned, warnings };
 }
 
 export function readExamples(file: string, flags: ParsedFlags): { examples: Example[]; mapping: ColumnMapping; rows: Row[]; name: string } {

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { disposeCache, type KVCache } from './models/model.ts';
 import type { CausalLM } from './models/model.ts';
-import { injectionOf, promptedInputs, prependedTokens, type Tuned } from './prompt/prompted.ts';
+import { contextTokensOf, injectionOf, promptedInputs, type Tuned } from './prompt/prompted.ts';
 import { tidy } from './tidy.ts';
 import { Rng } from './random.ts';
 
@@ -51,10 +51,10 @@ export function pickToken(logits: Float32Array, options: GenerateOptions, rng: R
 
 /** New token ids generated after `inputIds` (batch of one, no padding). */
 export async function generate(model: CausalLM, tuned: Tuned, inputIds: number[], options: GenerateOptions): Promise<number[]> {
-  const { prompt, prefix, lora } = injectionOf(tuned);
+  const { prompt, lora } = injectionOf(tuned);
   if (inputIds.length === 0 && !prompt) throw new Error('generate needs at least one input token or a soft prompt');
   // Virtual tokens and a prefix both take positions of the context.
-  const V = prependedTokens(tuned) + (prefix?.keys[0].shape[2] ?? 0);
+  const V = contextTokensOf(tuned);
   const room = model.config.contextLength - V - inputIds.length;
   if (room <= 0) throw new Error(`input of ${inputIds.length} tokens (+${V} virtual) fills the ${model.config.contextLength}-token context`);
   const maxNew = Math.min(options.maxNewTokens, room);

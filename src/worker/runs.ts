@@ -5,7 +5,8 @@ import type { ColumnMapping } from '../engine/data/examples.ts';
 import { datasetHash } from '../engine/data/hash.ts';
 import { initSoftPrompt } from '../engine/prompt/init.ts';
 import { planRun, runStats, trainerFor, type RunPlan } from '../engine/run/plan.ts';
-import type { RunSplit } from '../engine/run/spec.ts';
+import { methodConfigOf, type RunSplit } from '../engine/run/spec.ts';
+import { Tuning } from '../engine/methods/index.ts';
 import type { TrainCheckpoint } from '../engine/train/trainer.ts';
 import * as store from '../store/db.ts';
 import { emptyHistory, historyUpTo, type DatasetRecord, type RunRecord, type RunSummaryRecord, type StoredRunSpec } from '../store/records.ts';
@@ -68,7 +69,7 @@ export class Runs {
 
   private begin(record: RunRecord, plan: RunPlan, resume: TrainCheckpoint | undefined, warnings: string[]): RunStarted {
     const lm = this.session.need();
-    const trainer = trainerFor(lm, plan, record.initPrompt, record.spec.prompt.numVirtualTokens, resume);
+    const trainer = trainerFor(lm, plan, new Tuning(lm.model, methodConfigOf(record.spec.prompt, null)), record.initPrompt, resume);
     const backend = this.session.backendName ?? 'cpu';
     this.current = new TrainingRun({ emit: this.emit, lm, backend, deviceLost: this.session.deviceLost, keepUnsaved: (a) => this.adapters.keepUnsaved(a) }, record, trainer);
     return { runId: record.id, totalSteps: record.totalSteps, stepsPerEpoch: plan.stepsPerEpoch, startStep: resume?.step ?? 0, history: record.history, warnings };

@@ -3,7 +3,8 @@ import { majorityBaseline } from '../../engine/data/labels.ts';
 import { UsageError } from '../args.ts';
 import { evaluateCondition, firstExamples, splitRows, type SplitPart } from '../../engine/run/evaluate.ts';
 import { datasetHash } from '../../engine/data/hash.ts';
-import { ADAPTER_FLAG, DATA_FLAGS, DEFAULT_TEST_DATA, loadCliAdapter, loadCliModel, MODEL_FLAG, readExamples } from '../context.ts';
+import { ADAPTER_FLAG, DATA_FLAGS, DEFAULT_TEST_DATA, loadCliMethodAdapter, loadCliModel, MODEL_FLAG, readExamples } from '../context.ts';
+import { disposeInjection } from '../../engine/methods/method.ts';
 import type { Command } from '../command.ts';
 import { bar, emit, status, statusDone } from '../output.ts';
 
@@ -47,9 +48,8 @@ export const evaluate: Command = {
     const all = flags.split ? (await heldOutRows(flags.split as string, data, 'validation')).examples : data.examples;
     const examples = firstExamples(all, (flags.limit as number | undefined) ?? null);
     const lm = await loadCliModel(flags.model as string);
-    const adapter = flags.adapter ? loadCliAdapter(lm, flags.adapter as string) : null;
-    const prompt = adapter?.prompt ?? null;
-    const score = await evaluateCondition(lm, prompt, examples, {
+    const adapter = flags.adapter ? loadCliMethodAdapter(lm, flags.adapter as string) : null;
+    const score = await evaluateCondition(lm, adapter?.tuned ?? null, examples, {
       textPrefix: flags['text-prompt'] as string | undefined,
       labelTask: true,
       batchSize: flags['batch-size'] as number,
@@ -57,13 +57,14 @@ export const evaluate: Command = {
       onProgress: (done, total) => status(`eval ${bar(done / total)} ${done}/${total}`),
     });
     statusDone();
-    prompt?.dispose();
+    if (adapter) disposeInjection(adapter.tuned);
     const labels = score.labels as NonNullable<typeof score.labels>;
     emit({
       loss: score.loss,
       accuracy: labels.accuracy,
       ...(data.mapping.kind === 'label' ? { per_label: labels.perLabel, majority_baseline: majorityBaseline(examples) } : {}),
       examples: examples.length,
+      ...(adapter ? { method: adapter.adapter.config.method } : {}),
       truncated: score.truncated,
       ...(adapter?.warnings.length ? { warnings: adapter.warnings } : {}),
     });

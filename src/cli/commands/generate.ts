@@ -1,12 +1,13 @@
 import { generate as generateIds } from '../../engine/generate.ts';
-import { ADAPTER_FLAG, loadCliAdapter, loadCliModel, MODEL_FLAG } from '../context.ts';
+import { ADAPTER_FLAG, loadCliMethodAdapter, loadCliModel, MODEL_FLAG } from '../context.ts';
+import { disposeInjection } from '../../engine/methods/method.ts';
 import type { Command } from '../command.ts';
 import { emit } from '../output.ts';
 
 export const generate: Command = {
   spec: {
     name: 'generate',
-    summary: 'Continue a text with the soft prompt prepended (greedy, or sampled with temperature/top-k/top-p).',
+    summary: 'Continue a text with an adapter of any method applied (greedy, or sampled with temperature/top-k/top-p).',
     usage: 'generate --model M [--adapter DIR] --prompt S [--max-new-tokens N] [--greedy]',
     flags: [
       MODEL_FLAG,
@@ -22,8 +23,8 @@ export const generate: Command = {
   },
   async run(flags) {
     const lm = await loadCliModel(flags.model as string);
-    const adapter = flags.adapter ? loadCliAdapter(lm, flags.adapter as string) : null;
-    const ids = await generateIds(lm.model, adapter?.prompt ?? null, lm.tokenizer.encode(flags.prompt as string), {
+    const adapter = flags.adapter ? loadCliMethodAdapter(lm, flags.adapter as string) : null;
+    const ids = await generateIds(lm.model, adapter?.tuned ?? null, lm.tokenizer.encode(flags.prompt as string), {
       maxNewTokens: flags['max-new-tokens'] as number,
       greedy: Boolean(flags.greedy),
       temperature: flags.temperature as number,
@@ -32,6 +33,7 @@ export const generate: Command = {
       seed: flags.seed as number,
       stopTokenIds: [lm.eosTokenId],
     });
-    emit({ text: lm.tokenizer.decode(ids), ids });
+    if (adapter) disposeInjection(adapter.tuned);
+    emit({ text: lm.tokenizer.decode(ids), ids, ...(adapter ? { method: adapter.adapter.config.method } : {}) });
   },
 };

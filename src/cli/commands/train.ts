@@ -1,17 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { adapterFiles, makeAdapter } from '../../engine/adapter/adapter.ts';
+import { baseWarnings, makeAdapter } from '../../engine/adapter/adapter.ts';
+import { trainableValues } from '../../engine/adapter/method-adapter.ts';
+import { metaOf } from '../../engine/adapter/method-config.ts';
+import { Tuning } from '../../engine/methods/index.ts';
+import { readMethodAdapterFolder } from '../../node/adapter-folder.ts';
+import { METHOD_FLAGS, methodFromFlags, methodName } from '../method-flags.ts';
 import { datasetHash } from '../../engine/data/hash.ts';
 import type { LoadedModel } from '../../engine/load.ts';
 import { batchFromJson, validateBatch, type Batch } from '../../engine/prompt/batch.ts';
-import { initSoftPrompt, parseInitKind, type InitKind } from '../../engine/prompt/init.ts';
-import { exportBundle, promptExport } from '../../engine/run/export.ts';
+import { parseInitKind } from '../../engine/prompt/init.ts';
+import { exportBundle, methodExport, promptExport } from '../../engine/run/export.ts';
 import { planRun, runStats, trainerFor, type RunPlan } from '../../engine/run/plan.ts';
-import { DEFAULT_TRAIN_SPEC as D, type TrainSpec } from '../../engine/run/spec.ts';
-import { PromptTrainer, type TrainData, type TrainOptions } from '../../engine/train/trainer.ts';
+import { DEFAULT_LR, DEFAULT_TRAIN_SPEC as D, methodConfigOf, type PromptSpec, type TrainSpec } from '../../engine/run/spec.ts';
+import { Trainer, type TrainData, type TrainOptions } from '../../engine/train/trainer.ts';
 import { writeFolder } from '../../node/adapter-folder.ts';
-import { ADAPTER_FLAG, DATA_FLAGS, DEFAULT_TRAIN_DATA, loadCliAdapter, loadCliModel, MODEL_FLAG, readExamples } from '../context.ts';
+import { ADAPTER_FLAG, DATA_FLAGS, DEFAULT_TRAIN_DATA, loadCliModel, MODEL_FLAG, readExamples } from '../context.ts';
 import type { Command } from '../command.ts';
 import { UsageError, type ParsedFlags } from '../args.ts';
 import { INIT_FLAGS } from './init.ts';
@@ -43,24 +48,43 @@ function readBatchFile(file: string, vocabSize: number): { batches: Batch[]; def
   return { batches, defaults };
 }
 
-async function startingPrompt(lm: LoadedModel, flags: ParsedFlags): Promise<{ values: Float32Array; V: number; init: InitKind; initText: string | null; warnings: string[] }> {
+/** Where training starts: the method, its initial values, and (prompt tuning) the init the card records. */
+interface Start {
+  tuning: Tuning;
+  values: Float32Array;
+  prompt: PromptSpec;
+  warnings: string[];
+}
+
+async function startingPoint(lm: LoadedModel, flags: ParsedFlags, given: (flag: string) => boolean): Promise<Start> {
+  const seed = flags.seed as number;
+  const method = methodName(flags);
+  const promptSpec = (): PromptSpec => {
+    const kind = parseInitKind(flags.init as string);
+    return { kind, text: kind === 'TEXT' ? (flags['init-text'] as string) : null, numVirtualTokens: flags['virtual-tokens'] as number, seed };
+  };
   if (flags.adapter) {
-    const a = loadCliAdapter(lm, flags.adapter as string);
-    a.prompt.dispose();
-    const c = a.adapter.config;
-    return { values: a.adapter.promptEmbeddings, V: c.numVirtualTokens, init: c.init, initText: c.initText, warnings: a.warnings };
+    const dir = flags.adapter as string;
+    const adapter = readMethodAdapterFolder(dir);
+    const m = adapter.config;
+    if (given('method') && m.method !== method) throw new UsageError(`--method ${method}, but ${dir} is a ${m.method} adapter (its method is used when continuing from it)`);
+    const warnings = baseWarnings(adapter.meta.baseModel, adapter.meta.revision, lm.origin);
+    for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+    const tuning = new Tuning(lm.model, m);
+    const prompt = m.method === 'prompt' ? { kind: m.init, text: m.initText, numVirtualTokens: m.numVirtualTokens, seed } : promptSpec();
+    return { tuning, values: trainableValues(adapter, tuning), prompt, warnings };
   }
-  const init = parseInitKind(flags.init as string);
-  const initText = init === 'TEXT' ? (flags['init-text'] as string) : null;
-  const p = await initSoftPrompt(lm.model, lm.tokenizer, { kind: init, text: initText, numVirtualTokens: flags['virtual-tokens'] as number, seed: flags.seed as number });
-  return { values: p.values, V: p.numVirtualTokens, init, initText, warnings: [] };
+  const prompt = promptSpec();
+  const tuning = new Tuning(lm.model, method === 'prompt' ? methodConfigOf(prompt, null) : methodFromFlags(flags));
+  return { tuning, values: await tuning.init(lm.tokenizer, seed), prompt, warnings: [] };
 }
 
 export const train: Command = {
   spec: {
     name: 'train',
-    summary: 'Prompt-tune: train a soft prompt (AdamW, linear schedule) and write a PEFT adapter.',
-    usage: 'train --model M (--data FILE [--template T] | --batches FILE.json) [--adapter DIR | --init ... --virtual-tokens V] [options] --out DIR',
+    summary: 'Train an adapter (prompt tuning, prefix tuning, P-tuning or LoRA; AdamW, linear schedule) and write its PEFT folder.',
+    usage:
+      'train --model M (--data FILE [--template T] | --batches FILE.json) [--method prompt|prefix|p_tuning|lora [method flags]] [--adapter DIR | --init ... --virtual-tokens V] [options] --out DIR',
     flags: [
       MODEL_FLAG,
       { name: 'data', type: 'string', help: `JSONL or CSV training data (text+label or prompt+completion); without --data or --batches, ${DEFAULT_TRAIN_DATA}` },
@@ -68,7 +92,15 @@ export const train: Command = {
       { name: 'batches', type: 'string', help: 'pre-tokenized batches (SPEC.md train form), stepped through in order' },
       ADAPTER_FLAG,
       ...INIT_FLAGS,
-      { name: 'lr', type: 'number', help: 'peak learning rate', default: D.lr },
+      ...METHOD_FLAGS,
+      {
+        name: 'lr',
+        type: 'number',
+        help: `peak learning rate (default per method: ${Object.entries(DEFAULT_LR)
+          .map(([m, lr]) => `${m} ${lr}`)
+          .join(', ')})`,
+        default: D.lr,
+      },
       { name: 'epochs', type: 'int', help: 'passes over the data', default: D.epochs },
       { name: 'batch-size', type: 'int', help: 'examples per step', default: D.batchSize },
       { name: 'max-length', type: 'int', help: 'longest example in tokens, virtual tokens excluded (longer ones are truncated and counted; default: what the context leaves)' },
@@ -87,9 +119,11 @@ export const train: Command = {
     if (flags.data && flags.batches) throw new UsageError('train: give --data or --batches, not both');
     if (!flags.data && !flags.batches) flags.data = DEFAULT_TRAIN_DATA;
     const lm = await loadCliModel(flags.model as string);
-    const start = await startingPrompt(lm, flags);
     const given = (k: string) => process.argv.includes(`--${k}`) || process.argv.some((a) => a.startsWith(`--${k}=`));
-    let trainer: PromptTrainer;
+    const start = await startingPoint(lm, flags, given);
+    const { tuning } = start;
+    const lr = given('lr') ? (flags.lr as number) : DEFAULT_LR[tuning.config.method];
+    let trainer: Trainer;
     let report: Record<string, unknown> = {};
     let plan: RunPlan | null = null;
     let trainSpec: TrainSpec | null = null;
@@ -100,8 +134,8 @@ export const train: Command = {
       const epochs = given('epochs') ? (flags.epochs as number) : 1;
       const data: TrainData = { epochs, stepsPerEpoch: batches.length, batchesForEpoch: () => batches, valBatches: [] };
       const pick = <K extends keyof TrainOptions>(flag: string, key: K): TrainOptions[K] => (given(flag) || fileDefaults[key] === undefined ? flags[flag] : fileDefaults[key]) as TrainOptions[K];
-      trainer = new PromptTrainer(lm.model, start.values, start.V, data, {
-        lr: pick('lr', 'lr'),
+      trainer = new Trainer(lm.model, tuning, start.values, data, {
+        lr: given('lr') || fileDefaults.lr === undefined ? lr : fileDefaults.lr,
         epochs,
         warmupSteps: pick('warmup-steps', 'warmupSteps'),
         weightDecay: pick('weight-decay', 'weightDecay'),
@@ -116,7 +150,7 @@ export const train: Command = {
       // The same plan as the tab's: planRun gives the split, the cadence and the trainer options.
       dataset = readExamples(flags.data as string, flags);
       trainSpec = {
-        lr: flags.lr as number,
+        lr,
         epochs: flags.epochs as number,
         batchSize: flags['batch-size'] as number,
         maxLength: (flags['max-length'] as number | undefined) ?? null,
@@ -135,11 +169,11 @@ export const train: Command = {
         datasetHash: await datasetHash(dataset.rows, null),
         mapping: dataset.mapping,
         name: dataset.name,
-        numVirtualTokens: start.V,
+        numVirtualTokens: tuning.contextTokens,
         train: trainSpec,
         syncEvery: flags['sync-every'] as number,
       });
-      trainer = trainerFor(lm, plan, start.values, start.V);
+      trainer = trainerFor(lm, plan, tuning, start.values);
       // The numbers the tab's data panel shows for the same plan.
       const stats = runStats(plan);
       report = {
@@ -166,14 +200,15 @@ export const train: Command = {
     statusDone();
     const values = await trainer.promptValues();
     trainer.dispose();
-    const adapter = makeAdapter(values, lm.model.config, lm.origin, { kind: start.init, text: start.initText });
+    const c = tuning.config;
+    const exported = c.method === 'prompt' ? promptExport(makeAdapter(values, lm.model.config, lm.origin, { kind: c.init, text: c.initText })) : methodExport(tuning, values, metaOf(lm.origin));
     const seconds = (performance.now() - t0) / 1000;
     if (plan && trainSpec && dataset) {
       // The same bundle the tab exports: card, data, split and train_peft.py beside the adapter.
       const run = {
         dataName: dataset.name,
         mapping: dataset.mapping,
-        prompt: { kind: start.init, text: start.initText, numVirtualTokens: start.V, seed: flags.seed as number },
+        prompt: start.prompt,
         train: trainSpec,
         split: plan.split,
         evalEvery: plan.evalEvery,
@@ -183,8 +218,8 @@ export const train: Command = {
         contextLength: lm.model.config.contextLength,
       };
       const metrics = { finalLoss: summary.finalLoss, bestValLoss: summary.bestValLoss, accuracy: null, trainedOn: `${tf.getBackend()} with the playground CLI` };
-      writeFolder(flags.out as string, exportBundle({ name: path.basename(flags.out as string), adapter: promptExport(adapter), baseKind: lm.origin.kind, metrics, run }).files);
-    } else writeFolder(flags.out as string, adapterFiles(adapter));
+      writeFolder(flags.out as string, exportBundle({ name: path.basename(flags.out as string), adapter: exported, baseKind: lm.origin.kind, metrics, run }).files);
+    } else writeFolder(flags.out as string, exported.files({}));
     emit({
       type: 'summary',
       steps: summary.steps,
@@ -195,6 +230,8 @@ export const train: Command = {
       seconds,
       step_seconds: summary.steps ? seconds / summary.steps : null,
       out: flags.out,
+      method: c.method,
+      trainable_values: tuning.size,
       ...report,
       ...(start.warnings.length ? { warnings: start.warnings } : {}),
     });

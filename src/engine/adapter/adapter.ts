@@ -109,11 +109,16 @@ export function checkAdapterFits(adapter: PromptAdapter, model: ModelConfig, ori
     );
   }
   if (config.numVirtualTokens >= model.contextLength) throw new AdapterError(`adapter has ${config.numVirtualTokens} virtual tokens, as many as the model's whole context (${model.contextLength})`);
+  return baseWarnings(config.baseModel, config.revision, origin);
+}
+
+/** Warnings when an adapter names another base model or revision than the loaded one (any method). */
+export function baseWarnings(baseModel: string | null, revision: string | null, origin: ModelOrigin): string[] {
   const warnings: string[] = [];
-  if (config.baseModel === null) warnings.push(`adapter names no base model; using the loaded ${origin.id}`);
-  else if (!sameBase(config.baseModel, origin)) warnings.push(`adapter was trained on ${config.baseModel}, the loaded model is ${origin.id}`);
+  if (baseModel === null) warnings.push(`adapter names no base model; using the loaded ${origin.id}`);
+  else if (!sameBase(baseModel, origin)) warnings.push(`adapter was trained on ${baseModel}, the loaded model is ${origin.id}`);
   const loadedRevision = origin.commit ?? origin.revision;
-  if (config.revision && loadedRevision && config.revision !== loadedRevision) warnings.push(`adapter was trained on revision ${config.revision}, the loaded model is at ${loadedRevision}`);
+  if (revision && loadedRevision && revision !== loadedRevision) warnings.push(`adapter was trained on revision ${revision}, the loaded model is at ${loadedRevision}`);
   return warnings;
 }
 

@@ -2,7 +2,7 @@
 // adapter_model.safetensors (the method's saved tensors) and a README.md model card.
 import { parseSafetensors, SafetensorsError, writeSafetensors } from '../io/safetensors.ts';
 import { Tuning, type MethodConfig } from '../methods/index.ts';
-import { MethodError, type Injection, type NamedTensor } from '../methods/method.ts';
+import { MethodError, savedTensor, type Injection, type NamedTensor } from '../methods/method.ts';
 import type { CausalLM } from '../models/model.ts';
 import { CONFIG_FILE, LEGACY_WEIGHTS_FILE, WEIGHTS_FILE } from './adapter.ts';
 import { methodConfigFromJson, methodConfigJson, type AdapterMeta } from './method-config.ts';
@@ -14,6 +14,36 @@ export interface MethodAdapter {
   meta: AdapterMeta;
   /** adapter_model.safetensors' tensors by name. */
   saved: Record<string, NamedTensor>;
+  /** STATE_FILE's tensors (every trainable tensor, by PEFT's parameter name), when the folder has it. */
+  state: Record<string, NamedTensor> | null;
+}
+
+/**
+ * Every trainable tensor of a method whose PEFT files keep only its output (P-tuning's encoder, a
+ * prefix's projection), by PEFT's named_parameters() name: a run continues from it here (and in
+ * PEFT by load_state_dict(..., strict=False) on a model built with the same config).
+ */
+export const STATE_FILE = 'playground_state.safetensors';
+
+/** Whether PEFT's saved tensors are not the method's trainable ones. */
+const savesOnlyOutput = (c: MethodConfig) => c.method === 'p_tuning' || (c.method === 'prefix' && c.prefixProjection);
+
+/** The flat trainable values of a folder: its state file when it has one, else PEFT's saved tensors if they are the trainable ones. */
+export function trainableValues(adapter: MethodAdapter, tuning: Tuning): Float32Array {
+  if (adapter.state) {
+    const out = new Float32Array(tuning.size);
+    let at = 0;
+    for (const p of tuning.params) {
+      const t = savedTensor(adapter.state, p.name, p.shape, STATE_FILE);
+      out.set(t.data, at);
+      at += t.data.length;
+    }
+    return out;
+  }
+  if (savesOnlyOutput(adapter.config)) {
+    throw new AdapterError(`${WEIGHTS_FILE} holds only the output of the ${adapter.config.method} encoder (PEFT saves no more) and the folder has no ${STATE_FILE}: training cannot continue from it`);
+  }
+  return tuning.fromSaved(adapter.saved).values;
 }
 
 const enc = new TextEncoder();
@@ -51,11 +81,22 @@ function describe(config: MethodConfig, trainable: number): { tag: string; title
 export function methodAdapterFiles(tuning: Tuning, values: Float32Array, meta: AdapterMeta, extras: CardExtras = {}): Record<string, Uint8Array> {
   const saved = tuning.save(values);
   const d = describe(tuning.config, tuning.size);
-  return {
+  const files: Record<string, Uint8Array> = {
     [CONFIG_FILE]: enc.encode(JSON.stringify(methodConfigJson(tuning.config, tuning.model, meta), null, 2) + '\n'),
     [WEIGHTS_FILE]: writeSafetensors(saved, { format: 'pt' }),
     'README.md': enc.encode(adapterCard({ ...meta, tag: d.tag, title: d.title }, d.text, extras)),
   };
+  if (savesOnlyOutput(tuning.config)) {
+    const state: Record<string, NamedTensor> = {};
+    let at = 0;
+    for (const p of tuning.params) {
+      const n = p.shape.reduce((a, b) => a * b, 1);
+      state[p.name] = { shape: p.shape, data: values.subarray(at, at + n) };
+      at += n;
+    }
+    files[STATE_FILE] = writeSafetensors(state, { format: 'pt' });
+  }
+  return files;
 }
 
 /** Reads any method's adapter folder (config and weights; other files are ignored). */
@@ -74,18 +115,21 @@ export function readMethodAdapter(files: Record<string, Uint8Array>): MethodAdap
     if (files[LEGACY_WEIGHTS_FILE]) throw new AdapterError(`${LEGACY_WEIGHTS_FILE} is a pickled PyTorch file and is never executed here; re-save the adapter with safe_serialization=True`);
     throw new AdapterError(`adapter has no ${WEIGHTS_FILE}`);
   }
-  const saved: Record<string, NamedTensor> = {};
-  try {
-    const parsed = parseSafetensors(weights, WEIGHTS_FILE);
-    for (const name of parsed.names()) {
-      const { shape, data } = parsed.get(name);
-      saved[name] = { shape, data };
+  const tensors = (bytes: Uint8Array, file: string) => {
+    const out: Record<string, NamedTensor> = {};
+    try {
+      const parsed = parseSafetensors(bytes, file);
+      for (const name of parsed.names()) {
+        const { shape, data } = parsed.get(name);
+        out[name] = { shape, data };
+      }
+    } catch (e) {
+      if (e instanceof SafetensorsError) throw new AdapterError(e.message);
+      throw e;
     }
-  } catch (e) {
-    if (e instanceof SafetensorsError) throw new AdapterError(e.message);
-    throw e;
-  }
-  return { config, meta, saved };
+    return out;
+  };
+  return { config, meta, saved: tensors(weights, WEIGHTS_FILE), state: files[STATE_FILE] ? tensors(files[STATE_FILE], STATE_FILE) : null };
 }
 
 /** The adapter's injection on `model`, with an error naming the tensor or module that does not fit. */

@@ -26,6 +26,12 @@ export function prependedTokens(t: Tuned): number {
   return injectionOf(t).prompt?.shape[0] ?? 0;
 }
 
+/** Positions the tuned model takes from the context: prepended rows and a prefix's keys. */
+export function contextTokensOf(t: Tuned): number {
+  const { prefix } = injectionOf(t);
+  return prependedTokens(t) + (prefix ? prefix.keys[0].shape[2] : 0);
+}
+
 /**
  * Input embeddings [B, V + T, H], mask [B][(P +) V + T] and forward options for ids [B][T] with
  * the method's injection. `forward` (dropout, ...) is kept and extended.

@@ -1,7 +1,6 @@
-// Evaluating one condition (no prompt, a plain text prompt, or a soft prompt) on a set of
+// Evaluating one condition (no prompt, a plain text prompt, or an adapter of any method) on a set of
 // examples: held-out loss and, for a label task, the accuracy of the greedily decoded label. The
 // worker's Evaluate panel and the CLI's eval both call this; splitRows picks a run's stored rows.
-import * as tf from '@tensorflow/tfjs-core';
 import { sequentialBatches } from '../data/batches.ts';
 import { encodeExample } from '../data/encode.ts';
 import { toExamples, type ColumnMapping, type Example } from '../data/examples.ts';
@@ -10,6 +9,7 @@ import { exampleBudget } from '../data/training-set.ts';
 import { evaluateLabels, evaluateLoss, type LabelEvaluation } from '../evaluate.ts';
 import type { LoadedModel } from '../load.ts';
 import type { RunSplit } from './spec.ts';
+import { contextTokensOf, type Tuned } from '../prompt/prompted.ts';
 
 export interface ConditionOptions {
   /** Plain text put before each input (the "init text as a text prompt" baseline). */
@@ -29,9 +29,9 @@ export interface ConditionScore {
   truncated: number;
 }
 
-export async function evaluateCondition(lm: LoadedModel, prompt: tf.Tensor2D | null, examples: Example[], o: ConditionOptions): Promise<ConditionScore> {
+export async function evaluateCondition(lm: LoadedModel, prompt: Tuned, examples: Example[], o: ConditionOptions): Promise<ConditionScore> {
   if (examples.length === 0) throw new Error('there are no examples to evaluate on');
-  const V = prompt ? prompt.shape[0] : 0;
+  const V = contextTokensOf(prompt);
   const budget = exampleBudget(lm.model.config.contextLength, V, o.maxLength ?? null);
   const inputs = o.textPrefix ? examples.map((e) => ({ ...e, input: `${o.textPrefix} ${e.input}` })) : examples;
   const encoded = inputs.map((e) => encodeExample(lm.tokenizer, e, lm.eosTokenId, budget));

@@ -5,7 +5,8 @@ import type { Row } from '../data/parse.ts';
 import type { LengthStats } from '../data/encode.ts';
 import { buildTrainingSet, type TrainingSet } from '../data/training-set.ts';
 import type { LoadedModel } from '../load.ts';
-import { PromptTrainer, type TrainCheckpoint, type TrainOptions } from '../train/trainer.ts';
+import { Trainer, type TrainCheckpoint, type TrainOptions } from '../train/trainer.ts';
+import type { Tuning } from '../methods/index.ts';
 import { evalEveryFor, type RunSplit, type TrainSpec } from './spec.ts';
 
 export interface RunPlan {
@@ -27,6 +28,7 @@ export interface PlanInput {
   mapping: ColumnMapping;
   /** Named in errors ("complaint", "my.csv"). */
   name: string;
+  /** Positions the method takes from the context (virtual tokens, a prefix), left out of each example's budget. */
   numVirtualTokens: number;
   train: TrainSpec;
   /** A run's stored split (resume): used instead of splitting again. */
@@ -106,7 +108,7 @@ export function runStats(plan: RunPlan): RunStats {
   };
 }
 
-/** The trainer for a plan, from an initial prompt or a checkpoint. */
-export function trainerFor(lm: LoadedModel, plan: RunPlan, initialPrompt: Float32Array, numVirtualTokens: number, resume?: TrainCheckpoint): PromptTrainer {
-  return new PromptTrainer(lm.model, initialPrompt, numVirtualTokens, plan.set.data, plan.options, resume);
+/** The trainer for a plan, from the method's initial values or a checkpoint. */
+export function trainerFor(lm: LoadedModel, plan: RunPlan, tuning: Tuning, initial: Float32Array, resume?: TrainCheckpoint): Trainer {
+  return new Trainer(lm.model, tuning, initial, plan.set.data, plan.options, resume);
 }
