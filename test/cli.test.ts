@@ -215,6 +215,69 @@ describe('CLI', () => {
     expect(Object.keys(e.lines[0].per_label).length).toBeGreaterThan(0);
   });
 
+  it('every method: PEFT adapters drive forward and generate, and train --batches continues them as PEFT does', async () => {
+    const METHODS = path.join(LOCAL_FIXTURES, 'methods');
+    const model = path.join(LOCAL_FIXTURES, 'families/llama');
+    const runs = await Promise.all(
+      ['prefix', 'ptuning-lstm', 'lora'].map(async (name) => {
+        const dir = path.join(METHODS, 'llama', name);
+        const c = JSON.parse(readFileSync(path.join(dir, 'case.json'), 'utf8'));
+        const batch = path.join(tmp(), 'right.json');
+        writeFileSync(batch, JSON.stringify(c.right));
+        const out = path.join(tmp(), 'f.safetensors');
+        const f = await cli(['forward', '--model', model, '--adapter', path.join(dir, 'adapter'), '--input', batch, '--out', out]);
+        const g = await cli(['generate', '--model', model, '--adapter', path.join(dir, 'adapter'), '--prompt', c.greedy.prompt_text, '--max-new-tokens', '5', '--greedy']);
+        const trained = tmp();
+        const t = await cli(['train', '--model', model, '--batches', path.join(dir, 'case.json'), '--adapter', path.join(dir, 'adapter'), '--no-dropout', '--out', trained]);
+        return { name, dir, c, f, out, g, t, trained };
+      }),
+    );
+    for (const { name, dir, c, f, out, g, t, trained } of runs) {
+      const expected = parseSafetensors(new Uint8Array(readFileSync(path.join(dir, 'expected.safetensors'))), 'expected');
+      expect(f.code, `${name}: ${f.stderr}`).toBe(0);
+      expect(f.lines[0].method).toBe({ prefix: 'prefix', 'ptuning-lstm': 'p_tuning', lora: 'lora' }[name]);
+      const written = parseSafetensors(new Uint8Array(readFileSync(out)), out);
+      expect(maxAbsDiff(written.get('logits').data, expected.get('logits').data), name).toBeLessThanOrEqual(tensorTolerance(expected.get('logits').data));
+      // A gradient for each saved tensor (prompt_embeddings, or each lora_A / lora_B).
+      expect(written.names().filter((n) => n.startsWith('grad_')).length, name).toBe(name === 'lora' ? 8 : 1);
+      expect(g.lines[0].ids, name).toEqual(c.greedy.new_ids);
+      if (name === 'ptuning-lstm') {
+        // PEFT saved only the encoder's output: there is nothing to continue training from.
+        expect(t.code).toBe(1);
+        expect(t.lines[0].error).toMatch(/holds only the output of the p_tuning encoder/);
+        continue;
+      }
+      // PEFT's files hold a plain prefix's and LoRA's trainable tensors: 3 steps from them are PEFT's 3 steps.
+      expect(t.code, `${name}: ${t.stderr}`).toBe(0);
+      const losses = t.lines.filter((l) => l.type === 'step').map((l) => l.loss);
+      expect(maxAbsDiff(losses, c.train.losses), name).toBeLessThanOrEqual(1e-5 * Math.max(...c.train.losses));
+      const saved = parseSafetensors(new Uint8Array(readFileSync(path.join(trained, 'adapter_model.safetensors'))), 'trained');
+      const peft = parseSafetensors(new Uint8Array(readFileSync(path.join(dir, 'adapter-trained/adapter_model.safetensors'))), 'peft');
+      for (const n of peft.names()) expect(maxAbsDiff(saved.get(n).data, peft.get(n).data), `${name} ${n}`).toBeLessThanOrEqual(tensorTolerance(peft.get(n).data));
+    }
+  });
+
+  it('names what does not fit: a method, target modules, an adapter for another model', async () => {
+    const lora = path.join(LOCAL_FIXTURES, 'methods/llama/lora/adapter');
+    const cases: [string[], RegExp][] = [
+      [['train', '--model', LLAMA, '--method', 'adapters', '--out', '/tmp/x'], /--method must be one of prompt, prefix, p_tuning, lora, got "adapters"/],
+      [
+        ['train', '--model', LLAMA, '--method', 'lora', '--target-modules', 'c_attn', '--out', '/tmp/x'],
+        /target_modules \["c_attn"\] match no module of this llama model \(its projections: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj\)/,
+      ],
+      [['generate', '--model', GPT2, '--adapter', lora, '--prompt', 'x'], /target_modules \["v_proj","q_proj"\] match no module of this gpt2 model \(its projections: c_attn, c_proj, c_fc\)/],
+      [
+        ['generate', '--model', GPT2, '--adapter', path.join(LOCAL_FIXTURES, 'methods/llama/prefix/adapter'), '--prompt', 'x'],
+        /"prompt_embeddings" is \[3,64\] but the loaded model needs \[3,128\]: the adapter was made for another model/,
+      ],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => cli(args)));
+    for (const [i, [args, message]] of cases.entries()) {
+      expect(runs[i].code, args.join(' ')).not.toBe(0);
+      expect(runs[i].lines[0].error, args.join(' ')).toMatch(message);
+    }
+  });
+
   it('prints help for a command', async () => {
     const r = await cli(['train', '--help']);
     expect(r.code).toBe(0);

@@ -122,6 +122,11 @@ export function methodConfigFromJson(json: unknown): { config: MethodConfig; met
   const meta = { baseModel: optionalString(j.base_model_name_or_path, 'base_model_name_or_path'), revision: optionalString(j.revision, 'revision') };
   const task = j.task_type === undefined || j.task_type === null ? 'CAUSAL_LM' : String(j.task_type).replace(/^TaskType\./, '');
   if (task !== 'CAUSAL_LM') throw new AdapterError(`adapter_config.json: task_type is "${task}"; only CAUSAL_LM adapters fit a causal language model`);
+  // PEFT writes encoder_hidden_size = token_dim when it was left unset: read that back as unset.
+  const encoderSize = () => {
+    const h = optionalInt(j.encoder_hidden_size, 'encoder_hidden_size');
+    return h !== null && h === optionalInt(j.token_dim, 'token_dim') ? null : h;
+  };
   const virtual = () => {
     const V = optionalInt(j.num_virtual_tokens, 'num_virtual_tokens');
     if (V === null) throw new AdapterError('adapter_config.json: "num_virtual_tokens" is required');
@@ -142,7 +147,7 @@ export function methodConfigFromJson(json: unknown): { config: MethodConfig; met
           method: 'prefix',
           numVirtualTokens: virtual(),
           prefixProjection: j.prefix_projection === true,
-          encoderHiddenSize: optionalInt(j.encoder_hidden_size, 'encoder_hidden_size'),
+          encoderHiddenSize: encoderSize(),
           initWeights,
         },
         meta,
@@ -157,7 +162,7 @@ export function methodConfigFromJson(json: unknown): { config: MethodConfig; met
           method: 'p_tuning',
           numVirtualTokens: virtual(),
           encoderType: type,
-          encoderHiddenSize: optionalInt(j.encoder_hidden_size, 'encoder_hidden_size'),
+          encoderHiddenSize: encoderSize(),
           encoderNumLayers: optionalInt(j.encoder_num_layers, 'encoder_num_layers') ?? 2,
           encoderDropout: num(j.encoder_dropout, 'encoder_dropout', 0),
         },
