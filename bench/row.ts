@@ -5,12 +5,16 @@ import type { CausalLM } from '../src/engine/models/model.ts';
 import { buildModel } from '../src/engine/models/registry.ts';
 import { RandomWeights } from '../src/engine/models/random-weights.ts';
 import { BENCH_SHAPES } from './shapes.ts';
-import { benchStep, matmulCeiling, nonEmbeddingParams, wasmHeapMB, type StepBenchOptions } from './step-bench.ts';
+import { benchMethod, benchStep, matmulCeiling, nonEmbeddingParams, wasmHeapMB, type StepBenchOptions } from './step-bench.ts';
 
 export interface BenchRow {
   platform: string;
   backend: string;
   model: string;
+  /** The tuning method the step trains (prompt, prefix, p_tuning, lora). */
+  method: string;
+  /** Its trainable values. */
+  trainable: number;
   params: number;
   nonEmbeddingParams: number;
   batch: number;
@@ -73,11 +77,13 @@ export async function runRow(
     platform,
     backend: tf.getBackend(),
     model,
+    method: benchMethod(o).method,
+    trainable: r.trainable,
     params: lm.parameterCount,
     nonEmbeddingParams: nonEmbeddingParams(lm),
     batch: o.batch,
     seq: o.seq,
-    virtualTokens: o.virtualTokens,
+    virtualTokens: r.virtualTokens,
     labelTokens: o.labelTokens,
     medianStepMs: r.medianStepMs,
     tokensPerSecond: r.tokensPerSecond,

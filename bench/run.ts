@@ -31,6 +31,9 @@ const platforms = list('platforms', ['node', 'browser', 'torch', 'serve']);
 const nodeBackends = list('node-backends', ['wasm', 'cpu']);
 const browserBackends = list('browser-backends', ['webgpu', 'wasm', 'webgl', 'cpu']);
 const steps = Number(flag('steps') ?? 3);
+// The tuning methods side by side on one shape (Node rows): each method's step against prompt tuning's.
+const METHODS_SHAPE = flag('methods-model') ?? 'smollm2-135m';
+const methods = list('methods', ['prompt', 'lora', 'prefix', 'p_tuning']);
 const warmup = Number(flag('warmup') ?? DEFAULT_STEP_BENCH.warmup);
 // `--profile 0` skips the extra profiled step (tfjs's peak tensor bytes); the WASM heap is reported either way.
 const profile = flag('profile') !== '0';
@@ -83,7 +86,7 @@ async function nodeRows(): Promise<Outcome[]> {
   const out: Outcome[] = [];
   for (const backend of nodeBackends) {
     let speed: number | undefined;
-    for (const model of shapes) {
+    for (const [model, method] of shapes.flatMap((m) => (m === METHODS_SHAPE ? methods : ['prompt']).map((me) => [m, me] as const))) {
       const skip = hopeless(speed, model);
       if (skip) {
         out.push({ platform: 'node', backend, model, skipped: skip });
@@ -107,6 +110,7 @@ async function nodeRows(): Promise<Outcome[]> {
           String(realsizeFileBytes(model) ?? ''),
           String(warmup),
           profile ? '1' : '0',
+          method,
         ],
         timeoutS * 1000,
       );
@@ -115,8 +119,8 @@ async function nodeRows(): Promise<Outcome[]> {
         const row = JSON.parse(line) as BenchRow;
         speed = row.matmulGflops;
         out.push({ row });
-      } else out.push({ platform: 'node', backend, model, skipped: why(r, timeoutS) });
-      process.stderr.write(`node ${backend} ${model}: ${r.code === 0 ? 'done' : (out.at(-1) as { skipped: string }).skipped}\n`);
+      } else out.push({ platform: 'node', backend, model: method === 'prompt' ? model : `${model} (${method})`, skipped: why(r, timeoutS) });
+      process.stderr.write(`node ${backend} ${model} ${method}: ${r.code === 0 ? 'done' : (out.at(-1) as { skipped: string }).skipped}\n`);
     }
   }
   return out;

@@ -1,10 +1,14 @@
-// Times the prompt-tuning training step (forward, prompt-gradient backward, AdamW) on whatever
-// tfjs backend is active, and relates it to that backend's best matmul throughput.
+// Times a training step (forward, backward for the method's trainable tensors, AdamW) on whatever
+// tfjs backend is active, and relates it to that backend's best matmul throughput. Prompt tuning
+// unless `method` says otherwise (the methods' rows compare their steps on one shape).
 import * as tf from '@tensorflow/tfjs-core';
 import type { CausalLM } from '../src/engine/models/model.ts';
 import { IGNORE_INDEX, type Batch } from '../src/engine/prompt/batch.ts';
 import { Rng } from '../src/engine/random.ts';
-import { PromptTrainer } from '../src/engine/train/trainer.ts';
+import { Trainer } from '../src/engine/train/trainer.ts';
+import { Tuning, type MethodConfig } from '../src/engine/methods/index.ts';
+import { promptLoss } from '../src/engine/prompt/prompted.ts';
+import { DEFAULT_METHODS } from '../src/engine/run/spec.ts';
 
 export interface StepBenchOptions {
   batch: number;
@@ -16,6 +20,30 @@ export interface StepBenchOptions {
   steps: number;
   /** Profile one extra step for tfjs's peak tensor bytes (off for the real-size rows: a whole extra step). */
   profile?: boolean;
+  /** The method trained (default: prompt tuning with `virtualTokens` rows); its V replaces virtualTokens. */
+  method?: MethodConfig;
+}
+
+/** The method a bench step trains: `o.method`, or prompt tuning with o.virtualTokens rows. */
+export function benchMethod(o: StepBenchOptions): MethodConfig {
+  return o.method ?? { method: 'prompt', numVirtualTokens: o.virtualTokens, init: 'RANDOM', initText: null };
+}
+
+/** The methods' benchmark configs by name: PEFT's defaults (LoRA r 8 on the model type's targets), the prompt methods at the bench's V. */
+export function benchMethodConfig(name: string): MethodConfig {
+  const V = DEFAULT_STEP_BENCH.virtualTokens;
+  switch (name) {
+    case 'prompt':
+      return { method: 'prompt', numVirtualTokens: V, init: 'RANDOM', initText: null };
+    case 'prefix':
+      return { ...DEFAULT_METHODS.prefix, numVirtualTokens: V };
+    case 'p_tuning':
+      return { ...DEFAULT_METHODS.p_tuning, numVirtualTokens: V };
+    case 'lora':
+      return DEFAULT_METHODS.lora;
+    default:
+      throw new Error(`unknown method ${name} (prompt, prefix, p_tuning, lora)`);
+  }
 }
 
 export const DEFAULT_STEP_BENCH: StepBenchOptions = { batch: 8, seq: 64, virtualTokens: 20, labelTokens: 4, warmup: 2, steps: 5 };
@@ -24,6 +52,9 @@ export interface StepBenchResult {
   medianStepMs: number;
   stepMs: number[];
   tokensPerSecond: number;
+  /** The method's trainable values, and the rows it prepends. */
+  trainable: number;
+  virtualTokens: number;
   /** Useful FLOPs of one step: 4 x non-embedding params x tokens + 4 x H x vocab x label positions. */
   usefulFlops: number;
   gflops: number;
@@ -70,11 +101,13 @@ export function benchBatch(vocab: number, o: StepBenchOptions, seed = 0): Batch 
 export async function benchStep(model: CausalLM, o: StepBenchOptions = DEFAULT_STEP_BENCH, log: (s: string) => void = () => {}): Promise<StepBenchResult> {
   const H = model.config.hiddenSize;
   const batch = benchBatch(model.config.vocabSize, o);
-  const initial = new Float32Array(o.virtualTokens * H).map(() => 0.02);
-  const trainer = new PromptTrainer(
+  const tuning = new Tuning(model, benchMethod(o));
+  // Small non-zero values everywhere (LoRA's B included, so its whole delta path computes as in training).
+  const initial = new Float32Array(tuning.size).map(() => 0.02);
+  const trainer = new Trainer(
     model,
+    tuning,
     initial,
-    o.virtualTokens,
     { epochs: 1, stepsPerEpoch: o.warmup + o.steps, batchesForEpoch: () => new Array(o.warmup + o.steps).fill(batch), valBatches: [] },
     { syncEvery: 1 },
   );
@@ -97,21 +130,22 @@ export async function benchStep(model: CausalLM, o: StepBenchOptions = DEFAULT_S
   // One extra, profiled step for peak memory (profiling perturbs timing, so it is not timed).
   let peakBytes: number | null = null;
   if (o.profile !== false) {
-    const prompt = tf.variable(tf.tensor2d(initial, [o.virtualTokens, H]));
-    const { lossAndGradient } = await import('../src/engine/prompt/prompted.ts');
+    const values = tf.variable(tf.tensor1d(initial));
     const profile = await tf.profile(() => {
-      const { loss, grad } = lossAndGradient(model, prompt, batch);
-      return [loss, grad];
+      const { value, grad } = tf.valueAndGrad((v: tf.Tensor) => promptLoss(model, tuning.inject(v as tf.Tensor1D), batch))(values);
+      return [value, grad];
     });
-    prompt.dispose();
+    values.dispose();
     peakBytes = profile.peakBytes;
   }
   trainer.dispose();
   const sorted = [...times].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
-  const tokens = o.batch * (o.seq + o.virtualTokens);
+  const tokens = o.batch * (o.seq + tuning.virtualTokens);
   const usefulFlops = 4 * nonEmbeddingParams(model) * tokens + 4 * H * model.config.vocabSize * o.batch * o.labelTokens;
   return {
+    trainable: tuning.size,
+    virtualTokens: tuning.virtualTokens,
     medianStepMs: median,
     stepMs: times,
     tokensPerSecond: tokens / (median / 1000),
