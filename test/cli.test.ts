@@ -278,6 +278,33 @@ describe('CLI', () => {
     }
   });
 
+  it('merge folds a LoRA adapter into the weights: the merged model alone gives the adapted logits', async () => {
+    const runs = await Promise.all(
+      ['gpt2', 'llama'].map(async (family) => {
+        const model = path.join(LOCAL_FIXTURES, 'families', family);
+        const adapter = path.join(LOCAL_FIXTURES, 'methods', family, 'lora-all/adapter');
+        const c = JSON.parse(readFileSync(path.join(LOCAL_FIXTURES, 'methods', family, 'lora-all/case.json'), 'utf8'));
+        const batch = path.join(tmp(), 'right.json');
+        writeFileSync(batch, JSON.stringify(c.right));
+        const merged = tmp();
+        const m = await cli(['merge', '--model', model, '--adapter', adapter, '--out', merged]);
+        const [withAdapter, alone] = [path.join(tmp(), 'a.safetensors'), path.join(tmp(), 'b.safetensors')];
+        const a = await cli(['forward', '--model', model, '--adapter', adapter, '--input', batch, '--out', withAdapter]);
+        const b = await cli(['forward', '--model', merged, '--input', batch, '--out', alone]);
+        return { family, m, a, b, withAdapter, alone };
+      }),
+    );
+    for (const { family, m, a, b, withAdapter, alone } of runs) {
+      for (const r of [m, a, b]) expect(r.code, `${family}: ${r.stderr}`).toBe(0);
+      const want = parseSafetensors(new Uint8Array(readFileSync(withAdapter)), 'a').get('logits').data;
+      expect(maxAbsDiff(parseSafetensors(new Uint8Array(readFileSync(alone)), 'b').get('logits').data, want), family).toBeLessThanOrEqual(tensorTolerance(want));
+      expect(b.lines[0].loss).toBeCloseTo(a.lines[0].loss, 5);
+    }
+    const refused = await cli(['merge', '--model', LLAMA, '--adapter', path.join(LOCAL_FIXTURES, 'methods/llama/prefix/adapter'), '--out', tmp()]);
+    expect(refused.code).toBe(2);
+    expect(refused.lines[0].error).toMatch(/is a prefix adapter; only LoRA's deltas merge into the weights/);
+  });
+
   it('prints help for a command', async () => {
     const r = await cli(['train', '--help']);
     expect(r.code).toBe(0);

@@ -177,17 +177,22 @@ export function parseSafetensors(bytes: Uint8Array, file: string): ParsedSafeten
   };
 }
 
-/** Writes F32 tensors (sorted by name, as the Python library does) with optional metadata. */
-export function writeSafetensors(tensors: Record<string, FloatTensor>, metadata?: Record<string, string>): Uint8Array {
+/**
+ * Writes tensors (sorted by name, as the Python library does) with optional metadata: F32 values,
+ * or a RawTensor's bytes in its own dtype (a checkpoint's 16-bit weights passed through).
+ */
+export function writeSafetensors(tensors: Record<string, FloatTensor | RawTensor>, metadata?: Record<string, string>): Uint8Array {
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
+  const bytesOf = (t: FloatTensor | RawTensor) => ('bytes' in t ? t.bytes : new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   let offset = 0;
   for (const name of names) {
     const t = tensors[name];
-    if (t.data.length !== product(t.shape)) throw new Error(`writeSafetensors: tensor "${name}" has ${t.data.length} values for shape ${JSON.stringify(t.shape)}`);
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
+    if ('data' in t && t.data.length !== product(t.shape)) throw new Error(`writeSafetensors: tensor "${name}" has ${t.data.length} values for shape ${JSON.stringify(t.shape)}`);
+    const n = bytesOf(t).byteLength;
+    header[name] = { dtype: 'bytes' in t ? t.dtype : 'F32', shape: t.shape, data_offsets: [offset, offset + n] };
+    offset += n;
   }
   let json = JSON.stringify(header);
   // Pad the header with spaces so the data section starts 8-byte aligned, as the reference writer does.
@@ -200,9 +205,9 @@ export function writeSafetensors(tensors: Record<string, FloatTensor>, metadata?
   out.set(headerBytes, 8);
   let pos = 8 + headerBytes.length;
   for (const name of names) {
-    const d = tensors[name].data;
-    out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), pos);
-    pos += d.byteLength;
+    const b = bytesOf(tensors[name]);
+    out.set(b, pos);
+    pos += b.byteLength;
   }
   return out;
 }
