@@ -2,20 +2,23 @@
 // own length (prompt tuning, P-tuning's saved prompt_embeddings, none), gives the logits and
 // the generated ids of that row run alone, on every fixture family and on both Node backends.
 import * as tf from '@tensorflow/tfjs-core';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAdapter, WEIGHTS_FILE } from '../src/engine/adapter/adapter.ts';
 import { writeSafetensors } from '../src/engine/io/safetensors.ts';
 import { generate, type GenerateOptions } from '../src/engine/generate.ts';
 import { loadModel, type LoadedModel } from '../src/engine/load.ts';
-import { promptForward } from '../src/engine/prompt/prompted.ts';
+import { promptForward, type Tuned } from '../src/engine/prompt/prompted.ts';
+import { loadMethodAdapter } from '../src/engine/adapter/method-adapter.ts';
+import { disposeInjection } from '../src/engine/methods/method.ts';
+import { readMethodAdapterFolder } from '../src/node/adapter-folder.ts';
 import { Rng } from '../src/engine/random.ts';
 import { DecodeBatch, mixedGenerate, mixedLogits, type MixedGenerateRow } from '../src/engine/serve/mixed-batch.ts';
 import { readAdapterFolder } from '../src/node/adapter-folder.ts';
 import { initNodeBackend } from '../src/node/backend.ts';
 import { FolderSource } from '../src/node/folder-source.ts';
-import { fixtureModels, maxAbsDiff, readCase, tensorTolerance } from './support/fixtures.ts';
+import { fixtureModels, LOCAL_FIXTURES, maxAbsDiff, readCase, tensorTolerance } from './support/fixtures.ts';
 
 /** A P_TUNING adapter's files as PEFT saves them: the encoder's output under "prompt_embeddings". */
 function pTuningAdapter(V: number, H: number, seed: number) {
@@ -156,5 +159,65 @@ describe('explicit positions', () => {
     expect(() => lm.model.forward(lm.model.embed(ids), mask, { positions: [[0]] })).toThrow(`positions must be [1][${T}]`);
     tf.dispose([a, b, c]);
     lm.dispose();
+  });
+});
+
+// Every method in one batch: PEFT's own adapters (test/fixtures/methods) of prefix tuning, LoRA on
+// the default targets and on all-linear, P-tuning, and no adapter, each row equal to running alone.
+const METHOD_FIXTURES = path.join(LOCAL_FIXTURES, 'methods');
+const METHOD_CASES = ['prefix', 'lora', 'ptuning-mlp', 'lora-all', 'prefix-proj'];
+describe.each(readdirSync(METHOD_FIXTURES).filter((f) => existsSync(path.join(METHOD_FIXTURES, f, 'lora'))))('mixed-method batch on %s', (family) => {
+  let lm: LoadedModel;
+  let adapters: Tuned[];
+  let rows: number[][];
+  beforeAll(async () => {
+    await initNodeBackend();
+    await tf.setBackend('wasm');
+    lm = await loadModel(new FolderSource(path.join(LOCAL_FIXTURES, 'families', family)));
+    adapters = [...METHOD_CASES.map((c) => loadMethodAdapter(readMethodAdapterFolder(path.join(METHOD_FIXTURES, family, c, 'adapter')), lm.model)), null];
+    const base = JSON.parse(readFileSync(path.join(METHOD_FIXTURES, family, 'lora', 'case.json'), 'utf8')).greedy.prompt_ids as number[];
+    // Lengths differ per row, so prefixes, prompts and inputs all pad differently.
+    rows = [base, base.slice(0, 3), [...base, ...base].slice(0, base.length + 2), base.slice(1), base.slice(0, 5), base.slice(2, 9)];
+  });
+  afterAll(() => {
+    for (const a of adapters) if (a && !(a instanceof tf.Tensor)) disposeInjection(a);
+    lm.dispose();
+  });
+
+  it('logits and greedy ids of each row equal the row alone', async () => {
+    const { logits, lengths } = mixedLogits(
+      lm.model,
+      rows.map((ids, b) => ({ prompt: adapters[b], inputIds: ids })),
+    );
+    const all = await logits.array();
+    logits.dispose();
+    for (let b = 0; b < rows.length; b++) {
+      const alone = promptForward(lm.model, adapters[b], { inputIds: [rows[b]], attentionMask: [rows[b].map(() => 1)], labels: [rows[b].map(() => -100)] });
+      const want = (await alone.logits.data()) as Float32Array;
+      alone.logits.dispose();
+      expect(maxAbsDiff(Float32Array.from(all[b].slice(0, lengths[b]).flat()), want), `${family} row ${b} (${METHOD_CASES[b] ?? 'none'})`).toBeLessThanOrEqual(tensorTolerance(want));
+    }
+    const before = tf.memory().numTensors;
+    const options: GenerateOptions = { maxNewTokens: 6, greedy: true };
+    const mixed = await mixedGenerate(
+      lm.model,
+      rows.map((ids, b) => ({ prompt: adapters[b], inputIds: ids, options })),
+    );
+    expect(tf.memory().numTensors).toBe(before);
+    for (let b = 0; b < rows.length; b++) expect(mixed[b], `${family} row ${b} (${METHOD_CASES[b] ?? 'none'})`).toEqual(await generate(lm.model, adapters[b], rows[b], options));
+  });
+
+  it('rows of different methods join a running batch and leave it early', async () => {
+    const rowOf = (b: number, n: number): MixedGenerateRow => ({ prompt: adapters[b], inputIds: rows[b], options: { maxNewTokens: n, greedy: true } });
+    const first = [rowOf(0, 7), rowOf(1, 2), rowOf(5, 4)];
+    const later = [rowOf(2, 5), rowOf(3, 3), rowOf(4, 6)];
+    const batch = new DecodeBatch(lm.model);
+    const got = new Map<MixedGenerateRow, number[]>();
+    batch.add(first);
+    for (let i = 0; i < 3; i++) for (const f of await batch.step()) got.set(f.row, f.ids);
+    batch.add(later);
+    while (batch.size) for (const f of await batch.step()) got.set(f.row, f.ids);
+    batch.dispose();
+    for (const [i, r] of [...first, ...later].entries()) expect(got.get(r), `${family} row ${i}`).toEqual(await generate(lm.model, r.prompt, r.inputIds, r.options));
   });
 });

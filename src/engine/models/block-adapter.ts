@@ -41,6 +41,8 @@ export class BlockAdapter {
     private readonly trainablePast: boolean,
     private readonly lora: ReadonlyMap<string, LoraFactors> | null,
     private readonly drop?: Dropout,
+    /** Serving: other LoRA adapters, each on its rows of the batch (forward only, no gradient). */
+    private readonly mixed: { factors: ReadonlyMap<string, LoraFactors>; rows: number[] }[] = [],
   ) {}
 
   static readonly NONE = new BlockAdapter(null, false, null);
@@ -54,7 +56,7 @@ export class BlockAdapter {
 
   /** x [..., in] · W (+ bias), plus the LoRA delta of each module in `parts` that has one. */
   linear(x: tf.Tensor, w: Weight | tf.Tensor2D, bias: tf.Tensor1D | null, parts: Parts): tf.Tensor {
-    const y = linear(x, w, bias);
+    const y = this.mixedDeltas(x, linear(x, w, bias), parts);
     if (!this.lora || !parts.some(([name]) => this.lora!.has(name))) return y;
     const inDim = w.shape[0];
     const flat = tf.reshape(x, [-1, inDim]) as tf.Tensor2D;
@@ -68,6 +70,31 @@ export class BlockAdapter {
     });
     const delta = deltas.length === 1 ? deltas[0] : tf.concat(deltas, 1);
     return tf.add(y, tf.reshape(delta, y.shape));
+  }
+
+  /**
+   * y plus each mixed adapter's delta on its own rows: x [B, T, in], y [B, T, out]; the delta is
+   * computed for every row and masked to the adapter's (r is small beside the frozen product).
+   */
+  private mixedDeltas(x: tf.Tensor, y: tf.Tensor, parts: Parts): tf.Tensor {
+    if (this.mixed.length === 0) return y;
+    const [B, T] = x.shape;
+    const inDim = x.shape[x.rank - 1];
+    const flat = tf.reshape(x, [-1, inDim]) as tf.Tensor2D;
+    let out = y;
+    for (const { factors, rows } of this.mixed) {
+      if (!parts.some(([name]) => factors.has(name))) continue;
+      const rowMask = new Float32Array(B);
+      for (const b of rows) rowMask[b] = 1;
+      const mask = tf.reshape(tf.tile(tf.reshape(tf.tensor1d(rowMask), [B, 1]), [1, T]), [B * T, 1]);
+      const deltas = parts.map(([name, width]) => {
+        const f = factors.get(name);
+        return f ? loraForward(flat, f, null).delta : tf.zeros([B * T, width]);
+      });
+      const delta = tf.mul(deltas.length === 1 ? deltas[0] : tf.concat(deltas, 1), mask);
+      out = tf.add(out, tf.reshape(delta, y.shape));
+    }
+    return out;
   }
 
   /** d loss / d x of `linear` from dy [..., out], collecting the LoRA factor gradients. */

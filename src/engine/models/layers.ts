@@ -257,7 +257,8 @@ export function runBlocks<B>(
     throw new Error(`forward: prefix keys/values for ${prefix.keys.length} layers, the model has ${blocks.length}`);
   blocks.forEach((blk, i) => {
     const past = cache ? { k: cache.keys[i], v: cache.values[i] } : prefix ? { k: prefix.keys[i], v: prefix.values[i] } : null;
-    const adapter = past || lora ? new BlockAdapter(past, !!prefix, lora?.[i] ?? null, options.dropout) : BlockAdapter.NONE;
+    const mixed = (options.mixedLora ?? []).map((g) => ({ factors: g.layers[i], rows: g.rows }));
+    const adapter = past || lora || mixed.length ? new BlockAdapter(past, !!prefix, lora?.[i] ?? null, options.dropout, mixed) : BlockAdapter.NONE;
     if (options.useCache || cache) {
       const r = run(blk, i, x, adapter);
       keys.push(r.k);

@@ -57,6 +57,17 @@ export interface ForwardOptions {
   prefix?: { keys: tf.Tensor4D[]; values: tf.Tensor4D[] };
   /** LoRA factors per layer, by module key (`LinearModule.key`); gradients flow to them. */
   lora?: ReadonlyMap<string, LoraFactors>[];
+  /**
+   * Several LoRA adapters in one batch (serving, forward only): each applies to its rows of the
+   * batch, as PEFT's mixed-batch inference (adapter_names) does.
+   */
+  mixedLora?: MixedLora[];
+}
+
+/** One LoRA adapter of a mixed batch: its factors per layer and the batch rows it applies to. */
+export interface MixedLora {
+  layers: ReadonlyMap<string, LoraFactors>[];
+  rows: number[];
 }
 
 /** A projection a LoRA adapter can target, as PEFT names it. */

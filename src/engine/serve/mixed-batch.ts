@@ -1,20 +1,26 @@
-// Mixed-adapter batches: one forward pass over rows that each carry their own soft prompt (prompt
-// tuning, or P-tuning's saved prompt_embeddings), of any length V, or none. PEFT cannot do this
-// (its prompt-learning models take one adapter per batch), so the layout is PEFT's for each row
-// alone, right padded: row b is [prompt_b (V_b), tokens_b (L_b), padding], the mask is V_b + L_b
-// ones then zeros, positions run 0 .. V_b + L_b - 1 as when the row runs alone. Padding sits
-// after every real position and is masked, so no real position sees it. Decoding then feeds one
-// token per row at that row's own position (ForwardOptions.positions), the cache keeping the
-// padding holes masked.
+// Mixed-adapter batches: one forward pass over rows that each carry their own adapter, of any
+// method, or none. PEFT cannot do this for prompt learning (its prompt-learning models take one
+// adapter per batch), so the layout is PEFT's for each row alone:
+//   - a soft prompt (prompt tuning, P-tuning's saved prompt_embeddings) of V_b rows: row b is
+//     [prompt_b, tokens_b, padding] (right padded), its mask V_b + L_b ones then zeros;
+//   - a prefix of P_b keys/values per layer: the batch's past holds [prefix_b, padding] per row
+//     (P_b ones then zeros in the mask), and row b's positions start at P_b, as alone;
+//   - LoRA factors: applied to that row's positions only (ForwardOptions.mixedLora, as PEFT's
+//     adapter_names mixed batches).
+// Positions run from P_b as when the row runs alone; padding sits after every real position and is
+// masked, so no real position sees it. Decoding then feeds one token per row at that row's own
+// position (ForwardOptions.positions), the cache keeping the padding holes masked.
 import * as tf from '@tensorflow/tfjs-core';
 import { pickToken, type GenerateOptions } from '../generate.ts';
-import { disposeCache, type CausalLM, type KVCache } from '../models/model.ts';
+import type { Injection } from '../methods/method.ts';
+import { disposeCache, type CausalLM, type ForwardOptions, type KVCache, type MixedLora } from '../models/model.ts';
+import { injectionOf, type Tuned } from '../prompt/prompted.ts';
 import { Rng } from '../random.ts';
 import { tidy } from '../tidy.ts';
 
 export interface MixedRow {
-  /** Soft prompt [V, H] prepended to this row, or null for the base model. */
-  prompt: tf.Tensor2D | null;
+  /** The row's adapter: a soft prompt [V, H], any method's injection, or null for the base model. */
+  prompt: Tuned;
   inputIds: number[];
 }
 
@@ -31,31 +37,54 @@ export class MixedBatchError extends Error {
   }
 }
 
-/** V_b + L_b of each row, after checking every row fits the model. */
-export function rowLengths(model: CausalLM, rows: MixedRow[]): number[] {
+/** Per row: its prefix length P_b and V_b + L_b (the positions it feeds), after checking every row fits the model. */
+export function rowSpans(model: CausalLM, rows: MixedRow[]): { prefix: number[]; lengths: number[] } {
   if (rows.length === 0) throw new MixedBatchError('a mixed batch needs at least one row');
-  const { hiddenSize, vocabSize, contextLength } = model.config;
-  return rows.map((r, b) => {
-    const V = r.prompt ? r.prompt.shape[0] : 0;
-    if (r.prompt && (r.prompt.rank !== 2 || r.prompt.shape[1] !== hiddenSize))
-      throw new MixedBatchError(`row ${b}: soft prompt is ${JSON.stringify(r.prompt.shape)}, the model needs [V, ${hiddenSize}]`);
+  const { hiddenSize, vocabSize, contextLength, numLayers } = model.config;
+  const prefix: number[] = [];
+  const lengths = rows.map((r, b) => {
+    const inj = injectionOf(r.prompt);
+    const V = inj.prompt ? inj.prompt.shape[0] : 0;
+    const P = inj.prefix ? inj.prefix.keys[0].shape[2] : 0;
+    if (inj.prompt && (inj.prompt.rank !== 2 || inj.prompt.shape[1] !== hiddenSize))
+      throw new MixedBatchError(`row ${b}: soft prompt is ${JSON.stringify(inj.prompt.shape)}, the model needs [V, ${hiddenSize}]`);
+    if (inj.prefix && inj.prefix.keys.length !== numLayers) throw new MixedBatchError(`row ${b}: a prefix for ${inj.prefix.keys.length} layers, the model has ${numLayers}`);
+    if (inj.lora && inj.lora.length !== numLayers) throw new MixedBatchError(`row ${b}: LoRA factors for ${inj.lora.length} layers, the model has ${numLayers}`);
     const bad = r.inputIds.find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
     if (bad !== undefined) throw new MixedBatchError(`row ${b}: token id ${bad} is not in [0, ${vocabSize})`);
     if (V + r.inputIds.length === 0) throw new MixedBatchError(`row ${b}: needs at least one input token or a soft prompt`);
-    if (V + r.inputIds.length > contextLength) throw new MixedBatchError(`row ${b}: ${r.inputIds.length} tokens + ${V} virtual exceed the model's ${contextLength}-token context`);
+    if (P + V + r.inputIds.length > contextLength) throw new MixedBatchError(`row ${b}: ${r.inputIds.length} tokens + ${P + V} virtual exceed the model's ${contextLength}-token context`);
+    prefix.push(P);
     return V + r.inputIds.length;
   });
+  return { prefix, lengths };
 }
 
-/** Right-padded input embeddings [B, S, H] and mask [B][S], S the longest V_b + L_b. */
-export function mixedInputs(model: CausalLM, rows: MixedRow[]): { embeds: tf.Tensor3D; mask: number[][]; lengths: number[] } {
-  const lengths = rowLengths(model, rows);
+/** The LoRA adapters of a batch's rows, each with the rows it applies to (rows sharing an adapter share one entry). */
+export function mixedLora(rows: MixedRow[]): MixedLora[] {
+  const groups = new Map<Injection['lora'], number[]>();
+  rows.forEach((r, b) => {
+    const lora = injectionOf(r.prompt).lora;
+    if (lora) groups.set(lora, [...(groups.get(lora) ?? []), b]);
+  });
+  return [...groups].map(([layers, rowsOf]) => ({ layers: layers!, rows: rowsOf }));
+}
+
+/**
+ * Right-padded input embeddings [B, S, H], mask [B][Pmax + S] and the forward options (the rows'
+ * prefixes as one past, their positions, their LoRA adapters), S the longest V_b + L_b.
+ */
+export function mixedInputs(model: CausalLM, rows: MixedRow[]): { embeds: tf.Tensor3D; mask: number[][]; lengths: number[]; prefix: number[]; forward: ForwardOptions } {
+  const { prefix, lengths } = rowSpans(model, rows);
   const S = Math.max(...lengths);
+  const Pmax = Math.max(...prefix);
   const H = model.config.hiddenSize;
+  const injections = rows.map((r) => injectionOf(r.prompt));
   const embeds = tidy(() => {
     const parts = rows.map((r, b) => {
       const pieces: tf.Tensor2D[] = [];
-      if (r.prompt) pieces.push(r.prompt);
+      const p = injections[b].prompt;
+      if (p) pieces.push(p);
       if (r.inputIds.length) pieces.push(tf.reshape(model.embed([r.inputIds]), [r.inputIds.length, H]) as tf.Tensor2D);
       // Masked positions: what they hold never reaches a real position.
       if (S > lengths[b]) pieces.push(tf.zeros([S - lengths[b], H]));
@@ -63,15 +92,38 @@ export function mixedInputs(model: CausalLM, rows: MixedRow[]): { embeds: tf.Ten
     });
     return tf.stack(parts) as tf.Tensor3D;
   });
-  const mask = lengths.map((n) => Array.from({ length: S }, (_, i) => (i < n ? 1 : 0)));
-  return { embeds, mask, lengths };
+  const forward: ForwardOptions = {};
+  let mask = lengths.map((n) => Array.from({ length: S }, (_, i) => (i < n ? 1 : 0)));
+  if (Pmax > 0) {
+    // Each row's prefix, zero padded to Pmax (masked), as one past per layer [B, kvHeads, Pmax, hd].
+    const { numLayers, numKvHeads, headDim } = model.config;
+    const pastOf = (pick: (i: Injection) => tf.Tensor4D[] | undefined, layer: number) =>
+      tf.concat(
+        injections.map((inj, b) => {
+          const t = pick(inj)?.[layer] ?? null;
+          const pad = Pmax - prefix[b];
+          if (!t) return tf.zeros([1, numKvHeads, Pmax, headDim]);
+          return pad ? tf.pad(t, [[0, 0], [0, 0], [0, pad], [0, 0]]) : t;
+        }),
+        0,
+      ) as tf.Tensor4D;
+    forward.prefix = tidy(() => ({
+      keys: Array.from({ length: numLayers }, (_, i) => pastOf((inj) => inj.prefix?.keys, i)),
+      values: Array.from({ length: numLayers }, (_, i) => pastOf((inj) => inj.prefix?.values, i)),
+    }));
+    mask = mask.map((m, b) => [...Array.from({ length: Pmax }, (_, i) => (i < prefix[b] ? 1 : 0)), ...m]);
+    forward.positions = lengths.map((_, b) => Array.from({ length: S }, (_, i) => prefix[b] + Math.min(i, lengths[b] - 1)));
+  }
+  const lora = mixedLora(rows);
+  if (lora.length) forward.mixedLora = lora;
+  return { embeds, mask, lengths, prefix, forward };
 }
 
 /** Logits [B, S, vocab] of the mixed batch; row b's first V_b + L_b positions are its own. */
 export function mixedLogits(model: CausalLM, rows: MixedRow[]): { logits: tf.Tensor3D; lengths: number[] } {
   return tidy(() => {
-    const { embeds, mask, lengths } = mixedInputs(model, rows);
-    const { hidden } = model.forward(embeds, mask);
+    const { embeds, mask, lengths, forward } = mixedInputs(model, rows);
+    const { hidden } = model.forward(embeds, mask, forward);
     const [B, S, H] = hidden.shape;
     const flat = model.logits(tf.reshape(hidden, [B * S, H]) as tf.Tensor2D);
     return { logits: tf.reshape(flat, [B, S, -1]) as tf.Tensor3D, lengths };
@@ -136,11 +188,11 @@ export class DecodeBatch {
   /** The rows' prefill pass; a row with no token to generate finishes at the next step. */
   add(rows: MixedGenerateRow[]): void {
     if (rows.length === 0) return;
-    const lengths = rowLengths(this.model, rows);
+    const { prefix, lengths } = rowSpans(this.model, rows);
     const limit = this.model.config.contextLength;
     const { logits, cache } = tidy(() => {
-      const { embeds, mask } = mixedInputs(this.model, rows);
-      const { hidden, cache: c } = this.model.forward(embeds, mask, { useCache: true });
+      const { embeds, mask, forward } = mixedInputs(this.model, rows);
+      const { hidden, cache: c } = this.model.forward(embeds, mask, { ...forward, useCache: true });
       return {
         logits: lastLogits(
           this.model,
@@ -160,8 +212,9 @@ export class DecodeBatch {
     }
     this.pending.push(logits);
     rows.forEach((row, b) => {
-      const maxNew = Math.max(0, Math.min(row.options.maxNewTokens, limit - lengths[b]));
-      this.live.push({ row, out: [], rng: new Rng(row.options.seed ?? 0), stop: new Set(row.options.stopTokenIds ?? []), maxNew, count: lengths[b] });
+      const used = prefix[b] + lengths[b];
+      const maxNew = Math.max(0, Math.min(row.options.maxNewTokens, limit - used));
+      this.live.push({ row, out: [], rng: new Rng(row.options.seed ?? 0), stop: new Set(row.options.stopTokenIds ?? []), maxNew, count: used });
     });
   }
 
@@ -202,7 +255,8 @@ export class DecodeBatch {
       const mask = mask0.map((m) => [...m.slice(from), 1]);
       const prev: KVCache = { keys: cache.keys.map(cut), values: cache.values.map(cut), mask: mask0.map((m) => m.slice(from)), length: cache.length - from };
       const embeds = this.model.embed(live.map((r) => [r.out[r.out.length - 1]]));
-      const { hidden, cache: c } = this.model.forward(embeds, mask, { cache: prev, useCache: true, positions: live.map((r) => [r.count]) });
+      const lora = mixedLora(live.map((r) => r.row));
+      const { hidden, cache: c } = this.model.forward(embeds, mask, { cache: prev, useCache: true, positions: live.map((r) => [r.count]), ...(lora.length ? { mixedLora: lora } : {}) });
       const [B, , H] = hidden.shape;
       return { logits: this.model.logits(tf.reshape(hidden, [B, H]) as tf.Tensor2D), next: c as KVCache };
     });
