@@ -1,7 +1,7 @@
 // `cli serve` end to end: the server runs as its own process on a free loopback port (port 0),
 // is asked over HTTP like an OpenAI client would, and is stopped with SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,6 +11,9 @@ import { adapterFiles, makeAdapter } from '../src/engine/adapter/adapter.ts';
 import { writeSafetensors } from '../src/engine/io/safetensors.ts';
 import { generate } from '../src/engine/generate.ts';
 import { loadModel, type LoadedModel, type ModelOrigin } from '../src/engine/load.ts';
+import { Tuning, type MethodConfig } from '../src/engine/methods/index.ts';
+import { disposeInjection, type Injection } from '../src/engine/methods/method.ts';
+import { methodAdapterFiles } from '../src/engine/adapter/method-adapter.ts';
 import { Rng } from '../src/engine/random.ts';
 import { writeFolder } from '../src/node/adapter-folder.ts';
 import { initNodeBackend } from '../src/node/backend.ts';
@@ -110,7 +113,7 @@ describe('cli serve', () => {
     expect(r.object).toBe('list');
     expect(r.data.map((m: any) => m.id)).toEqual(['tiny-llama', 'alpha', 'beta', 'gamma']);
     expect(r.data[2]).toMatchObject({ object: 'model', method: 'PROMPT_TUNING', base_model: 'tiny-llama', revision: null, num_virtual_tokens: 8 });
-    expect(r.refused).toEqual([{ id: 'wide', reason: expect.stringContaining("48 wide but the loaded model's hidden size is 32") }]);
+    expect(r.refused).toEqual([{ id: 'wide', reason: expect.stringContaining('"prompt_embeddings" is [2,48] but the loaded model needs [2,32]') }]);
   });
 
   it('answers in OpenAI completion format with what the engine generates alone', async () => {
@@ -187,6 +190,38 @@ describe('cli serve', () => {
     expect(again.json.choices[0].text).toBe(await alone('delta', 'Hello', 5));
     const models = await (await fetch(`${server.url}/v1/models`)).json();
     expect(models.data.find((m: any) => m.id === 'delta').num_virtual_tokens).toBe(6);
+  });
+
+  it('serves LoRA and prefix adapters mixed with soft prompts in one batch, each as alone', async () => {
+    // Random trained-looking values (LoRA's B included), written as PEFT folders and dropped in.
+    const made: Record<string, MethodConfig> = {
+      lora: { method: 'lora', r: 4, alpha: 8, dropout: 0, targetModules: 'all-linear', useRslora: false },
+      prefix: { method: 'prefix', numVirtualTokens: 3, prefixProjection: false, encoderHiddenSize: null, initWeights: null },
+    };
+    const tuned: Record<string, Injection> = {};
+    for (const [name, config] of Object.entries(made)) {
+      const tuning = new Tuning(lm.model, config);
+      const rng = new Rng(21);
+      const values = Float32Array.from({ length: tuning.size }, () => rng.normal() * 0.2);
+      writeFolder(path.join(adaptersDir, name), methodAdapterFiles(tuning, values, { baseModel: 'tiny-llama', revision: null }));
+      tuned[name] = tuning.injectValues(values);
+    }
+    const models = await (await fetch(`${server.url}/v1/models`)).json();
+    expect(models.data.find((m: any) => m.id === 'lora')).toMatchObject({ method: 'LORA', r: 4, num_virtual_tokens: 0 });
+    expect(models.data.find((m: any) => m.id === 'prefix')).toMatchObject({ method: 'PREFIX_TUNING', num_virtual_tokens: 3 });
+    const asks = ['lora', 'prefix', 'alpha', 'lora', 'tiny-llama', 'prefix'].map((model, i) => ({ model, prompt: ['Hello', 'The cat', 'Once upon', 'A'][i % 4], max_tokens: 6, temperature: 0 }));
+    const answers = await Promise.all(asks.map((a) => post(server.url, a)));
+    for (const [i, a] of asks.entries()) {
+      expect(answers[i].status, JSON.stringify(answers[i].json)).toBe(200);
+      const ids = await generate(lm.model, a.model in tuned ? tuned[a.model] : a.model === 'alpha' ? tf.tensor2d(prompts.alpha, [3, 32]) : null, lm.tokenizer.encode(a.prompt), {
+        maxNewTokens: 6,
+        greedy: true,
+        stopTokenIds: [lm.eosTokenId],
+      });
+      expect(answers[i].json.choices[0].text, `${a.model}: ${a.prompt}`).toBe(lm.tokenizer.decode(ids));
+    }
+    for (const t of Object.values(tuned)) disposeInjection(t);
+    for (const name of Object.keys(made)) rmSync(path.join(adaptersDir, name), { recursive: true });
   });
 
   it('drains the requests in flight on SIGTERM, then exits', async () => {

@@ -1,18 +1,24 @@
-// The adapters a server offers: every sub-folder of a directory that holds adapter_config.json,
-// read with the engine's adapter import and checked against the loaded model. The directory is
+// The adapters a server offers: every sub-folder of a directory that holds adapter_config.json
+// (any method: prompt tuning, prefix tuning, P-tuning, LoRA), read with the engine's adapter
+// import and checked against the loaded model. The directory is
 // looked at again on every request, so adapters dropped in (or replaced, or removed) are picked
 // up without a restart; a folder is re-read only when its files change.
-import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { checkAdapterFits, CONFIG_FILE, WEIGHTS_FILE, type PromptAdapter } from '../engine/adapter/adapter.ts';
+import { baseWarnings, CONFIG_FILE, WEIGHTS_FILE } from '../engine/adapter/adapter.ts';
+import { loadMethodAdapter, type MethodAdapter } from '../engine/adapter/method-adapter.ts';
 import type { LoadedModel } from '../engine/load.ts';
-import { readAdapterFolder } from './adapter-folder.ts';
+import { disposeInjection, type Injection } from '../engine/methods/method.ts';
+import { contextTokensOf } from '../engine/prompt/prompted.ts';
+import { readMethodAdapterFolder } from './adapter-folder.ts';
 
 export interface ReadyAdapter {
   name: string;
-  adapter: PromptAdapter;
-  prompt: tf.Tensor2D;
+  adapter: MethodAdapter;
+  /** What the adapter puts into a row's forward pass. */
+  tuned: Injection;
+  /** Positions it takes from the context (virtual tokens, a prefix). */
+  contextTokens: number;
   warnings: string[];
 }
 
@@ -30,6 +36,7 @@ export function loadedRevision(lm: LoadedModel): string | null {
 
 export class AdapterRegistry {
   private entries = new Map<string, Entry>();
+  private readonly retired: Injection[] = [];
 
   constructor(
     readonly dir: string,
@@ -52,24 +59,26 @@ export class AdapterRegistry {
 
   private load(name: string, folder: string, signature: string): Entry {
     try {
-      const adapter = readAdapterFolder(folder);
-      const warnings = checkAdapterFits(adapter, this.lm.model.config, this.lm.origin);
+      const adapter = readMethodAdapterFolder(folder);
+      const warnings = baseWarnings(adapter.meta.baseModel, adapter.meta.revision, this.lm.origin).filter((w) => !w.includes('revision'));
       const loaded = loadedRevision(this.lm);
-      const { revision } = adapter.config;
+      const { revision } = adapter.meta;
       if (revision && loaded && revision !== loaded) {
         const why = `adapter was trained on base revision ${revision}, the loaded model is at ${loaded} (base model drift can break an adapter)`;
         if (!this.allowDrift) return { signature, refused: { name, reason: `${why}; start serve with --allow-drift to serve it anyway` } };
       } else if (revision && !loaded) warnings.push(`adapter names base revision ${revision}; the loaded model's revision is unknown, so it cannot be checked`);
-      const prompt = tf.tensor2d(adapter.promptEmbeddings, [adapter.config.numVirtualTokens, this.lm.model.config.hiddenSize]);
-      return { signature, ready: { name, adapter, prompt, warnings } };
+      const tuned = loadMethodAdapter(adapter, this.lm.model);
+      return { signature, ready: { name, adapter, tuned, contextTokens: contextTokensOf(tuned), warnings } };
     } catch (e) {
       return { signature, refused: { name, reason: (e as Error).message } };
     }
   }
 
   /**
-   * Re-reads the folder. Replaced prompts are disposed here, which is safe between batches and
-   * inside one: a batch reads its prompts only in its first, synchronous forward pass.
+   * Re-reads the folder. Replaced adapters are disposed here, which is safe between batches;
+   * inside one, a soft prompt or a prefix is read only in a row's first, synchronous forward pass,
+   * while LoRA factors are read at every decoding step: so replaced adapters are freed by
+   * `collect`, which the server calls when no row is decoding.
    */
   refresh(): void {
     const seen = new Set<string>();
@@ -80,12 +89,12 @@ export class AdapterRegistry {
       const signature = this.signature(folder);
       const old = this.entries.get(name);
       if (old?.signature === signature) continue;
-      if (old && 'ready' in old) old.ready.prompt.dispose();
+      if (old && 'ready' in old) this.retire(old.ready);
       this.entries.set(name, this.load(name, folder, signature));
     }
     for (const [name, e] of this.entries) {
       if (seen.has(name)) continue;
-      if ('ready' in e) e.ready.prompt.dispose();
+      if ('ready' in e) this.retire(e.ready);
       this.entries.delete(name);
     }
   }
@@ -103,8 +112,18 @@ export class AdapterRegistry {
     return [...this.entries.values()].flatMap((e) => ('refused' in e ? [e.refused] : [])).sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  private retire(a: ReadyAdapter): void {
+    this.retired.push(a.tuned);
+  }
+
+  /** Frees the tensors of adapters replaced or removed since the last call (when no row is decoding). */
+  collect(): void {
+    for (const t of this.retired.splice(0)) disposeInjection(t);
+  }
+
   dispose(): void {
-    for (const e of this.entries.values()) if ('ready' in e) e.ready.prompt.dispose();
+    for (const e of this.entries.values()) if ('ready' in e) this.retire(e.ready);
+    this.collect();
     this.entries.clear();
   }
 }

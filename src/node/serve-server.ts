@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { LoadedModel } from '../engine/load.ts';
 import { completionBody, completionResult, decodeRow, errorBody, parseCompletionRequest, ServeError, type CompletionResult, type CompletionRow } from '../engine/serve/completions.ts';
 import { DecodeBatch, type MixedGenerateRow } from '../engine/serve/mixed-batch.ts';
+import { METHODS } from '../engine/methods/index.ts';
 import { BatchScheduler, QueueFullError, type SchedulerOptions, type StepRunner } from '../engine/serve/scheduler.ts';
 import { AdapterRegistry, loadedRevision } from './adapter-registry.ts';
 
@@ -78,9 +79,9 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
         if (j.adapter === null) return { ...j, prompt: null };
         const a = registry.get(j.adapter);
         if (!a) return new ServeError(404, `adapter "${j.adapter}" was removed from ${o.adaptersDir}`);
-        if (!('prompt' in a)) return new ServeError(400, `adapter "${j.adapter}" cannot be served: ${a.reason}`, 'model');
-        if (a.prompt.shape[0] + j.inputIds.length > contextLength - 1) return new ServeError(400, `adapter "${j.adapter}" changed and the prompt no longer fits the context`, 'prompt');
-        return { ...j, prompt: a.prompt };
+        if (!('tuned' in a)) return new ServeError(400, `adapter "${j.adapter}" cannot be served: ${a.reason}`, 'model');
+        if (a.contextTokens + j.inputIds.length > contextLength - 1) return new ServeError(400, `adapter "${j.adapter}" changed and the prompt no longer fits the context`, 'prompt');
+        return { ...j, prompt: a.tuned };
       });
       const joining: MixedGenerateRow[] = [];
       rows.forEach((row, i) => {
@@ -98,11 +99,14 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
       return rows.map((r) => (r instanceof Error ? r : null));
     },
     async step() {
-      return (await batch.step()).map(({ row, ids }) => {
+      const done = (await batch.step()).map(({ row, ids }) => {
         const { job, row: r } = byRow.get(row)!;
         byRow.delete(row);
         return { job, result: completionResult(r, ids, lm.tokenizer, lm.eosTokenId) };
       });
+      // Replaced adapters' tensors go once no row decodes with them (LoRA factors are read every step).
+      if (batch.size === 0) registry.collect();
+      return done;
     },
     reset() {
       batch.dispose();
@@ -126,10 +130,11 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
           object: 'model',
           created,
           owned_by: 'local',
-          method: a.adapter.config.peftType,
-          base_model: a.adapter.config.baseModel,
-          revision: a.adapter.config.revision,
-          num_virtual_tokens: a.adapter.config.numVirtualTokens,
+          method: METHODS[a.adapter.config.method].peftType,
+          base_model: a.adapter.meta.baseModel,
+          revision: a.adapter.meta.revision,
+          num_virtual_tokens: 'numVirtualTokens' in a.adapter.config ? a.adapter.config.numVirtualTokens : 0,
+          ...(a.adapter.config.method === 'lora' ? { r: a.adapter.config.r } : {}),
           ...(a.warnings.length ? { warnings: a.warnings } : {}),
         })),
       ],
@@ -153,9 +158,9 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
       const a = registry.get(r.model);
       const known = [baseName, ...registry.ready().map((x) => x.name)];
       if (!a) throw new ServeError(404, `model "${r.model}" not found: no adapter folder of that name in ${o.adaptersDir} (models: ${known.join(', ')})`, 'model');
-      if (!('prompt' in a)) throw new ServeError(400, `adapter "${r.model}" cannot be served: ${a.reason}`, 'model');
+      if (!('tuned' in a)) throw new ServeError(400, `adapter "${r.model}" cannot be served: ${a.reason}`, 'model');
       adapter = a.name;
-      V = a.prompt.shape[0];
+      V = a.contextTokens;
     }
     const ids = r.prompts.map((p, i) => {
       const t = typeof p === 'string' ? lm.tokenizer.encode(p) : p;

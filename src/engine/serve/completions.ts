@@ -1,7 +1,7 @@
 // OpenAI's completions protocol (POST /v1/completions) over mixed-adapter batches: reading and
 // checking a request body, running its rows, and the response and error bodies clients expect.
-import type * as tf from '@tensorflow/tfjs-core';
 import type { GenerateOptions } from '../generate.ts';
+import type { Tuned } from '../prompt/prompted.ts';
 import type { TextTokenizer } from '../tokenizer.ts';
 import type { MixedGenerateRow } from './mixed-batch.ts';
 
@@ -70,7 +70,8 @@ export function parseCompletionRequest(body: unknown): CompletionRequest {
 
 /** One row to complete: a prompt's ids with the request's sampling settings. */
 export interface CompletionRow {
-  prompt: tf.Tensor2D | null;
+  /** The row's adapter (any method), or null for the base model. */
+  prompt: Tuned;
   inputIds: number[];
   maxTokens: number;
   temperature: number;

@@ -103,7 +103,14 @@ export function mixedInputs(model: CausalLM, rows: MixedRow[]): { embeds: tf.Ten
           const t = pick(inj)?.[layer] ?? null;
           const pad = Pmax - prefix[b];
           if (!t) return tf.zeros([1, numKvHeads, Pmax, headDim]);
-          return pad ? tf.pad(t, [[0, 0], [0, 0], [0, pad], [0, 0]]) : t;
+          return pad
+            ? tf.pad(t, [
+                [0, 0],
+                [0, 0],
+                [0, pad],
+                [0, 0],
+              ])
+            : t;
         }),
         0,
       ) as tf.Tensor4D;

@@ -10,8 +10,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../../random.ts';
 import type { Dropout } from '../../ops/dropout.ts';
-import { MethodError, savedTensor, splitValues, type Injection, type ParamSpec, type TuningMethod } from '../method.ts';
-import { checkVirtualTokens, PROMPT_KEY } from '../prompt-tuning/index.ts';
+import { MethodError, splitValues, type Injection, type ParamSpec, type TuningMethod } from '../method.ts';
+import { checkVirtualTokens, PROMPT_KEY, promptTensor } from '../prompt-tuning/index.ts';
 import { concatValues, linearInit, standardNormal, uniform } from '../torch-init.ts';
 import type { CausalLM } from '../../models/model.ts';
 
@@ -143,7 +143,7 @@ export const pTuning: TuningMethod<PTuningConfig> = {
   // PEFT keeps only the encoder's output: in inference it is a soft prompt.
   fromSaved: (model, c, saved) => ({
     config: { method: 'prompt', numVirtualTokens: c.numVirtualTokens, init: 'RANDOM', initText: null },
-    values: savedTensor(saved, PROMPT_KEY, [c.numVirtualTokens, model.config.hiddenSize]).data,
+    values: promptTensor(saved, [c.numVirtualTokens, model.config.hiddenSize]).data,
   }),
   virtualTokens: (c) => c.numVirtualTokens,
   contextTokens: (c) => c.numVirtualTokens,

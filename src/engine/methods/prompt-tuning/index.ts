@@ -14,6 +14,12 @@ export interface PromptTuningConfig {
 
 export const PROMPT_KEY = 'prompt_embeddings';
 
+/** The saved prompt under PEFT's key, or the names some versions wrote (`<prefix>.prompt_embeddings`, `prompt_embeddings.weight`). */
+export function promptTensor(saved: Record<string, NamedTensor>, shape: number[]): NamedTensor {
+  const key = PROMPT_KEY in saved ? PROMPT_KEY : (Object.keys(saved).find((n) => n.endsWith(`.${PROMPT_KEY}`) || n.endsWith(`${PROMPT_KEY}.weight`)) ?? PROMPT_KEY);
+  return savedTensor(saved, key, shape);
+}
+
 export function checkVirtualTokens(model: CausalLM, V: number): void {
   if (!Number.isInteger(V) || V <= 0) throw new MethodError(`num_virtual_tokens must be a positive integer, got ${V}`);
   if (V >= model.config.contextLength) throw new MethodError(`num_virtual_tokens ${V} leaves no room in the model's ${model.config.contextLength}-token context`);
@@ -29,7 +35,7 @@ export const promptTuning: TuningMethod<PromptTuningConfig> = {
   },
   inject: (_model, _c, [prompt]): Injection => ({ prompt: prompt as tf.Tensor2D, prefix: null, lora: null }),
   save: (model, c, values) => ({ [PROMPT_KEY]: { shape: [c.numVirtualTokens, model.config.hiddenSize], data: values } }),
-  fromSaved: (model, c, saved: Record<string, NamedTensor>) => ({ config: { method: 'prompt', ...c }, values: savedTensor(saved, PROMPT_KEY, [c.numVirtualTokens, model.config.hiddenSize]).data }),
+  fromSaved: (model, c, saved: Record<string, NamedTensor>) => ({ config: { method: 'prompt', ...c }, values: promptTensor(saved, [c.numVirtualTokens, model.config.hiddenSize]).data }),
   virtualTokens: (c) => c.numVirtualTokens,
   contextTokens: (c) => c.numVirtualTokens,
 };
