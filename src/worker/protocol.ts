@@ -193,6 +193,25 @@ export interface EvalResult {
   seconds: number;
 }
 
+export interface ServeRequest {
+  /** Each row's input (the model's text) and adapter (null: the base model). */
+  rows: { input: string; adapterId: string | null }[];
+  maxNewTokens: number;
+}
+
+export interface ServeResult {
+  /** Per row: its output with its adapter and the same input's through the base model (greedy, to the end token). */
+  rows: { adapterId: string | null; input: string; output: string; base: string }[];
+  /** The rows and their base-model twins as one mixed batch. */
+  mixedMs: number;
+  /** The same rows one at a time, as a server that swaps adapters between requests. */
+  oneByOneMs: number;
+  /** Whether both ways gave every row the same ids. */
+  identical: boolean;
+  /** Tokens generated in all (one way). */
+  tokens: number;
+}
+
 export interface GenerateRequest {
   input: string;
   adapterId: string | null;
@@ -267,6 +286,8 @@ export interface EngineCommands {
   evaluate(req: EvaluateRequest): Promise<Evaluation>;
   generate(req: GenerateRequest): Promise<GenerateResult>;
   inspect(adapterId: string, k?: number): Promise<InspectResult>;
+  /** The Serve tab: rows of several adapters decoded as one batch, against one by one. */
+  serve(req: ServeRequest): Promise<ServeResult>;
 
   memory(): { numTensors: number; numBytes: number };
   loseDevice(): void;

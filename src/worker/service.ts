@@ -31,8 +31,11 @@ import type {
   Recoverable,
   RunSpec,
   RunStarted,
+  ServeRequest,
+  ServeResult,
 } from './protocol.ts';
 import { Runs } from './runs.ts';
+import { serveBatch } from './serving.ts';
 
 export { EngineError } from './engine-error.ts';
 
@@ -192,6 +195,10 @@ export class EngineService implements EngineCommands {
 
   inspect(adapterId: string, k = 5): Promise<InspectResult> {
     return inspect(this.session, this.adapters, adapterId, k);
+  }
+
+  serve(req: ServeRequest): Promise<ServeResult> {
+    return serveBatch(this.session, this.adapters, req);
   }
 
   memory(): { numTensors: number; numBytes: number } {
