@@ -38,8 +38,9 @@ export function InspectPanel() {
   return (
     <div className="inspect-panel" data-testid="inspect">
       <p className="small">
-        <b>{active.name}</b>: {active.config.numVirtualTokens} virtual tokens. A soft prompt is not made of words: each row is a free vector. The closest vocabulary embeddings (by cosine) hint at what
-        it encodes; its norm shows whether it stayed on the vocabulary's scale; drift shows how far training moved it from its init.
+        <b>{active.name}</b>: {active.config.numVirtualTokens} virtual tokens{active.method?.method === 'p_tuning' ? ' (as its encoder produces them)' : ''}. A soft prompt is not made of words: each
+        row is a free vector. The closest vocabulary embeddings (by cosine) hint at what it encodes; its norm shows whether it stayed on the vocabulary's scale; drift shows how far training moved it
+        from its init.
       </p>
       {training && <p className="muted small">Training is running: this shows the active adapter, not the run in progress.</p>}
       {error && <Callout kind="error">{error}</Callout>}
