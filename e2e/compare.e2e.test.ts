@@ -57,10 +57,23 @@ function check(rows: Record<string, Cell>): void {
 }
 
 function print(task: string, rows: Record<string, Cell>): void {
+  const labels = [...new Set(Object.values(rows).flatMap((r) => Object.keys(r).filter((k) => k.startsWith('label:') && !k.endsWith('Text'))))];
   const lines = Object.values(rows).map((r) =>
-    [r.name, r.params ?? '', r.bytes ?? '', r.stepText ?? '', r.memoryText ?? '', r['val-lossText'] ?? '', r['eval-lossText'] ?? '', r.accuracyText ?? ''].join(' | '),
+    [
+      r.name,
+      r.params ?? '',
+      r.bytes ?? '',
+      r.stepText ?? '',
+      r.memoryText ?? '',
+      r['val-lossText'] ?? '',
+      r['eval-lossText'] ?? '',
+      r.accuracyText ?? '',
+      ...labels.map((l) => r[`${l}Text`] ?? ''),
+    ].join(' | '),
   );
-  console.log(`\n${task}\nmethod | trainable params | adapter bytes | step | peak memory | final val loss | held-out loss | held-out accuracy\n${lines.join('\n')}\n`);
+  console.log(
+    `\n${task}\nmethod | trainable params | adapter bytes | step | peak memory | final val loss | held-out loss | held-out accuracy | ${labels.map((l) => l.slice(6)).join(' | ')}\n${lines.join('\n')}\n`,
+  );
 }
 
 beforeAll(async () => {
@@ -79,6 +92,9 @@ describe('method comparison', () => {
     await waitForModel(page, 'playground-demo');
     await useDataset(page, 'complaint');
     await configure(page, { steps: 20, batchSize: 8 });
+    // Validate every 5 steps: four points per curve.
+    await page.locator('.advanced summary').click();
+    await page.getByTestId('eval-every').fill('5');
     // The method picker: LoRA's settings show PEFT's default target modules for the model type, and its learning rate.
     await page.getByTestId('method-lora').check();
     await expect.poll(() => page.getByTestId('lora-default-targets').textContent()).toBe('q_proj, v_proj');

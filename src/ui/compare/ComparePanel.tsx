@@ -200,7 +200,7 @@ export function ComparePanel() {
                     {formatPercent(c.none.accuracy)}
                   </td>
                   {labels.map((l) => (
-                    <td key={l} className="num">
+                    <td key={l} className="num" data-col={`label:${l}`}>
                       {formatPercent(c.none?.perLabel?.[l]?.accuracy)}
                     </td>
                   ))}
@@ -219,7 +219,7 @@ export function ComparePanel() {
                     {formatPercent(c.majority.accuracy)}
                   </td>
                   {labels.map((l) => (
-                    <td key={l} className="num">
+                    <td key={l} className="num" data-col={`label:${l}`}>
                       {c.majority?.perLabel[l] !== undefined ? formatPercent(c.majority.perLabel[l]) : ''}
                     </td>
                   ))}

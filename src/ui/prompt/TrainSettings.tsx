@@ -64,7 +64,7 @@ export function TrainSettings() {
         <summary>More</summary>
         <div className="grid-2">
           <NumberField label="Weight decay" value={t.weightDecay} min={0} max={1} step="any" onChange={(v) => v !== null && set({ weightDecay: v })} hint="AdamW, decoupled (torch default 0.01)" />
-          <NumberField label="Validate every N steps" value={t.evalEvery} integer min={1} allowEmpty placeholder="½ epoch" onChange={(v) => set({ evalEvery: v })} />
+          <NumberField label="Validate every N steps" value={t.evalEvery} integer min={1} allowEmpty placeholder="½ epoch" testId="eval-every" onChange={(v) => set({ evalEvery: v })} />
           <Field label="Model dropout while training" hint="the config's rates, as transformers trains (model.train()); never in evaluation or generation">
             {(id) => <input id={id} type="checkbox" checked={t.dropout ?? true} data-testid="dropout" onChange={(e) => set({ dropout: e.target.checked })} />}
           </Field>
