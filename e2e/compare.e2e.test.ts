@@ -1,11 +1,12 @@
 // The method comparison end to end, on WASM with the built-in demo model: all four methods ticked,
 // one click, each trained 20 steps on the complaint task and scored on its run's validation rows;
 // the table has a filled row per method and both baselines. Then the department task, if time allows.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { unzipSync } from 'fflate';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
-import { configure, launch, newContext, openApp, recordLog, useDataset, waitForModel, type PageLog } from './support/browser.ts';
+import { configure, launch, newContext, openApp, recordLog, storedPrompt, trainAndWait, useDataset, waitForModel, type PageLog } from './support/browser.ts';
 
 const baseUrl = inject('baseUrl');
 const OUT = process.env.E2E_SCREENSHOT_DIR ?? path.resolve(import.meta.dirname, '../test-results');
@@ -123,5 +124,40 @@ describe('method comparison', () => {
     print('department', rows);
     check(rows);
     await page.getByTestId('compare-panel').screenshot({ path: path.join(OUT, 'compare-department.png') });
+  });
+
+  test('Train trains the method picked (P-tuning with an LSTM encoder); Inspect shows its prompt; the zip imports back with the encoder', async () => {
+    await page.getByTestId('tab-train').click();
+    await page.getByTestId('method-p_tuning').check();
+    await page.getByTestId('encoder-type').selectOption('LSTM');
+    await page.getByTestId('encoder-layers').fill('1');
+    await page.getByTestId('encoder-hidden').fill('16');
+    await configure(page, { steps: 3 });
+    expect(await page.getByTestId('teach-where').getAttribute('data-method')).toBe('p_tuning');
+    expect(await page.getByTestId('trainable-params').textContent()).toMatch(/trainable params: [\d,]+/);
+    const run = await trainAndWait(page);
+    expect(run.status).toBe('completed');
+    const adapter = await page.evaluate((id) => (globalThis as any).__playground.state().adapters.find((a: { id: string }) => a.id === id), run.adapterId);
+    expect(adapter.method).toMatchObject({ method: 'p_tuning', encoderType: 'LSTM', encoderNumLayers: 1, encoderHiddenSize: 16 });
+    // Inspect: the virtual tokens its encoder produces.
+    await expect.poll(() => page.evaluate(() => (globalThis as any).__playground.state().activeAdapterId)).toBe(run.adapterId);
+    await page.getByTestId('tab-inspect').click();
+    await page.getByTestId('inspect').locator('table, .bad, .callout-error').first().waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('inspect').locator('.callout-error').count()).toBe(0);
+    // The zip: PEFT's files plus the encoder's state; imported back, the same values.
+    await page.getByTestId('tab-adapters').click();
+    const card = page.locator(`[data-adapter-id="${run.adapterId}"]`);
+    const [download] = await Promise.all([page.waitForEvent('download'), card.getByTestId('download-zip').click()]);
+    const entries = unzipSync(new Uint8Array(readFileSync(await download.path())));
+    const names = Object.keys(entries);
+    const file = (n: string) => entries[names.find((x) => x.endsWith(`/${n}`)) as string];
+    expect(JSON.parse(new TextDecoder().decode(file('adapter_config.json')))).toMatchObject({ peft_type: 'P_TUNING', encoder_reparameterization_type: 'LSTM', encoder_num_layers: 1 });
+    expect(file('playground_state.safetensors')).toBeDefined();
+    await page.getByTestId('import-input').setInputFiles(await download.path());
+    await expect.poll(() => page.evaluate(() => (globalThis as any).__playground.state().activeAdapterId)).not.toBe(run.adapterId);
+    const importedId = await page.evaluate(() => (globalThis as any).__playground.state().activeAdapterId);
+    expect(await storedPrompt(page, importedId)).toEqual(await storedPrompt(page, run.adapterId as string));
+    expect(await card.getByText(/P-tuning · V 8 · LSTM encoder/).count()).toBe(1);
+    expect(log.errors).toEqual([]);
   });
 });
