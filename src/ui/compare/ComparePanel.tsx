@@ -32,14 +32,22 @@ function settingsOf(s: Pick<AppState, 'methods' | 'prompt' | 'methodLr'>, m: Met
 const STATUS: Record<CompareRow['status'], string> = { waiting: 'waiting', training: 'training…', evaluating: 'evaluating…', done: 'done', failed: 'failed', skipped: 'skipped' };
 
 export function ComparePanel() {
-  const s = useStore(app, (x) => x);
-  const c = s.comparison;
-  const training = isTraining(s);
+  // Only what the panel shows: it stays mounted while the Train tab shows a run, and must not redraw for every step.
+  const c = useStore(app, (x) => x.comparison);
+  const compareMethods = useStore(app, (x) => x.compareMethods);
+  const methods = useStore(app, (x) => x.methods);
+  const prompt = useStore(app, (x) => x.prompt);
+  const methodLr = useStore(app, (x) => x.methodLr);
+  const stats = useStore(app, (x) => x.stats);
+  const maxSteps = useStore(app, (x) => x.train.maxSteps);
+  const datasetName = useStore(app, (x) => x.dataset?.name);
+  const ready = useStore(app, (x) => x.model !== null && x.modelStatus === 'ready' && x.examples !== null && x.stats !== null && x.engineStatus === 'ready' && !x.deviceLost);
+  const training = useStore(app, isTraining);
   const running = c.status === 'running';
-  const ticked = METHOD_LIST.filter((m) => s.compareMethods.includes(m.name));
-  const ready = s.model !== null && s.modelStatus === 'ready' && s.examples !== null && s.stats !== null && s.engineStatus === 'ready' && !s.deviceLost;
+  // The live run's curve, only while a comparison trains it.
+  const liveVersion = useStore(app, (x) => (x.comparison.status === 'running' ? (x.run?.version ?? 0) : -1));
+  const ticked = METHOD_LIST.filter((m) => compareMethods.includes(m.name));
   const why = !ready ? 'Load a model and choose a dataset first.' : training && !running ? 'A run is training: stop it first.' : ticked.length === 0 ? 'Tick at least one method.' : null;
-  const liveVersion = useStore(app, (x) => x.run?.version ?? 0);
 
   const labels = useMemo(() => [...new Set(c.entries.flatMap((r) => Object.keys(r.perLabel ?? {})).concat(Object.keys(c.none?.perLabel ?? {})))].sort(), [c.entries, c.none]);
 
@@ -48,7 +56,8 @@ export function ComparePanel() {
     const data: { x: number[]; y: number[] }[] = [];
     for (const r of c.entries) {
       // The run in progress draws from the live history; finished ones from their stored curves.
-      const h = r.history ?? (s.run && s.run.id === r.runId ? s.run.history : null);
+      const live = app.get().run;
+      const h = r.history ?? (live && live.id === r.runId ? live.history : null);
       if (!h || h.step.length === 0) continue;
       const color = METHOD_COLORS[r.method];
       series.push({ label: `${methodTitle(r.method)} loss`, color, width: 2 }, { label: `${methodTitle(r.method)} val`, color, pointsOnly: true });
@@ -57,7 +66,7 @@ export function ComparePanel() {
     return { series, data: data.length ? (align(data) as uPlot.AlignedData) : null };
     // The live history is mutated in place: liveVersion says it changed.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [c.entries, liveVersion, s.run?.id]);
+  }, [c.entries, liveVersion]);
 
   const cols = 8 + labels.length;
   return (
@@ -71,9 +80,9 @@ export function ComparePanel() {
         <legend>Methods</legend>
         {METHOD_LIST.map((m) => (
           <label key={m.name} className="row gap">
-            <input type="checkbox" checked={s.compareMethods.includes(m.name)} onChange={() => toggleCompareMethod(m.name)} data-testid={`compare-${m.name}`} aria-label={`Compare ${m.title}`} />
+            <input type="checkbox" checked={compareMethods.includes(m.name)} onChange={() => toggleCompareMethod(m.name)} data-testid={`compare-${m.name}`} aria-label={`Compare ${m.title}`} />
             <span className="swatch" style={{ background: METHOD_COLORS[m.name] }} aria-hidden="true" />
-            <b>{m.title}</b> <span className="muted small mono">{settingsOf(s, m.name)}</span>
+            <b>{m.title}</b> <span className="muted small mono">{settingsOf({ methods, prompt, methodLr }, m.name)}</span>
           </label>
         ))}
       </fieldset>
@@ -89,9 +98,9 @@ export function ComparePanel() {
           </button>
         )}
         {why && !running && <span className="muted small">{why}</span>}
-        {!why && !running && s.stats && (
+        {!why && !running && stats && (
           <span className="muted small">
-            {Math.min(s.stats.totalSteps, s.train.maxSteps ?? Infinity)} steps each · {s.stats.trainCount} training and {s.stats.valCount} validation rows of {s.dataset?.name}
+            {Math.min(stats.totalSteps, maxSteps ?? Infinity)} steps each · {stats.trainCount} training and {stats.valCount} validation rows of {datasetName}
           </span>
         )}
       </div>
