@@ -34,6 +34,18 @@ export function InspectPanel() {
     };
   }, [activeId, model]);
   if (!active) return <p className="muted">Train a soft prompt or pick one in Adapters to look inside it.</p>;
+  if (active.method && active.method.method !== 'p_tuning' && active.method.method !== 'prompt') {
+    // The worker says why (no virtual tokens to set beside the vocabulary); say it without the soft-prompt text.
+    return (
+      <div className="inspect-panel" data-testid="inspect">
+        <p className="small">
+          <b>{active.name}</b> is a {active.method.method === 'lora' ? 'LoRA' : 'prefix-tuning'} adapter. Inspect shows virtual tokens beside the vocabulary, which only prompt tuning and P-tuning
+          have.
+        </p>
+        {error && <Callout kind="info">{error}</Callout>}
+      </div>
+    );
+  }
   const maxNorm = result ? Math.max(result.embedding.max, ...result.tokens.map((t) => t.norm)) : 1;
   return (
     <div className="inspect-panel" data-testid="inspect">

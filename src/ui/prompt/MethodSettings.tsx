@@ -5,16 +5,7 @@ import { useStore } from '../app/store.ts';
 import { Field, NumberField } from '../common/ui.tsx';
 import { useEngineQuery } from '../engine/useEngineQuery.ts';
 import { setMethodSettings } from './methods.ts';
-
-/** A target-modules field's text: comma-separated names, 'all-linear', or a regular expression (PEFT's str form); empty: PEFT's default. */
-export function parseTargetModules(v: string): string[] | string | null {
-  if (v.trim() === '') return null;
-  if (v.trim() === 'all-linear' || /[*+?()[\]|^$\\]/.test(v)) return v.trim();
-  return v
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean);
-}
+import { parseTargetModules } from './target-modules.ts';
 
 const showTargets = (t: string[] | string | null): string => (t === null ? '' : typeof t === 'string' ? t : t.join(', '));
 
