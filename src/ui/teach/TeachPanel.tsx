@@ -94,8 +94,8 @@ export function TeachPanel() {
           </p>
           <div className="backprop small">
             ↺ Gradients flow back through the frozen model but update <b>only {method === 'prompt' ? 'the soft prompt' : `the ${methodTitle(method)} values`}</b> (AdamW, lr{' '}
-            {run ? (h?.lr.at(-1)?.toExponential(1) ?? train.lr) : train.lr}
-            {run ? ' now' : ''}).{method === 'prompt' ? ` The prompt is ${V} vectors the model reads like words, but they need not be any word.` : ''}
+            {training ? (h?.lr.at(-1)?.toExponential(1) ?? train.lr) : train.lr}
+            {training ? ' now' : ''}).{method === 'prompt' ? ` The prompt is ${V} vectors the model reads like words, but they need not be any word.` : ''}
           </div>
           {warnings.length > 0 && (
             <ul className="teach-warnings small" data-testid="teach-warnings">
