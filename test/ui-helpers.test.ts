@@ -7,6 +7,7 @@ import { formatBytes, formatDuration, formatTrainablePercent, showPiece } from '
 import { majorityBaseline } from '../src/engine/data/labels.ts';
 import { adapterFileBytes } from '../src/ui/prompt/adapter-size.ts';
 import { teachWarnings } from '../src/ui/teach/warnings.ts';
+import { parseTargetModules } from '../src/ui/prompt/target-modules.ts';
 import { align, smooth } from '../src/ui/train/smoothing.ts';
 import { DEFAULT_TRAIN_SPEC, type ModelInfo, type PromptSpec } from '../src/worker/protocol.ts';
 
@@ -110,5 +111,14 @@ describe('chart data', () => {
       [10, 20, 30, null],
       [null, 5, null, 6],
     ]);
+  });
+});
+
+describe('LoRA target modules as typed', () => {
+  it('reads names, all-linear and regular expressions as PEFT takes them; empty is the default', () => {
+    expect(parseTargetModules('')).toBeNull();
+    expect(parseTargetModules(' q_proj, v_proj ,')).toEqual(['q_proj', 'v_proj']);
+    expect(parseTargetModules('all-linear')).toBe('all-linear');
+    expect(parseTargetModules('.*\\.(q|v)_proj')).toBe('.*\\.(q|v)_proj');
   });
 });

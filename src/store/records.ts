@@ -5,6 +5,7 @@ import type { AdapterConfig } from '../engine/adapter/peft-config.ts';
 import type { ColumnMapping } from '../engine/data/examples.ts';
 import type { Row } from '../engine/data/parse.ts';
 import type { ModelOrigin } from '../engine/load.ts';
+import type { MethodConfig } from '../engine/methods/index.ts';
 import type { MeasuredAccuracy, PromptSpec, RunSplit, TrainSpec } from '../engine/run/spec.ts';
 import type { StopReason } from '../engine/train/trainer.ts';
 
@@ -73,6 +74,22 @@ export interface StoredRunSpec {
   data: { name: string; mapping: ColumnMapping; datasetId: string; rowCount: number; testRowCount: number };
   prompt: PromptSpec;
   train: TrainSpec;
+  /** The tuning method and its settings; null or absent (runs stored before methods): prompt tuning from `prompt`. */
+  method?: MethodConfig | null;
+}
+
+/** What a finished run cost and reached, for the method comparison (absent on runs stored before it). */
+export interface RunCost {
+  /** Trainable values (the method's tensors; tuning.size). */
+  trainableParams: number;
+  /** Bytes of adapter_model.safetensors as exported. */
+  adapterBytes: number;
+  /** Mean seconds per step over the run. */
+  stepSeconds: number | null;
+  /** The largest tf.memory().numBytes seen after a step of the run. */
+  peakBytes: number;
+  /** The last validation loss (null: the run had no validation rows). */
+  finalValLoss: number | null;
 }
 
 export interface RunRecord {
@@ -90,7 +107,7 @@ export interface RunRecord {
   totalSteps: number;
   stepsDone: number;
   history: RunHistory;
-  /** The soft prompt before training (drift is measured from it). */
+  /** The trainable values before training, flat in the method's order (prompt tuning: the soft prompt; drift is measured from it). */
   initPrompt: Float32Array;
   initIds: number[] | null;
   hiddenSize: number;
@@ -98,6 +115,8 @@ export interface RunRecord {
   backend: BackendName;
   /** Step of the last checkpoint written, or 0. */
   checkpointStep: number;
+  /** Set when the run ends with an adapter. */
+  cost?: RunCost;
 }
 
 /** A run without its tensors: what lists and charts need (tensors live in their own store). */
@@ -107,6 +126,7 @@ export interface CheckpointRecord {
   runId: string;
   step: number;
   savedAt: number;
+  /** The trainable values, flat in the method's order. */
   prompt: Float32Array;
   optimizer: { step: number; m: Float32Array; v: Float32Array };
   bestValLoss: number | null;
@@ -123,6 +143,8 @@ export interface AdapterMetrics {
   accuracy: MeasuredAccuracy | null;
   backend: BackendName | null;
   stepSeconds: number | null;
+  /** Trainable values of the method (absent on adapters stored before methods). */
+  trainableParams?: number | null;
 }
 
 /** What an adapter record keeps besides its tensors (shown in the Adapters panel). */
@@ -132,13 +154,19 @@ export interface AdapterSummary {
   createdAt: number;
   source: 'trained' | 'imported' | 'checkpoint';
   runId: string | null;
+  /**
+   * Prompt tuning's PEFT config. For another method: its base model, revision, peft_type, width
+   * and virtual tokens (0 for LoRA) in the same fields, the method itself in `method`.
+   */
   config: AdapterConfig;
+  /** The tuning method; absent (adapters stored before methods, P-tuning imported as its prompt): prompt tuning. */
+  method?: MethodConfig;
   model: ModelOrigin;
   metrics: AdapterMetrics;
 }
 
 export interface AdapterRecord extends AdapterSummary {
-  /** Row-major [V, H]. */
+  /** The trainable values, flat in the method's order (prompt tuning: row-major [V, H]). */
   prompt: Float32Array;
   initPrompt: Float32Array | null;
   /** Vocabulary ids the prompt started from (TEXT / SAMPLE_VOCAB), for the Inspect panel. */
@@ -164,7 +192,7 @@ export const NO_METRICS: AdapterMetrics = { steps: null, finalLoss: null, bestVa
 /** The one way an adapter record is made (trained, kept from a checkpoint, or imported). */
 export function newAdapterRecord(
   a: Pick<AdapterRecord, 'name' | 'source' | 'config' | 'model' | 'prompt'> &
-    Partial<Pick<AdapterRecord, 'runId' | 'initPrompt' | 'initIds' | 'lossCurve' | 'importedFrom' | 'warnings'>> & { metrics?: Partial<AdapterMetrics> },
+    Partial<Pick<AdapterRecord, 'runId' | 'method' | 'initPrompt' | 'initIds' | 'lossCurve' | 'importedFrom' | 'warnings'>> & { metrics?: Partial<AdapterMetrics> },
 ): AdapterRecord {
   return {
     id: crypto.randomUUID(),
@@ -180,7 +208,12 @@ export function newAdapterRecord(
   };
 }
 
+/** The method of an adapter (prompt tuning when it names none). */
+export function methodOfAdapter(a: Pick<AdapterSummary, 'method' | 'config'>): MethodConfig {
+  return a.method ?? { method: 'prompt', numVirtualTokens: a.config.numVirtualTokens, init: a.config.init, initText: a.config.initText };
+}
+
 export function summaryOf(a: AdapterSummaryRecord): AdapterSummary {
-  const { id, name, createdAt, source, runId, config, model, metrics } = a;
-  return { id, name, createdAt, source, runId, config, model, metrics };
+  const { id, name, createdAt, source, runId, config, method, model, metrics } = a;
+  return { id, name, createdAt, source, runId, config, ...(method ? { method } : {}), model, metrics };
 }

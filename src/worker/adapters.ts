@@ -1,18 +1,28 @@
 // The adapters of this browser: the records IndexedDB keeps (src/store) and those it refused to
 // store (quota), which stay usable and downloadable in the worker for the session. Listing,
 // renaming, deleting, importing, keeping a checkpoint as one, applying one, exporting its bundle.
-import { checkAdapterFits, makeAdapter, readAdapter, type PromptAdapter } from '../engine/adapter/adapter.ts';
+import { baseWarnings, checkAdapterFits, CONFIG_FILE, readAdapter } from '../engine/adapter/adapter.ts';
 import { adapterFilesFromUploads, zipFolder } from '../engine/adapter/archive.ts';
-import { applyAdapter, type AppliedAdapter } from '../engine/run/adapter.ts';
-import { exportBundle, promptExport } from '../engine/run/export.ts';
+import { readMethodAdapter, trainableValues } from '../engine/adapter/method-adapter.ts';
+import { Tuning } from '../engine/methods/index.ts';
+import { exportBundle } from '../engine/run/export.ts';
 import type { MeasuredAccuracy } from '../engine/run/spec.ts';
 import * as store from '../store/db.ts';
 import { historyUpTo, newAdapterRecord, summaryOf, type AdapterRecord, type AdapterSummary } from '../store/records.ts';
 import { EngineError } from './engine-error.ts';
+import { applyRecord, exportOf, fits, recordConfig, summaryConfig, type Applied } from './method-records.ts';
 import type { ModelSession } from './model-session.ts';
 import type { ExportedAdapter, ImportedAdapter } from './protocol.ts';
 
-const peftOf = (a: AdapterRecord): PromptAdapter => ({ config: a.config, promptEmbeddings: a.prompt });
+/** The peft_type an uploaded adapter_config.json names ('' when it names none or is unreadable). */
+function peftTypeOf(files: Record<string, Uint8Array>): string {
+  try {
+    const j = JSON.parse(new TextDecoder().decode(files[CONFIG_FILE])) as Record<string, unknown>;
+    return String(j.peft_type ?? '').replace(/^PeftType\./, '');
+  } catch {
+    return '';
+  }
+}
 
 export class Adapters {
   /** Adapters IndexedDB could not store (quota): still usable and downloadable this session. */
@@ -52,10 +62,10 @@ export class Adapters {
     await store.deleteAdapter(id);
   }
 
-  /** An adapter on the loaded model: its record, its prompt [V, H] (the caller disposes it) and the warnings. */
-  async apply(id: string): Promise<AppliedAdapter & { record: AdapterRecord }> {
+  /** An adapter of any method on the loaded model: its record, what enters the forward pass (the caller disposes it) and the warnings. */
+  async apply(id: string): Promise<Applied & { record: AdapterRecord }> {
     const record = await this.get(id);
-    return { record, ...applyAdapter(this.session.need(), peftOf(record)) };
+    return { record, ...applyRecord(this.session.need(), record) };
   }
 
   /** Makes an adapter the one "try it", evaluation and inspection use (no model reload); its warnings. */
@@ -64,10 +74,9 @@ export class Adapters {
       this.session.setActive(null);
       return [];
     }
-    const lm = this.session.need();
-    const { prompt, warnings } = applyAdapter(lm, peftOf(await this.get(id)));
-    this.session.setActive({ id, prompt });
-    return warnings;
+    const applied = applyRecord(this.session.need(), await this.get(id));
+    this.session.setActive({ id, dispose: applied.dispose });
+    return applied.warnings;
   }
 
   /** Keeps an evaluation's accuracy with the adapter (and the rows it was measured on). */
@@ -77,14 +86,55 @@ export class Adapters {
     else await store.updateAdapter(id, { metrics: { accuracy } });
   }
 
-  /** Reads a PEFT adapter from uploaded files or a zip, checks it against the loaded model and stores it. */
+  /**
+   * Reads a PEFT adapter of any method from uploaded files or a zip, checks it against the loaded
+   * model and stores it. Prompt tuning, and P-tuning without the playground's encoder state, are
+   * stored as their soft prompt (as PEFT's files hold it); a P-tuning or projected-prefix folder with
+   * playground_state.safetensors keeps its method and every trained value; a projected prefix
+   * without it is stored as the plain prefix it produces (its inference form).
+   */
   async import(uploads: { name: string; bytes: Uint8Array }[], displayName: string): Promise<ImportedAdapter> {
-    const adapter = readAdapter(adapterFilesFromUploads(uploads));
+    const files = adapterFilesFromUploads(uploads);
     const lm = this.session.need();
-    const warnings = checkAdapterFits(adapter, lm.model.config, lm.origin);
-    const c = adapter.config;
-    const model = { kind: lm.origin.kind, id: c.baseModel ?? lm.origin.id, revision: c.revision, commit: c.revision };
-    const record = newAdapterRecord({ name: displayName, source: 'imported', config: c, model, prompt: adapter.promptEmbeddings, importedFrom: uploads.map((u) => u.name), warnings });
+    const peftType = peftTypeOf(files);
+    const methodFolder = peftType === 'PREFIX_TUNING' || peftType === 'LORA' || (peftType === 'P_TUNING' && readMethodAdapter(files).state !== null);
+    let record: AdapterRecord;
+    let warnings: string[];
+    if (!methodFolder) {
+      const adapter = readAdapter(files);
+      warnings = checkAdapterFits(adapter, lm.model.config, lm.origin);
+      const c = adapter.config;
+      const model = { kind: lm.origin.kind, id: c.baseModel ?? lm.origin.id, revision: c.revision, commit: c.revision };
+      record = newAdapterRecord({ name: displayName, source: 'imported', config: c, model, prompt: adapter.promptEmbeddings, importedFrom: uploads.map((u) => u.name), warnings });
+    } else {
+      const adapter = readMethodAdapter(files);
+      warnings = baseWarnings(adapter.meta.baseModel, adapter.meta.revision, lm.origin);
+      const { tuning, values } = fits(() => {
+        const declared = new Tuning(lm.model, adapter.config);
+        if (adapter.state) return { tuning: declared, values: trainableValues(adapter, declared) };
+        return declared.fromSaved(adapter.saved);
+      });
+      if (adapter.config.method === 'prefix' && adapter.config.prefixProjection && !adapter.state) {
+        warnings.push(
+          `this ${adapter.config.method} adapter was trained through a projection, and its folder keeps only the prefix it produced (no playground_state.safetensors): it is stored as that plain prefix, which gives the same outputs but trains on from the prefix, not the projection`,
+        );
+      }
+      const { meta } = adapter;
+      const model = { kind: lm.origin.kind, id: meta.baseModel ?? lm.origin.id, revision: meta.revision, commit: meta.revision };
+      record = newAdapterRecord({
+        name: displayName,
+        source: 'imported',
+        config: summaryConfig(tuning, meta),
+        method: tuning.config,
+        model,
+        prompt: values,
+        metrics: { trainableParams: tuning.size },
+        importedFrom: uploads.map((u) => u.name),
+        warnings,
+      });
+      // The values must make an injection on this model (shapes were checked; this checks the rest).
+      applyRecord(lm, record).dispose();
+    }
     await store.putAdapter(record);
     return { adapterId: record.id, warnings };
   }
@@ -101,7 +151,7 @@ export class Adapters {
       name: `${run.spec.label} (checkpoint, step ${checkpoint.step})`,
       source: 'checkpoint',
       runId,
-      config: makeAdapter(checkpoint.prompt, lm.model.config, lm.origin, run.spec.prompt).config,
+      ...recordConfig(lm, run.spec.method, checkpoint.prompt, run.spec.prompt),
       model: lm.origin,
       metrics: { steps: checkpoint.step, finalLoss: h.loss.at(-1) ?? null, bestValLoss: checkpoint.bestValLoss, stopReason: 'stopped', backend: run.backend },
       prompt: checkpoint.prompt,
@@ -124,7 +174,7 @@ export class Adapters {
     const baseModelFiles = ref?.kind === 'embedded' && a.model.kind === 'folder' && ref.name === a.model.id ? await this.embeddedFiles(ref.url) : undefined;
     const { files, folderName } = exportBundle({
       name: a.name,
-      adapter: promptExport(peftOf(a)),
+      adapter: exportOf(a, this.session.info ? this.session.need().model : null),
       baseKind: a.model.kind,
       metrics: { finalLoss: a.metrics.finalLoss, bestValLoss: a.metrics.bestValLoss, accuracy: a.metrics.accuracy, trainedOn: a.metrics.backend ? `${a.metrics.backend} in the browser` : null },
       ...(run && dataset

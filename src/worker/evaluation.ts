@@ -1,15 +1,16 @@
 // Evaluate, try it, inspect: the tab's commands that score or show adapters on the loaded model.
 // The scoring is the engine's (evaluateCondition, which the CLI's eval calls too); here are the
 // rows a request names, each condition's label, and the accuracy kept with the adapter.
-import type * as tf from '@tensorflow/tfjs-core';
 import { AdapterError } from '../engine/adapter/peft-config.ts';
 import type { Example } from '../engine/data/examples.ts';
 import { generate } from '../engine/generate.ts';
 import { inspectPrompt } from '../engine/inspect.ts';
+import type { Tuned } from '../engine/prompt/prompted.ts';
 import { evaluateCondition, firstExamples, splitRows } from '../engine/run/evaluate.ts';
 import * as store from '../store/db.ts';
 import type { Adapters } from './adapters.ts';
 import { EngineError } from './engine-error.ts';
+import { applyRecord, isPrompt } from './method-records.ts';
 import type { ModelSession } from './model-session.ts';
 import type { EngineEvent, EvalCondition, EvalResult, EvalSet, Evaluation, EvaluateRequest, GenerateRequest, GenerateResult, InspectResult } from './protocol.ts';
 
@@ -19,7 +20,7 @@ const TOP_K = 50;
 function conditionLabel(c: EvalCondition, names: Map<string, string>): string {
   if (c.kind === 'none') return 'no prompt';
   if (c.kind === 'text') return `text prompt "${c.text}"`;
-  return `soft prompt: ${names.get(c.adapterId) ?? c.adapterId}`;
+  return `adapter: ${names.get(c.adapterId) ?? c.adapterId}`;
 }
 
 /** The rows an evaluation scores: a run's stored held-out rows, or the examples the page gave; and those rows in words. */
@@ -47,17 +48,19 @@ export async function evaluate(session: ModelSession, adapters: Adapters, req: E
   const names = new Map<string, string>();
   for (const c of req.conditions) {
     const t0 = performance.now();
-    let prompt: tf.Tensor2D | null = null;
+    let tuned: Tuned = null;
+    let dispose = () => {};
     let runId: string | null = null;
     if (c.kind === 'adapter') {
       const a = await adapters.apply(c.adapterId);
       names.set(a.record.id, a.record.name);
       runId = a.record.runId;
-      prompt = a.prompt;
+      tuned = a.tuned;
+      dispose = a.dispose;
     }
     try {
       const label = conditionLabel(c, names);
-      const score = await evaluateCondition(session.need(), prompt, examples, {
+      const score = await evaluateCondition(session.need(), tuned, examples, {
         textPrefix: c.kind === 'text' ? c.text : undefined,
         labelTask: req.labelTask,
         onProgress: (done, total) => emit({ type: 'task-progress', task: `Evaluating ${label}`, done, total }),
@@ -69,7 +72,7 @@ export async function evaluate(session: ModelSession, adapters: Adapters, req: E
         await adapters.setAccuracy(c.adapterId, { value: score.labels.accuracy, count: examples.length, rows, heldOut: heldOut && own, datasetHash });
       }
     } finally {
-      prompt?.dispose();
+      dispose();
     }
   }
   return { results, rows, heldOut, examples };
@@ -85,11 +88,11 @@ export async function tryIt(session: ModelSession, adapters: Adapters, req: Gene
   const without = await generate(lm.model, null, ids, options);
   let withPrompt: number[] | null = null;
   if (req.adapterId) {
-    const { prompt } = await adapters.apply(req.adapterId);
+    const a = await adapters.apply(req.adapterId);
     try {
-      withPrompt = await generate(lm.model, prompt, ids, options);
+      withPrompt = await generate(lm.model, a.tuned, ids, options);
     } finally {
-      prompt.dispose();
+      a.dispose();
     }
   }
   return {
@@ -101,10 +104,31 @@ export async function tryIt(session: ModelSession, adapters: Adapters, req: Gene
   };
 }
 
-/** Each virtual token of an adapter: its nearest vocabulary tokens, norm and drift from its init. */
+/**
+ * Each virtual token of an adapter: its nearest vocabulary tokens, norm and drift from its init.
+ * A P-tuning adapter shows the prompt its encoder produces (from its init values too); a prefix or
+ * LoRA adapter has no rows in the embedding space to compare with the vocabulary.
+ */
 export async function inspect(session: ModelSession, adapters: Adapters, adapterId: string, k: number): Promise<InspectResult> {
   const lm = session.need();
   const a = await adapters.get(adapterId);
   if (a.config.tokenDim !== lm.model.config.hiddenSize) throw new AdapterError(`this adapter is ${a.config.tokenDim} wide; the loaded model's hidden size is ${lm.model.config.hiddenSize}`);
-  return inspectPrompt(lm.model, lm.tokenizer, a.prompt, { values: a.initPrompt, ids: a.initIds }, k);
+  if (isPrompt(a.method)) return inspectPrompt(lm.model, lm.tokenizer, a.prompt, { values: a.initPrompt, ids: a.initIds }, k);
+  if (a.method?.method !== 'p_tuning') {
+    throw new EngineError(
+      a.method?.method === 'lora'
+        ? 'A LoRA adapter changes weights (low-rank deltas on projections), not the input: it has no virtual tokens to set beside the vocabulary.'
+        : "A prefix lives in every layer's attention keys and values, not in the embedding space: it has no virtual tokens to set beside the vocabulary.",
+    );
+  }
+  // P-tuning: the rows its encoder puts before the input, now and at init.
+  const rows = async (values: Float32Array) => {
+    const applied = applyRecord(lm, { ...a, prompt: values });
+    try {
+      return (await (applied.prompt as NonNullable<typeof applied.prompt>).data()) as Float32Array;
+    } finally {
+      applied.dispose();
+    }
+  };
+  return inspectPrompt(lm.model, lm.tokenizer, await rows(a.prompt), { values: a.initPrompt ? await rows(a.initPrompt) : null, ids: null }, k);
 }

@@ -1,7 +1,6 @@
 // The worker's backend and loaded model: the tfjs backend (and the loss of its GPU device), the
 // one loaded model with the facts the page shows, the browser cache its files load through, and
 // the adapter prompt made active on it. Loading another model disposes the last one's tensors.
-import type * as tf from '@tensorflow/tfjs-core';
 import { embeddingScale, type EmbeddingScale } from '../engine/inspect.ts';
 import type { ModelSource } from '../engine/io/source.ts';
 import { loadModel, type LoadedModel } from '../engine/load.ts';
@@ -26,7 +25,7 @@ export class ModelSession {
   private lm: LoadedModel | null = null;
   private loaded: ModelInfo | null = null;
   private scale: EmbeddingScale | null = null;
-  private active: { id: string; prompt: tf.Tensor2D } | null = null;
+  private active: { id: string; dispose(): void } | null = null;
   readonly cache = new CacheStorageFileCache();
 
   constructor(
@@ -121,9 +120,9 @@ export class ModelSession {
     return this.loaded;
   }
 
-  /** The adapter "try it", evaluation and inspection use (its prompt [V, H] is disposed when replaced). */
-  setActive(next: { id: string; prompt: tf.Tensor2D } | null): void {
-    this.active?.prompt.dispose();
+  /** The adapter "try it", evaluation and inspection use (its tensors are disposed when replaced). */
+  setActive(next: { id: string; dispose(): void } | null): void {
+    this.active?.dispose();
     this.active = next;
   }
 

@@ -6,6 +6,7 @@ import type { Row } from '../engine/data/parse.ts';
 import type { LabelEvaluation } from '../engine/evaluate.ts';
 import type { InspectResult } from '../engine/inspect.ts';
 import type { ModelOrigin } from '../engine/load.ts';
+import type { MethodConfig } from '../engine/methods/index.ts';
 import type { SplitPart } from '../engine/run/evaluate.ts';
 import type { RunStats } from '../engine/run/plan.ts';
 import type { PromptSpec, TrainSpec } from '../engine/run/spec.ts';
@@ -13,10 +14,11 @@ import type { StopReason } from '../engine/train/trainer.ts';
 import type { CacheSummary } from './file-cache.ts';
 import type { AdapterSummary, BackendName, ModelRef, RunHistory, RunStatus, RunSummaryRecord } from '../store/records.ts';
 
-export type { AdapterMetrics, AdapterSummary, BackendName, ModelRef, RunHistory, RunStatus, RunSummaryRecord } from '../store/records.ts';
-export { emptyHistory } from '../store/records.ts';
+export type { AdapterMetrics, AdapterSummary, BackendName, ModelRef, RunCost, RunHistory, RunStatus, RunSummaryRecord } from '../store/records.ts';
+export { emptyHistory, methodOfAdapter } from '../store/records.ts';
 export type { MeasuredAccuracy, PromptSpec, TrainSpec } from '../engine/run/spec.ts';
-export { DEFAULT_PROMPT_SPEC, DEFAULT_TRAIN_SPEC } from '../engine/run/spec.ts';
+export { DEFAULT_LR, DEFAULT_METHODS, DEFAULT_PROMPT_SPEC, DEFAULT_TRAIN_SPEC } from '../engine/run/spec.ts';
+export type { MethodConfig, MethodName } from '../engine/methods/index.ts';
 
 export interface GpuAdapterFacts {
   vendor: string;
@@ -106,7 +108,7 @@ export interface InitTextPreview {
  * What the data panel's numbers are computed from: the data, prompt and settings a run would start
  * with, planned as startRun plans them (planRun), so the split and the steps shown are the run's.
  */
-export type DataStatsRequest = Pick<RunSpec, 'data' | 'prompt' | 'train'>;
+export type DataStatsRequest = Pick<RunSpec, 'data' | 'prompt' | 'train' | 'method'>;
 
 /**
  * The plan's numbers (runStats). totalSteps counts all epochs: the page applies the step limit
@@ -132,6 +134,23 @@ export interface RunSpec {
   data: DatasetSpec;
   prompt: PromptSpec;
   train: TrainSpec;
+  /** The tuning method; null or absent: prompt tuning from `prompt` (its seed seeds every method's init). */
+  method?: MethodConfig | null;
+}
+
+/** A method's size on the loaded model, for the settings form (before any run). */
+export interface MethodFacts {
+  /** Trainable values (PEFT's print_trainable_parameters). */
+  trainableParams: number;
+  /** Bytes of adapter_model.safetensors as PEFT saves it. */
+  adapterBytes: number;
+  /** Positions taken from the context (virtual tokens, a prefix's keys). */
+  contextTokens: number;
+  /** LoRA: the modules it adapts (names as PEFT matches them) and PEFT's default for the model type (null: none). */
+  targetModules: string[];
+  defaultTargetModules: string[] | null;
+  /** Layers x projections LoRA adapts. */
+  adaptedModules: number;
 }
 
 export interface RunStarted {
@@ -264,6 +283,7 @@ export interface EngineCommands {
   initTextPreview(text: string, numVirtualTokens: number): InitTextPreview;
   dataStats(req: DataStatsRequest): Promise<DataStats>;
   initScale(kind: 'RANDOM' | 'TEXT' | 'SAMPLE_VOCAB'): { promptNorm: number; embeddingNorm: number };
+  methodFacts(method: MethodConfig): MethodFacts;
 
   startRun(spec: RunSpec): Promise<RunStarted>;
   resumeRun(runId: string): Promise<RunStarted>;

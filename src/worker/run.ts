@@ -1,12 +1,13 @@
-// One training run inside the worker: the engine's PromptTrainer plus what the tab needs around
-// it: pause/resume/stop, events for the charts, and IndexedDB writes (checkpoint every few steps,
-// the adapter at the end) so a reload, crash or device loss never loses the trained prompt.
+// One training run inside the worker: the engine's Trainer (any method) plus what the tab needs
+// around it: pause/resume/stop, events for the charts, and IndexedDB writes (checkpoint every few
+// steps, the adapter at the end) so a reload, crash or device loss never loses the trained values.
+// It also measures what the method comparison shows: step time, peak memory, the adapter's size.
 import * as tf from '@tensorflow/tfjs-core';
-import { makeAdapter } from '../engine/adapter/adapter.ts';
 import type { LoadedModel } from '../engine/load.ts';
-import type { PromptTrainer, TrainCheckpoint, TrainSummary } from '../engine/train/trainer.ts';
+import type { Trainer, TrainCheckpoint, TrainSummary } from '../engine/train/trainer.ts';
 import { finishRun, putCheckpoint, putRunState } from '../store/db.ts';
-import { cloneHistory, newAdapterRecord, type AdapterRecord, type CheckpointRecord, type RunRecord } from '../store/records.ts';
+import { cloneHistory, newAdapterRecord, type AdapterRecord, type CheckpointRecord, type RunCost, type RunRecord } from '../store/records.ts';
+import { adapterBytes, exportOf, recordConfig } from './method-records.ts';
 import type { BackendName, EngineEvent, RunEnd, RunStatus } from './protocol.ts';
 
 export interface RunContext {
@@ -26,12 +27,14 @@ export class TrainingRun {
   private writes: Promise<void> = Promise.resolve();
   private readonly timeOffset: number;
   private runStart = performance.now();
+  /** The largest tf.memory().numBytes seen after a step (the trainer's values, moments and the step's tensors). */
+  private peakBytes = tf.memory().numBytes;
   readonly done: Promise<RunEnd>;
 
   constructor(
     private readonly ctx: RunContext,
     readonly record: RunRecord,
-    private readonly trainer: PromptTrainer,
+    private readonly trainer: Trainer,
   ) {
     this.timeOffset = record.history.time.at(-1) ?? 0;
     this.done = this.loop();
@@ -125,6 +128,7 @@ export class TrainingRun {
               h.time.push(seconds);
               this.record.stepsDone = e.step;
               const mem = tf.memory();
+              this.peakBytes = Math.max(this.peakBytes, mem.numBytes);
               this.ctx.emit({
                 type: 'step',
                 runId: this.id,
@@ -175,6 +179,7 @@ export class TrainingRun {
     this.setStatus(status, summary.message);
     const adapter = this.adapterRecord(values, summary);
     this.record.adapterId = adapter.id;
+    this.record.cost = this.cost(adapter);
     await this.writes;
     let message = summary.message;
     try {
@@ -193,6 +198,18 @@ export class TrainingRun {
     return end;
   }
 
+  /** What the comparison shows of this run: its method's size, the adapter file, step time, peak memory, last validation loss. */
+  private cost(adapter: AdapterRecord): RunCost {
+    const h = this.record.history;
+    return {
+      trainableParams: this.trainer.tuning.size,
+      adapterBytes: adapterBytes(exportOf(adapter, this.ctx.lm.model)),
+      stepSeconds: adapter.metrics.stepSeconds,
+      peakBytes: this.peakBytes,
+      finalValLoss: h.valLoss.at(-1) ?? null,
+    };
+  }
+
   private adapterRecord(values: Float32Array, summary: TrainSummary): AdapterRecord {
     const { lm } = this.ctx;
     const spec = this.record.spec;
@@ -202,7 +219,7 @@ export class TrainingRun {
       name: spec.label,
       source: 'trained',
       runId: this.id,
-      config: makeAdapter(values, lm.model.config, lm.origin, spec.prompt).config,
+      ...recordConfig(lm, spec.method, values, spec.prompt),
       model: lm.origin,
       metrics: {
         steps: summary.steps,
@@ -211,6 +228,7 @@ export class TrainingRun {
         stopReason: summary.stopReason,
         backend: this.ctx.backend,
         stepSeconds: n > 1 ? (h.time[n - 1] - h.time[0]) / (n - 1) : null,
+        trainableParams: this.trainer.tuning.size,
       },
       prompt: values,
       initPrompt: this.record.initPrompt,

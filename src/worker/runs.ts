@@ -3,6 +3,7 @@
 // on its stored split from its last checkpoint, and the one TrainingRun in flight.
 import type { ColumnMapping } from '../engine/data/examples.ts';
 import { datasetHash } from '../engine/data/hash.ts';
+import { MethodError } from '../engine/methods/method.ts';
 import { initSoftPrompt } from '../engine/prompt/init.ts';
 import { planRun, runStats, trainerFor, type RunPlan } from '../engine/run/plan.ts';
 import { methodConfigOf, type RunSplit } from '../engine/run/spec.ts';
@@ -17,7 +18,7 @@ import { CHECKPOINT_EVERY, type DatasetSpec, type DataStats, type DataStatsReque
 import { TrainingRun } from './run.ts';
 
 /** What a plan reads of a spec: a stored run's, a new run's or the data panel's. */
-type PlanSpec = Pick<StoredRunSpec, 'prompt' | 'train'> & { data: { name: string; mapping: ColumnMapping } };
+type PlanSpec = Pick<StoredRunSpec, 'prompt' | 'train' | 'method'> & { data: { name: string; mapping: ColumnMapping } };
 
 /** A run's data as stored: once, under the hash of its rows (the hash its split names). */
 async function datasetRecord(data: DatasetSpec): Promise<DatasetRecord> {
@@ -43,16 +44,27 @@ export class Runs {
     return r !== null && (runId === undefined || r.id === runId) && (r.status === 'running' || r.status === 'paused');
   }
 
+  /** The method of a spec on the loaded model (a config that does not fit is an EngineError naming the field). */
+  private tuning(spec: Pick<PlanSpec, 'prompt' | 'method'>): Tuning {
+    try {
+      return new Tuning(this.session.need().model, methodConfigOf(spec.prompt, spec.method));
+    } catch (e) {
+      if (e instanceof MethodError) throw new EngineError(e.message);
+      throw e;
+    }
+  }
+
   /** The plan of a spec on its stored dataset (a resumed run: on its stored split). */
   private plan(spec: PlanSpec, dataset: DatasetRecord, split?: RunSplit): RunPlan {
-    const { data, prompt, train } = spec;
+    const { data, train } = spec;
     return planRun(this.session.need(), {
       rows: dataset.rows,
       testRows: dataset.testRows,
       datasetHash: dataset.id,
       mapping: data.mapping,
       name: data.name,
-      numVirtualTokens: prompt.numVirtualTokens,
+      // The positions the method takes from the context (virtual tokens, a prefix; LoRA none).
+      numVirtualTokens: this.tuning(spec).contextTokens,
       train,
       split,
       checkpointEvery: CHECKPOINT_EVERY,
@@ -69,7 +81,7 @@ export class Runs {
 
   private begin(record: RunRecord, plan: RunPlan, resume: TrainCheckpoint | undefined, warnings: string[]): RunStarted {
     const lm = this.session.need();
-    const trainer = trainerFor(lm, plan, new Tuning(lm.model, methodConfigOf(record.spec.prompt, null)), record.initPrompt, resume);
+    const trainer = trainerFor(lm, plan, this.tuning(record.spec), record.initPrompt, resume);
     const backend = this.session.backendName ?? 'cpu';
     this.current = new TrainingRun({ emit: this.emit, lm, backend, deviceLost: this.session.deviceLost, keepUnsaved: (a) => this.adapters.keepUnsaved(a) }, record, trainer);
     return { runId: record.id, totalSteps: record.totalSteps, stepsPerEpoch: plan.stepsPerEpoch, startStep: resume?.step ?? 0, history: record.history, warnings };
@@ -81,9 +93,12 @@ export class Runs {
     this.session.checkModelFor(spec);
     const { rows, testRows, name, mapping } = spec.data;
     const dataset = await datasetRecord(spec.data);
-    const stored: StoredRunSpec = { ...spec, data: { name, mapping, datasetId: dataset.id, rowCount: rows.length, testRowCount: testRows?.length ?? 0 } };
+    const method = spec.method && spec.method.method !== 'prompt' ? spec.method : null;
+    const stored: StoredRunSpec = { ...spec, method, data: { name, mapping, datasetId: dataset.id, rowCount: rows.length, testRowCount: testRows?.length ?? 0 } };
     const plan = this.plan(stored, dataset);
-    const init = await initSoftPrompt(lm.model, lm.tokenizer, spec.prompt);
+    // Prompt tuning keeps the ids its prompt starts from (the Inspect panel shows them); every other
+    // method starts from its own PEFT init, seeded by the run's seed.
+    const init = method ? { values: await this.tuning(stored).init(lm.tokenizer, spec.prompt.seed), initIds: null } : await initSoftPrompt(lm.model, lm.tokenizer, spec.prompt);
     const record: RunRecord = {
       id: store.newId(),
       createdAt: Date.now(),

@@ -10,6 +10,8 @@ import { evaluate, inspect, tryIt } from './evaluation.ts';
 import { clearCache, summarizeCache, type CacheSummary } from './file-cache.ts';
 import { ModelSession, type ModelHost } from './model-session.ts';
 import { examplePreview, initTextPreview } from './previews.ts';
+import { methodFacts } from './method-facts.ts';
+import type { MethodConfig } from '../engine/methods/index.ts';
 import type {
   BackendInfo,
   BackendName,
@@ -26,6 +28,7 @@ import type {
   ImportedAdapter,
   InitTextPreview,
   InspectResult,
+  MethodFacts,
   ModelInfo,
   ModelSpec,
   Recoverable,
@@ -110,6 +113,11 @@ export class EngineService implements EngineCommands {
     const { hiddenSize } = this.session.need().model.config;
     const embeddingNorm = this.session.embeddingNorm;
     return { promptNorm: initPromptNorm(kind, hiddenSize, embeddingNorm), embeddingNorm };
+  }
+
+  /** A method's trainable values, adapter file and (LoRA) adapted modules on the loaded model. */
+  methodFacts(method: MethodConfig): MethodFacts {
+    return methodFacts(this.session.need(), method);
   }
 
   // ---------------------------------------------------------------- training

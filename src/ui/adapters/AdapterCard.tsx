@@ -4,7 +4,18 @@ import { deleteAdapter, downloadAdapterZip, renameAdapter, setActiveAdapter } fr
 import { toast } from '../app/toasts.ts';
 import { whenEngine } from '../app/engine.ts';
 import { errorMessage } from '../engine/client.ts';
-import { formatDuration, formatLoss, formatPercent, timeAgo } from '../common/format.ts';
+import { formatCount, formatDuration, formatLoss, formatPercent, timeAgo } from '../common/format.ts';
+import type { MethodConfig } from '../../worker/protocol.ts';
+import { methodTitle } from '../prompt/methods.ts';
+
+/** A non-prompt adapter's method in a few words. */
+function methodLine(m: MethodConfig): string {
+  if (m.method === 'lora')
+    return `LoRA · r ${m.r}, alpha ${m.alpha} · ${m.targetModules === null ? 'default modules' : typeof m.targetModules === 'string' ? m.targetModules : m.targetModules.join(', ')}`;
+  if (m.method === 'prefix') return `Prefix tuning · V ${m.numVirtualTokens}${m.prefixProjection ? ' · projection' : ''}`;
+  if (m.method === 'p_tuning') return `P-tuning · V ${m.numVirtualTokens} · ${m.encoderType} encoder`;
+  return methodTitle(m.method);
+}
 import { downloadBytes, mimeOf } from './download.ts';
 import { Sparkline } from './Sparkline.tsx';
 
@@ -49,8 +60,8 @@ export function AdapterCard({ adapter, active, curve, canUse }: { adapter: Adapt
         </span>
       </div>
       <div className="small muted">
-        {c.numVirtualTokens} × {c.tokenDim} · {c.init}
-        {c.init === 'TEXT' && c.initText ? ` “${c.initText}”` : ''} · base {c.baseModel ?? 'unknown'}
+        {adapter.method ? methodLine(adapter.method) : c.peftType === 'P_TUNING' ? `P-tuning prompt · ${c.numVirtualTokens} × ${c.tokenDim}` : `${c.numVirtualTokens} × ${c.tokenDim} · ${c.init}`}
+        {!adapter.method && c.init === 'TEXT' && c.initText ? ` “${c.initText}”` : ''} · base {c.baseModel ?? 'unknown'}
         {c.revision ? ` @ ${c.revision.slice(0, 10)}` : ''} · {timeAgo(adapter.createdAt)}
       </div>
       <div className="row gap small metrics">
@@ -64,6 +75,7 @@ export function AdapterCard({ adapter, active, curve, canUse }: { adapter: Adapt
         )}
         {m.backend && <span>{m.backend}</span>}
         {m.stepSeconds !== null && <span>{formatDuration(m.stepSeconds)}/step</span>}
+        {m.trainableParams ? <span>{formatCount(m.trainableParams)} trained values</span> : null}
         <Sparkline y={curve} />
       </div>
       <div className="row gap wrap actions">

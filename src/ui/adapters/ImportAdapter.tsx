@@ -5,7 +5,7 @@ import { useStore } from '../app/store.ts';
 import { errorMessage } from '../engine/client.ts';
 import { Callout } from '../common/ui.tsx';
 
-/** A PEFT prompt-tuning adapter from files, a folder or a zip. */
+/** A PEFT adapter (prompt tuning, prefix tuning, P-tuning or LoRA) from files, a folder or a zip. */
 export function ImportAdapter() {
   const model = useStore(app, (s) => s.model);
   const files = useRef<HTMLInputElement>(null);
@@ -46,7 +46,7 @@ export function ImportAdapter() {
         <button className="secondary" disabled={!model} onClick={() => folder.current?.click()}>
           Import a folder…
         </button>
-        <span className="muted small">adapter_config.json + adapter_model.safetensors, as PEFT's save_pretrained writes them (or drop them here)</span>
+        <span className="muted small">adapter_config.json + adapter_model.safetensors of any of the four methods, as PEFT's save_pretrained writes them (or drop them here)</span>
       </div>
       <input
         ref={files}

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { AdaptersPanel } from '../adapters/AdaptersPanel.tsx';
 import { BackendBadge } from '../backend/BackendBadge.tsx';
+import { ComparePanel } from '../compare/ComparePanel.tsx';
 import { DataPanel } from '../data/DataPanel.tsx';
 import { EvaluatePanel } from '../evaluate/EvaluatePanel.tsx';
 import { InspectPanel } from '../inspect/InspectPanel.tsx';
@@ -17,6 +18,7 @@ import { Toasts } from './Toasts.tsx';
 
 const TABS: { id: Tab; label: string }[] = [
   { id: 'train', label: 'Train' },
+  { id: 'compare', label: 'Compare methods' },
   { id: 'evaluate', label: 'Evaluate & try' },
   { id: 'inspect', label: 'Inspect' },
   { id: 'adapters', label: 'Adapters' },
@@ -47,7 +49,7 @@ function SoftwareGpuNotice() {
 export function App() {
   const tab = useStore(app, (s) => s.tab);
   const adapters = useStore(app, (s) => s.adapters.length);
-  const training = useStore(app, isTraining);
+  const training = useStore(app, (s) => isTraining(s) || s.comparison.status === 'running');
   return (
     <div className="app">
       <header className="topbar">
@@ -58,7 +60,7 @@ export function App() {
           </span>
           <div>
             <h1>Prompt-tuning playground</h1>
-            <p>Train a PEFT soft prompt on a frozen language model, right in this tab.</p>
+            <p>Train a PEFT adapter (prompt tuning, prefix tuning, P-tuning or LoRA) on a frozen language model, right in this tab.</p>
           </div>
         </div>
         <BackendBadge />
@@ -67,7 +69,7 @@ export function App() {
       <SoftwareGpuNotice />
       <main className="layout">
         <aside className={`setup ${training ? 'locked' : ''}`} aria-label="Setup" inert={training}>
-          {training && <div className="lock-note small">Settings are locked while a run trains. Stop it to change them.</div>}
+          {training && <div className="lock-note small">Settings are locked while a run (or a comparison) trains. Stop it to change them.</div>}
           <ModelPanel />
           <DataPanel />
           <PromptPanel />
@@ -86,6 +88,9 @@ export function App() {
             </nav>
             <div hidden={tab !== 'train'} role="tabpanel">
               <TrainPanel />
+            </div>
+            <div hidden={tab !== 'compare'} role="tabpanel">
+              <ComparePanel />
             </div>
             <div hidden={tab !== 'evaluate'} role="tabpanel">
               <EvaluatePanel />

@@ -110,7 +110,7 @@ function applyEvent(e: EngineEvent): void {
       void refreshRunsAndAdapters().then(() => {
         if (end.adapterId) {
           void setActiveAdapter(end.adapterId);
-          toast('success', `Training ${end.status === 'completed' ? 'finished' : end.status}: ${end.message}. The soft prompt is saved in Adapters.`);
+          toast('success', `Training ${end.status === 'completed' ? 'finished' : end.status}: ${end.message}. The adapter is saved in Adapters.`);
         } else if (end.status === 'interrupted') void detectRecovery();
       });
       return;

@@ -3,6 +3,7 @@ import type { ColumnMapping, Example } from '../../engine/data/examples.ts';
 import type { Row } from '../../engine/data/parse.ts';
 import type { RunSummaryRecord } from '../../store/records.ts';
 import {
+  DEFAULT_METHODS,
   DEFAULT_PROMPT_SPEC,
   DEFAULT_TRAIN_SPEC,
   type AdapterSummary,
@@ -10,8 +11,11 @@ import {
   type BackendName,
   type DataStats,
   type ModelInfo,
+  type MethodConfig,
+  type MethodName,
   type ModelSpec,
   type PromptSpec,
+  type RunCost,
   type RunHistory,
   type RunStatus,
   type TrainSpec,
@@ -58,6 +62,39 @@ export interface LiveRun {
   warnings: string[];
   numVirtualTokens: number;
   hiddenSize: number;
+  method: MethodName;
+}
+
+/** Each non-prompt method's settings (prompt tuning's are `prompt`); kept while another method is chosen. */
+export type MethodSettings = { [K in Exclude<MethodName, 'prompt'>]: Extract<MethodConfig, { method: K }> };
+
+/** One method's run in a comparison, from training to its held-out score. */
+export interface CompareRow {
+  method: MethodName;
+  label: string;
+  status: 'waiting' | 'training' | 'evaluating' | 'done' | 'failed' | 'skipped';
+  error: string | null;
+  runId: string | null;
+  adapterId: string | null;
+  cost: RunCost | null;
+  /** Loss and accuracy on the run's stored validation rows. */
+  evalLoss: number | null;
+  accuracy: number | null;
+  perLabel: Record<string, { correct: number; total: number; accuracy: number }> | null;
+  /** The run's curves, for the overlaid chart. */
+  history: RunHistory | null;
+}
+
+export interface Comparison {
+  status: 'idle' | 'running' | 'done' | 'stopped';
+  /** The rows scored (the first run's validation rows: every run has the same split), in words. */
+  rows: string | null;
+  entries: CompareRow[];
+  /** Always answering the most frequent label of those rows. */
+  majority: { label: string; accuracy: number; perLabel: Record<string, number> } | null;
+  /** The frozen model with no adapter on the same rows. */
+  none: { loss: number; accuracy: number | null; perLabel: Record<string, { correct: number; total: number; accuracy: number }> | null } | null;
+  error: string | null;
 }
 
 export interface Recovery {
@@ -72,7 +109,7 @@ export interface Toast {
   text: string;
 }
 
-export type Tab = 'train' | 'evaluate' | 'inspect' | 'adapters';
+export type Tab = 'train' | 'compare' | 'evaluate' | 'inspect' | 'adapters';
 
 export interface AppState {
   engineStatus: 'starting' | 'ready' | 'restarting' | 'failed';
@@ -104,6 +141,14 @@ export interface AppState {
   train: TrainSpec;
   /** Max length follows the data (the longest example, rounded up) until the user sets it. */
   maxLengthAuto: boolean;
+  /** The tuning method Train trains, and each method's settings. */
+  method: MethodName;
+  methods: MethodSettings;
+  /** Learning rates the user set, per method; a method without one trains at DEFAULT_LR. */
+  methodLr: Partial<Record<MethodName, number>>;
+  /** The methods ticked for a comparison, and the last comparison. */
+  compareMethods: MethodName[];
+  comparison: Comparison;
 
   run: LiveRun | null;
   runs: RunSummaryRecord[];
@@ -147,6 +192,11 @@ export const app = createStore<AppState>({
   prompt: { ...DEFAULT_PROMPT_SPEC },
   train: { ...DEFAULT_TRAIN_SPEC },
   maxLengthAuto: true,
+  method: 'prompt',
+  methods: { prefix: { ...DEFAULT_METHODS.prefix }, p_tuning: { ...DEFAULT_METHODS.p_tuning }, lora: { ...DEFAULT_METHODS.lora } },
+  methodLr: {},
+  compareMethods: ['prompt', 'prefix', 'p_tuning', 'lora'],
+  comparison: { status: 'idle', rows: null, entries: [], majority: null, none: null, error: null },
 
   run: null,
   runs: [],

@@ -16,7 +16,9 @@ export function DataPanel() {
   const stats = useStore(app, (s) => s.stats);
   const statsError = useStore(app, (s) => s.statsError);
   const train = useStore(app, (s) => s.train);
-  const V = useStore(app, (s) => s.prompt.numVirtualTokens);
+  // The positions the chosen method takes from the context (LoRA: none).
+  const V = useStore(app, (s) => (s.method === 'prompt' ? s.prompt.numVirtualTokens : s.method === 'lora' ? 0 : s.methods[s.method].numVirtualTokens));
+  const method = useStore(app, (s) => s.method);
   const model = useStore(app, (s) => s.model);
   const [index, setIndex] = useState(0);
   const example = examples?.[Math.min(index, (examples?.length ?? 1) - 1)];
@@ -50,7 +52,7 @@ export function DataPanel() {
               </button>
             </span>
           </div>
-          <TokenPreview example={example} maxLength={train.maxLength} numVirtualTokens={V} modelKey={model.origin.id + (model.origin.commit ?? '')} />
+          <TokenPreview example={example} maxLength={train.maxLength} numVirtualTokens={V} method={method} modelKey={model.origin.id + (model.origin.commit ?? '')} />
         </div>
       )}
       <div className="row gap wrap">

@@ -89,6 +89,7 @@ export function refreshStats(): Promise<void> {
           data: { name: s.dataset.name, rows: s.dataset.rows, mapping: s.mapping, testRows: s.dataset.testRows },
           prompt: s.prompt,
           train: s.train,
+          method: s.method === 'prompt' ? null : s.methods[s.method],
         };
         const withMaxLength = (maxLength: number | null): DataStatsRequest => ({ ...request, train: { ...request.train, maxLength } });
         const engine = await whenEngine();

@@ -112,7 +112,7 @@ export function EvaluatePanel() {
           <input className="grow" value={text} onChange={(e) => setText(e.target.value)} aria-label="text prompt" />
         </label>
         <label>
-          <input type="checkbox" checked={active !== null} disabled readOnly /> the trained soft prompt:{' '}
+          <input type="checkbox" checked={active !== null} disabled readOnly /> the trained adapter:{' '}
           {active ? <b>{active.name}</b> : <span className="muted">none active (train one, or pick one in Adapters)</span>}
         </label>
       </fieldset>

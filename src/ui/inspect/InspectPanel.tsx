@@ -34,12 +34,25 @@ export function InspectPanel() {
     };
   }, [activeId, model]);
   if (!active) return <p className="muted">Train a soft prompt or pick one in Adapters to look inside it.</p>;
+  if (active.method && active.method.method !== 'p_tuning' && active.method.method !== 'prompt') {
+    // The worker says why (no virtual tokens to set beside the vocabulary); say it without the soft-prompt text.
+    return (
+      <div className="inspect-panel" data-testid="inspect">
+        <p className="small">
+          <b>{active.name}</b> is a {active.method.method === 'lora' ? 'LoRA' : 'prefix-tuning'} adapter. Inspect shows virtual tokens beside the vocabulary, which only prompt tuning and P-tuning
+          have.
+        </p>
+        {error && <Callout kind="info">{error}</Callout>}
+      </div>
+    );
+  }
   const maxNorm = result ? Math.max(result.embedding.max, ...result.tokens.map((t) => t.norm)) : 1;
   return (
     <div className="inspect-panel" data-testid="inspect">
       <p className="small">
-        <b>{active.name}</b>: {active.config.numVirtualTokens} virtual tokens. A soft prompt is not made of words: each row is a free vector. The closest vocabulary embeddings (by cosine) hint at what
-        it encodes; its norm shows whether it stayed on the vocabulary's scale; drift shows how far training moved it from its init.
+        <b>{active.name}</b>: {active.config.numVirtualTokens} virtual tokens{active.method?.method === 'p_tuning' ? ' (as its encoder produces them)' : ''}. A soft prompt is not made of words: each
+        row is a free vector. The closest vocabulary embeddings (by cosine) hint at what it encodes; its norm shows whether it stayed on the vocabulary's scale; drift shows how far training moved it
+        from its init.
       </p>
       {training && <p className="muted small">Training is running: this shows the active adapter, not the run in progress.</p>}
       {error && <Callout kind="error">{error}</Callout>}

@@ -3,9 +3,12 @@ import { refreshStats } from '../data/actions.ts';
 import { app } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { formatBytes, formatCount, formatTrainablePercent } from '../common/format.ts';
-import { NumberField, Section } from '../common/ui.tsx';
+import { Callout, NumberField, Section } from '../common/ui.tsx';
+import { useEngineQuery } from '../engine/useEngineQuery.ts';
 import { adapterFileBytes } from './adapter-size.ts';
 import { InitTextPreview } from './InitTextPreview.tsx';
+import { MethodSettingsForm } from './MethodSettings.tsx';
+import { chooseMethod, factsConfigFor, METHOD_LIST } from './methods.ts';
 
 const INITS: { kind: InitKind; title: string; line: string }[] = [
   { kind: 'TEXT', title: 'Text', line: 'Start from the embeddings of a phrase that describes the task. Usually the strongest start.' },
@@ -13,7 +16,58 @@ const INITS: { kind: InitKind; title: string; line: string }[] = [
   { kind: 'RANDOM', title: 'Random', line: 'Start from Gaussian noise N(0, 1): unrelated to any token, often far off the embedding scale.' },
 ];
 
+/** The method picker, each method's settings, and PEFT's trainable-parameter line for the choice. */
 export function PromptPanel() {
+  const method = useStore(app, (s) => s.method);
+  const model = useStore(app, (s) => s.model);
+  return (
+    <Section id="prompt" step={3} title="Tuning method">
+      <fieldset className="method-choices" data-testid="method-picker">
+        <legend>Method</legend>
+        {METHOD_LIST.map((m) => (
+          <label key={m.name} className={`init-choice ${method === m.name ? 'selected' : ''}`}>
+            <input type="radio" name="method" value={m.name} checked={method === m.name} onChange={() => chooseMethod(m.name)} data-testid={`method-${m.name}`} />
+            <span>
+              <b>{m.title}</b>
+              <span className="block small muted">{m.line}</span>
+            </span>
+          </label>
+        ))}
+      </fieldset>
+      {method === 'prompt' ? <PromptSettings /> : <MethodSettingsForm name={method} />}
+      {model && method !== 'prompt' && <MethodFactsLine />}
+    </Section>
+  );
+}
+
+/** PEFT's print_trainable_parameters line for a non-prompt method, from the worker (it knows the model's modules). */
+function MethodFactsLine() {
+  const model = useStore(app, (s) => s.model);
+  const method = useStore(app, (s) => s.method);
+  const config = useStore(app, (s) => JSON.stringify(factsConfigFor(s, method)));
+  const { result: facts, error } = useEngineQuery(
+    (engine) => engine.methodFacts(JSON.parse(config)),
+    // The answer depends on the model loaded in the worker too, which the closure cannot see.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [config, model?.origin.id],
+    120,
+  );
+  if (error) return <Callout kind="error">{error}</Callout>;
+  if (!facts || !model) return null;
+  const all = model.parameterCount + facts.trainableParams;
+  return (
+    <div className="peft-line mono small" data-testid="trainable-params" title="What PEFT's print_trainable_parameters() prints for this configuration">
+      trainable params: {formatCount(facts.trainableParams)} || all params: {formatCount(all)} || trainable%: {formatTrainablePercent(facts.trainableParams, all)}
+      <span className="block muted">
+        adapter file {formatBytes(facts.adapterBytes)}
+        {facts.contextTokens > 0 ? ` · ${facts.contextTokens} context positions` : ' · no context positions'}
+        {method === 'lora' ? ` · ${facts.adaptedModules} projections (${facts.targetModules.join(', ')})` : ''}
+      </span>
+    </div>
+  );
+}
+
+function PromptSettings() {
   const prompt = useStore(app, (s) => s.prompt);
   const model = useStore(app, (s) => s.model);
   const set = (c: Partial<typeof prompt>) => {
@@ -26,7 +80,7 @@ export function PromptPanel() {
   const all = (model?.parameterCount ?? 0) + trainable;
   const context = model?.contextLength ?? 0;
   return (
-    <Section id="prompt" step={3} title="Soft prompt">
+    <>
       <fieldset className="init-choices">
         <legend>Initialisation</legend>
         {INITS.map((i) => (
@@ -64,6 +118,6 @@ export function PromptPanel() {
           </span>
         </div>
       )}
-    </Section>
+    </>
   );
 }

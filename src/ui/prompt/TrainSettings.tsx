@@ -1,13 +1,16 @@
-import type { TrainSpec } from '../../worker/protocol.ts';
+import { DEFAULT_LR, type TrainSpec } from '../../worker/protocol.ts';
 import { refreshStats } from '../data/actions.ts';
 import { app } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { Field, NumberField, Section } from '../common/ui.tsx';
+import { methodTitle, setLr } from './methods.ts';
 
 export function TrainSettings() {
   const t = useStore(app, (s) => s.train);
   const stats = useStore(app, (s) => s.stats);
   const auto = useStore(app, (s) => s.maxLengthAuto);
+  const method = useStore(app, (s) => s.method);
+  const userLr = useStore(app, (s) => s.methodLr[s.method] !== undefined);
   const set = (c: Partial<TrainSpec>, restat = false) => {
     app.set((s) => ({ train: { ...s.train, ...c }, ...(c.seed !== undefined ? { prompt: { ...s.prompt, seed: c.seed } } : {}) }));
     if (restat) void refreshStats();
@@ -16,7 +19,16 @@ export function TrainSettings() {
   return (
     <Section id="settings" step={4} title="Training settings">
       <div className="grid-2">
-        <NumberField label="Learning rate" value={t.lr} min={1e-6} max={10} step="any" testId="lr" onChange={(v) => v !== null && set({ lr: v })} hint="3e-2 is PEFT's prompt-tuning default" />
+        <NumberField
+          label="Learning rate"
+          value={t.lr}
+          min={1e-6}
+          max={10}
+          step="any"
+          testId="lr"
+          onChange={(v) => v !== null && setLr(v)}
+          hint={`${userLr ? 'yours; ' : ''}${DEFAULT_LR[method]} is the default for ${methodTitle(method)}`}
+        />
         <NumberField label="Epochs" value={t.epochs} integer min={1} max={1000} testId="epochs" onChange={(v) => v !== null && set({ epochs: v }, true)} />
         <NumberField label="Batch size" value={t.batchSize} integer min={1} max={512} testId="batch-size" onChange={(v) => v !== null && set({ batchSize: v }, true)} />
         <NumberField
@@ -52,7 +64,7 @@ export function TrainSettings() {
         <summary>More</summary>
         <div className="grid-2">
           <NumberField label="Weight decay" value={t.weightDecay} min={0} max={1} step="any" onChange={(v) => v !== null && set({ weightDecay: v })} hint="AdamW, decoupled (torch default 0.01)" />
-          <NumberField label="Validate every N steps" value={t.evalEvery} integer min={1} allowEmpty placeholder="½ epoch" onChange={(v) => set({ evalEvery: v })} />
+          <NumberField label="Validate every N steps" value={t.evalEvery} integer min={1} allowEmpty placeholder="½ epoch" testId="eval-every" onChange={(v) => set({ evalEvery: v })} />
           <Field label="Model dropout while training" hint="the config's rates, as transformers trains (model.train()); never in evaluation or generation">
             {(id) => <input id={id} type="checkbox" checked={t.dropout ?? true} data-testid="dropout" onChange={(e) => set({ dropout: e.target.checked })} />}
           </Field>

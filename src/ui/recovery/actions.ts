@@ -54,7 +54,13 @@ export async function resumeRecovered(): Promise<void> {
   localStorage.removeItem(PAGEHIDE_KEY);
   app.set({ recovery: null });
   const spec = rec.run.spec;
-  await begin(() => api().resumeRun(rec.run.id), spec.label, spec.prompt.numVirtualTokens, spec.train.epochs);
+  await begin(
+    () => api().resumeRun(rec.run.id),
+    spec.label,
+    spec.method && 'numVirtualTokens' in spec.method ? spec.method.numVirtualTokens : spec.method ? 0 : spec.prompt.numVirtualTokens,
+    spec.train.epochs,
+    spec.method?.method ?? 'prompt',
+  );
 }
 
 export async function keepRecoveredCheckpoint(): Promise<void> {

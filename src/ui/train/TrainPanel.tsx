@@ -8,6 +8,7 @@ import { formatDuration, formatLoss, timeAgo } from '../common/format.ts';
 import { Callout, ProgressBar, Stat } from '../common/ui.tsx';
 import { Chart, type ChartSeries } from './Chart.tsx';
 import { align, smooth } from './smoothing.ts';
+import { methodTitle } from '../prompt/methods.ts';
 
 const OVERLAY_COLORS = ['#0ea5e9', '#f59e0b', '#10b981', '#ef4444', '#8b5cf6', '#64748b'];
 const LOSS = '#6d4aff';
@@ -37,11 +38,19 @@ export function TrainControls() {
               ? 'Tokenizing the dataset…'
               : s.deviceLost
                 ? 'The GPU device was lost: restart the engine first.'
-                : null;
+                : s.comparison.status === 'running'
+                  ? 'A comparison is running (Compare methods).'
+                  : null;
   return (
     <div className="train-controls row gap wrap">
       {!training && (
-        <button className="primary big" data-testid="train-start" disabled={!ready || why !== null} onClick={() => void startTraining()} title={why ?? 'Train the soft prompt; the model stays frozen'}>
+        <button
+          className="primary big"
+          data-testid="train-start"
+          disabled={!ready || why !== null}
+          onClick={() => void startTraining()}
+          title={why ?? `Train with ${methodTitle(s.method)}; the model's weights stay frozen`}
+        >
           <span aria-hidden="true">▶</span> Train
         </button>
       )}
@@ -78,7 +87,9 @@ export function TrainControls() {
       {!training && why && <span className="muted small">{why}</span>}
       {!training && !why && s.stats && !run?.adapterId && (
         <span className="muted small">
-          {Math.min(s.stats.totalSteps, s.train.maxSteps ?? Infinity)} steps · {s.prompt.kind} init · V {s.prompt.numVirtualTokens} · lr {s.train.lr}
+          {Math.min(s.stats.totalSteps, s.train.maxSteps ?? Infinity)} steps · {methodTitle(s.method)} ·{' '}
+          {s.method === 'prompt' ? `${s.prompt.kind} init · V ${s.prompt.numVirtualTokens}` : s.method === 'lora' ? `r ${s.methods.lora.r}` : `V ${s.methods[s.method].numVirtualTokens}`} · lr{' '}
+          {s.train.lr}
         </span>
       )}
     </div>
@@ -138,7 +149,7 @@ function RunProgress({ run }: { run: LiveRun }) {
       </div>
       <div className="muted small">
         {run.lastCheckpoint
-          ? `Checkpoint (prompt + optimizer state) saved at step ${run.lastCheckpoint.step}, ${timeAgo(run.lastCheckpoint.savedAt)}.`
+          ? `Checkpoint (trained values + optimizer state) saved at step ${run.lastCheckpoint.step}, ${timeAgo(run.lastCheckpoint.savedAt)}.`
           : 'A checkpoint is saved every 5 steps, so a reload or crash never loses the run.'}
       </div>
     </div>
@@ -193,7 +204,7 @@ export function TrainPanel() {
       {!run && shown.length === 0 && (
         <div className="empty">
           <p>
-            Press <b>Train</b>. The loss of every step appears here as it is computed; only the {app.get().prompt.numVirtualTokens} soft-prompt vectors change, every model weight stays frozen.
+            Press <b>Train</b>. The loss of every step appears here as it is computed; only the method&apos;s own values change ({methodTitle(app.get().method)}), every model weight stays frozen.
           </p>
         </div>
       )}

@@ -1,6 +1,7 @@
 // The train panel's actions: start a run from the current settings, pause, resume, stop.
-import type { RunSpec, RunStarted } from '../../worker/protocol.ts';
+import type { MethodName, RunSpec, RunStarted } from '../../worker/protocol.ts';
 import { emptyHistory } from '../../worker/protocol.ts';
+import { methodConfigFor, methodTitle, virtualTokensOf } from '../prompt/methods.ts';
 import { refreshRunsAndAdapters } from '../adapters/actions.ts';
 import { api } from '../app/engine.ts';
 import { app } from '../app/state.ts';
@@ -9,25 +10,36 @@ import { errorMessage } from '../engine/client.ts';
 
 export function runLabel(spec: Omit<RunSpec, 'label' | 'model'>): string {
   const p = spec.prompt;
-  return `${p.kind} · V ${p.numVirtualTokens} · lr ${spec.train.lr} · ${spec.data.name}`;
+  const m = spec.method;
+  const what = !m || m.method === 'prompt' ? `${p.kind} · V ${p.numVirtualTokens}` : m.method === 'lora' ? `LoRA · r ${m.r}` : `${methodTitle(m.method)} · V ${m.numVirtualTokens}`;
+  return `${what} · lr ${spec.train.lr} · ${spec.data.name}`;
+}
+
+/** The spec of a run of `method` from the current settings (its learning rate: `lr`). */
+export function specFor(method: MethodName, lr: number): RunSpec | null {
+  const s = app.get();
+  if (!s.model || !s.lastModelSpec || !s.dataset || !s.mapping || !s.examples) return null;
+  const base = {
+    data: { name: s.dataset.name, rows: s.dataset.rows, mapping: s.mapping, testRows: s.dataset.testRows },
+    prompt: { ...s.prompt, text: s.prompt.kind === 'TEXT' ? s.prompt.text : null },
+    train: { ...s.train, lr },
+    method: methodConfigFor(s, method),
+  };
+  return { ...base, label: runLabel(base), model: s.model.ref };
 }
 
 export async function startTraining(): Promise<void> {
   const s = app.get();
-  if (!s.model || !s.lastModelSpec || !s.dataset || !s.mapping || !s.examples) return;
-  const base = {
-    data: { name: s.dataset.name, rows: s.dataset.rows, mapping: s.mapping, testRows: s.dataset.testRows },
-    prompt: { ...s.prompt, text: s.prompt.kind === 'TEXT' ? s.prompt.text : null },
-    train: s.train,
-  };
-  const spec: RunSpec = { ...base, label: runLabel(base), model: s.model.ref };
-  await begin(() => api().startRun(spec), spec.label, spec.prompt.numVirtualTokens, spec.train.epochs);
+  const spec = specFor(s.method, s.train.lr);
+  if (!spec) return;
+  await begin(() => api().startRun(spec), spec.label, virtualTokensOf(s, s.method), spec.train.epochs, s.method);
 }
 
-export async function begin(start: () => Promise<RunStarted>, label: string, V: number, epochs: number): Promise<void> {
+/** Starts (or resumes) a run and follows it as the live run; its id, or null when it did not start. `showTrain`: switch to the Train tab. */
+export async function begin(start: () => Promise<RunStarted>, label: string, V: number, epochs: number, method: MethodName = 'prompt', showTrain = true): Promise<string | null> {
   const hiddenSize = app.get().model?.hiddenSize ?? 0;
   app.set({
-    tab: 'train',
+    ...(showTrain ? { tab: 'train' as const } : {}),
     run: {
       id: '',
       label,
@@ -46,6 +58,7 @@ export async function begin(start: () => Promise<RunStarted>, label: string, V: 
       warnings: [],
       numVirtualTokens: V,
       hiddenSize,
+      method,
     },
   });
   try {
@@ -64,9 +77,11 @@ export async function begin(start: () => Promise<RunStarted>, label: string, V: 
     }));
     for (const w of started.warnings) toast('warning', w);
     void refreshRunsAndAdapters();
+    return started.runId;
   } catch (e) {
     app.set((st) => ({ run: st.run && { ...st.run, status: 'failed', message: errorMessage(e) } }));
     toast('error', `Could not start training: ${errorMessage(e)}`);
+    return null;
   }
 }
 
