@@ -126,6 +126,22 @@ describe('method comparison', () => {
     await page.getByTestId('compare-panel').screenshot({ path: path.join(OUT, 'compare-department.png') });
   });
 
+  test("Serve runs rows of four methods' adapters as one batch, each beside the base model, and times it against one by one", async () => {
+    await page.getByTestId('tab-serve').click();
+    // The rows start as the task's test inputs, one per adapter in turn.
+    await page.getByTestId('serve-input-0').waitFor();
+    const ids = await page.evaluate(() => (globalThis as any).__playground.state().adapters.map((a: { id: string }) => a.id));
+    for (let i = 0; i < 4; i++) await page.getByTestId(`serve-adapter-${i}`).selectOption(ids[i]);
+    await page.getByTestId('serve-run').click();
+    await page.getByTestId('serve-result').waitFor({ timeout: 120_000 });
+    const times = (await page.getByTestId('serve-times').textContent()) ?? '';
+    console.log(`serve: ${times}`);
+    expect(times).toContain('every row got the same tokens both ways');
+    for (let i = 0; i < 4; i++) expect(((await page.getByTestId(`serve-output-${i}`).textContent()) ?? '').length).toBeGreaterThan(0);
+    await page.getByTestId('serve-panel').screenshot({ path: path.join(OUT, 'serve.png') });
+    expect(log.errors).toEqual([]);
+  });
+
   test('Train trains the method picked (P-tuning with an LSTM encoder); Inspect shows its prompt; the zip imports back with the encoder', async () => {
     await page.getByTestId('tab-train').click();
     await page.getByTestId('method-p_tuning').check();

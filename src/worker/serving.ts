@@ -3,9 +3,9 @@
 // swaps adapters between requests. Both give the same ids (engine/serve/mixed-batch.ts); the
 // times show what sharing the forward passes buys.
 import { generate, type GenerateOptions } from '../engine/generate.ts';
-import { disposeTuned, type Tuned } from '../engine/prompt/prompted.ts';
 import { mixedGenerate } from '../engine/serve/mixed-batch.ts';
 import type { Adapters } from './adapters.ts';
+import type { Applied } from './method-records.ts';
 import { EngineError } from './engine-error.ts';
 import type { ModelSession } from './model-session.ts';
 import type { ServeRequest, ServeResult } from './protocol.ts';
@@ -20,13 +20,16 @@ export async function serveBatch(session: ModelSession, adapters: Adapters, req:
   const empty = req.rows.findIndex((r) => !r.input.trim());
   if (empty >= 0) throw new EngineError(`row ${empty + 1} has no input`);
   // Each adapter is applied once, however many rows use it.
-  const applied = new Map<string, Tuned>();
+  const applied = new Map<string, Applied>();
   try {
-    for (const id of new Set(req.rows.flatMap((r) => (r.adapterId ? [r.adapterId] : [])))) applied.set(id, (await adapters.apply(id)).prompt);
+    for (const id of new Set(req.rows.flatMap((r) => (r.adapterId ? [r.adapterId] : [])))) applied.set(id, await adapters.apply(id));
     const options: GenerateOptions = { maxNewTokens: req.maxNewTokens, greedy: true, stopTokenIds: [lm.eosTokenId] };
     const ids = req.rows.map((r) => lm.tokenizer.encode(r.input));
     // The adapter rows, then the same inputs through the base model: 2N rows in one batch.
-    const rows = [...req.rows.map((r, i) => ({ prompt: r.adapterId ? applied.get(r.adapterId)! : null, inputIds: ids[i], options })), ...ids.map((inputIds) => ({ prompt: null, inputIds, options }))];
+    const rows = [
+      ...req.rows.map((r, i) => ({ prompt: r.adapterId ? applied.get(r.adapterId)!.tuned : null, inputIds: ids[i], options })),
+      ...ids.map((inputIds) => ({ prompt: null, inputIds, options })),
+    ];
     let t0 = performance.now();
     const mixed = await mixedGenerate(lm.model, rows);
     const mixedMs = performance.now() - t0;
@@ -36,13 +39,18 @@ export async function serveBatch(session: ModelSession, adapters: Adapters, req:
     const oneByOneMs = performance.now() - t0;
     const N = req.rows.length;
     return {
-      rows: req.rows.map((r, i) => ({ adapterId: r.adapterId, input: r.input, output: lm.tokenizer.decode(mixed[i].filter((t) => t !== lm.eosTokenId)), base: lm.tokenizer.decode(mixed[N + i].filter((t) => t !== lm.eosTokenId)) })),
+      rows: req.rows.map((r, i) => ({
+        adapterId: r.adapterId,
+        input: r.input,
+        output: lm.tokenizer.decode(mixed[i].filter((t) => t !== lm.eosTokenId)),
+        base: lm.tokenizer.decode(mixed[N + i].filter((t) => t !== lm.eosTokenId)),
+      })),
       mixedMs,
       oneByOneMs,
       identical: mixed.every((m, i) => m.length === alone[i].length && m.every((t, j) => t === alone[i][j])),
       tokens: mixed.reduce((n, m) => n + m.length, 0),
     };
   } finally {
-    for (const t of applied.values()) disposeTuned(t);
+    for (const a of applied.values()) a.dispose();
   }
 }

@@ -5,7 +5,7 @@
 // go to the blocks. The loss is the token-mean cross-entropy of logits[i] against labels[i + 1].
 import * as tf from '@tensorflow/tfjs-core';
 import type { CausalLM, ForwardOptions } from '../models/model.ts';
-import { disposeInjection, type Injection } from '../methods/method.ts';
+import type { Injection } from '../methods/method.ts';
 import { crossEntropy, gatherRows, lmHeadLoss } from '../ops/lm-loss.ts';
 import { tidy } from '../tidy.ts';
 import { BatchError, IGNORE_INDEX, type Batch } from './batch.ts';
@@ -19,12 +19,6 @@ const isInjection = (t: Tuned): t is Injection => t !== null && !(t instanceof t
 export function injectionOf(t: Tuned): Injection {
   if (isInjection(t)) return t;
   return { prompt: t, prefix: null, lora: null };
-}
-
-/** Frees a Tuned made outside a tidy: a soft prompt tensor, or an injection's tensors. */
-export function disposeTuned(t: Tuned): void {
-  if (t instanceof tf.Tensor) t.dispose();
-  else if (t) disposeInjection(t);
 }
 
 /** Rows the tuned model prepends to every sequence (the prompt's V; 0 for a prefix, LoRA or none). */

@@ -9,6 +9,7 @@ import { ModelPanel } from '../model/ModelPanel.tsx';
 import { PromptPanel } from '../prompt/PromptPanel.tsx';
 import { TrainSettings } from '../prompt/TrainSettings.tsx';
 import { RecoveryBanner } from '../recovery/RecoveryBanner.tsx';
+import { ServePanel } from '../serve/ServePanel.tsx';
 import { TeachPanel } from '../teach/TeachPanel.tsx';
 import { TrainPanel } from '../train/TrainPanel.tsx';
 import { restartEngine } from './engine.ts';
@@ -22,6 +23,7 @@ const TABS: { id: Tab; label: string }[] = [
   { id: 'evaluate', label: 'Evaluate & try' },
   { id: 'inspect', label: 'Inspect' },
   { id: 'adapters', label: 'Adapters' },
+  { id: 'serve', label: 'Serve' },
 ];
 
 function SoftwareGpuNotice() {
@@ -100,6 +102,9 @@ export function App() {
             </div>
             <div hidden={tab !== 'adapters'} role="tabpanel">
               <AdaptersPanel />
+            </div>
+            <div hidden={tab !== 'serve'} role="tabpanel">
+              <ServePanel />
             </div>
           </section>
           <footer className="footer small muted">Everything runs in this browser: models, data and adapters never leave it. Adapters load with Hugging Face PEFT unchanged.</footer>

@@ -109,7 +109,7 @@ export interface Toast {
   text: string;
 }
 
-export type Tab = 'train' | 'compare' | 'evaluate' | 'inspect' | 'adapters';
+export type Tab = 'train' | 'compare' | 'evaluate' | 'inspect' | 'adapters' | 'serve';
 
 export interface AppState {
   engineStatus: 'starting' | 'ready' | 'restarting' | 'failed';
