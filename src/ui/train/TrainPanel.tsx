@@ -208,9 +208,12 @@ export function TrainPanel() {
           </p>
         </div>
       )}
+      {/* The loss chart is there before the first run: its canvas is made while the page is idle. With a
+          software WebGPU adapter the GPU process is busy for seconds once a step runs, and a canvas
+          made then stalls the page until the step ends. */}
+      <Chart title="Training loss" series={loss.series} data={loss.data} height={260} yLabel="cross-entropy" testId="loss-chart" />
       {(run || shown.length > 0) && (
         <>
-          <Chart title="Training loss" series={loss.series} data={loss.data} height={260} yLabel="cross-entropy" testId="loss-chart" />
           <div className="row gap small chart-options">
             <label htmlFor="smoothing">Smoothing {smoothing.toFixed(2)}</label>
             <input id="smoothing" type="range" min={0} max={0.99} step={0.01} value={smoothing} onChange={(e) => setSmoothing(Number(e.target.value))} />
