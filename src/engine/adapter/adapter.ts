@@ -53,8 +53,8 @@ export function adapterFiles(adapter: PromptAdapter): Record<string, Uint8Array>
   };
 }
 
-/** Reads an adapter from its files (config and weights; other files are ignored). */
-export function readAdapter(files: Record<string, Uint8Array>): PromptAdapter {
+/** An adapter folder's parsed adapter_config.json and its weights file, with the errors every reader gives. */
+export function adapterFolderParts(files: Record<string, Uint8Array>): { json: unknown; weights: Uint8Array } {
   const configBytes = files[CONFIG_FILE];
   if (!configBytes) throw new AdapterError(`adapter has no ${CONFIG_FILE}`);
   let json: unknown;
@@ -63,7 +63,6 @@ export function readAdapter(files: Record<string, Uint8Array>): PromptAdapter {
   } catch (e) {
     throw new AdapterError(`${CONFIG_FILE}: not valid JSON (${(e as Error).message})`);
   }
-  const config = parseConfigJson(json);
   const weights = files[WEIGHTS_FILE];
   if (!weights) {
     if (files[LEGACY_WEIGHTS_FILE]) {
@@ -74,6 +73,13 @@ export function readAdapter(files: Record<string, Uint8Array>): PromptAdapter {
     }
     throw new AdapterError(`adapter has no ${WEIGHTS_FILE}`);
   }
+  return { json, weights };
+}
+
+/** Reads an adapter from its files (config and weights; other files are ignored). */
+export function readAdapter(files: Record<string, Uint8Array>): PromptAdapter {
+  const { json, weights } = adapterFolderParts(files);
+  const config = parseConfigJson(json);
   let parsed;
   try {
     parsed = parseSafetensors(weights, WEIGHTS_FILE);

@@ -4,7 +4,7 @@ import { parseSafetensors, SafetensorsError, writeSafetensors } from '../io/safe
 import { Tuning, type MethodConfig } from '../methods/index.ts';
 import { MethodError, savedTensor, type Injection, type NamedTensor } from '../methods/method.ts';
 import type { CausalLM } from '../models/model.ts';
-import { CONFIG_FILE, LEGACY_WEIGHTS_FILE, WEIGHTS_FILE } from './adapter.ts';
+import { adapterFolderParts, CONFIG_FILE, WEIGHTS_FILE } from './adapter.ts';
 import { methodConfigFromJson, methodConfigJson, type AdapterMeta } from './method-config.ts';
 import { adapterCard, type CardExtras } from './model-card.ts';
 import { AdapterError } from './peft-config.ts';
@@ -101,20 +101,8 @@ export function methodAdapterFiles(tuning: Tuning, values: Float32Array, meta: A
 
 /** Reads any method's adapter folder (config and weights; other files are ignored). */
 export function readMethodAdapter(files: Record<string, Uint8Array>): MethodAdapter {
-  const configBytes = files[CONFIG_FILE];
-  if (!configBytes) throw new AdapterError(`adapter has no ${CONFIG_FILE}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(configBytes));
-  } catch (e) {
-    throw new AdapterError(`${CONFIG_FILE}: not valid JSON (${(e as Error).message})`);
-  }
+  const { json, weights } = adapterFolderParts(files);
   const { config, meta } = methodConfigFromJson(json);
-  const weights = files[WEIGHTS_FILE];
-  if (!weights) {
-    if (files[LEGACY_WEIGHTS_FILE]) throw new AdapterError(`${LEGACY_WEIGHTS_FILE} is a pickled PyTorch file and is never executed here; re-save the adapter with safe_serialization=True`);
-    throw new AdapterError(`adapter has no ${WEIGHTS_FILE}`);
-  }
   const tensors = (bytes: Uint8Array, file: string) => {
     const out: Record<string, NamedTensor> = {};
     try {

@@ -55,7 +55,8 @@ export function targetModules(model: CausalLM, c: LoraConfig): LinearModule[] {
   return chosen;
 }
 
-const scaleOf = (c: LoraConfig) => (c.useRslora ? c.alpha / Math.sqrt(c.r) : c.alpha / c.r);
+/** The delta's scale: alpha / r, or alpha / sqrt(r) with rsLoRA. */
+export const scaleOf = (c: LoraConfig) => (c.useRslora ? c.alpha / Math.sqrt(c.r) : c.alpha / c.r);
 const paramName = (m: LinearModule, ab: 'A' | 'B') => `base_model.model.${m.path}.lora_${ab}.default.weight`;
 /** The key PEFT's save_pretrained writes (the adapter name removed). */
 export const savedName = (m: LinearModule, ab: 'A' | 'B') => `base_model.model.${m.path}.lora_${ab}.weight`;

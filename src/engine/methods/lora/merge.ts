@@ -6,7 +6,7 @@ import type { FloatTensor, RawTensor } from '../../io/safetensors.ts';
 import type { CausalLM } from '../../models/model.ts';
 import { MethodError, paramValues } from '../method.ts';
 import { Tuning } from '../index.ts';
-import { targetModules, type LoraConfig } from './index.ts';
+import { scaleOf, targetModules, type LoraConfig } from './index.ts';
 
 /** The checkpoint name of a module's weight (GPT-2 and BLOOM Hub checkpoints store theirs without "transformer."). */
 function weightName(store: WeightStore, path: string): string {
@@ -17,7 +17,7 @@ function weightName(store: WeightStore, path: string): string {
 /** Every tensor of `store`, the LoRA-targeted weights merged with the adapter's trained values. */
 export function mergeLora(store: WeightStore, model: CausalLM, config: LoraConfig, values: Float32Array): Record<string, FloatTensor | RawTensor> {
   const tuning = new Tuning(model, { method: 'lora', ...config });
-  const scale = config.useRslora ? config.alpha / Math.sqrt(config.r) : config.alpha / config.r;
+  const scale = scaleOf(config);
   const out: Record<string, FloatTensor | RawTensor> = {};
   const merged = new Map<string, FloatTensor>();
   const r = config.r;
