@@ -9,6 +9,8 @@ export interface FlagSpec {
   help: string;
   required?: boolean;
   default?: string | number | boolean;
+  /** May be given more than once (string flags): the values in order, as a list. */
+  repeatable?: boolean;
 }
 
 export interface CommandSpec {
@@ -18,7 +20,7 @@ export interface CommandSpec {
   flags: FlagSpec[];
 }
 
-export type ParsedFlags = Record<string, string | number | boolean | undefined>;
+export type ParsedFlags = Record<string, string | string[] | number | boolean | undefined>;
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -43,7 +45,8 @@ export function parseFlags(spec: CommandSpec, argv: string[]): ParsedFlags {
     }
     const raw = eq < 0 ? argv[++i] : arg.slice(eq + 1);
     if (raw === undefined) throw new UsageError(`${spec.name}: --${name} needs a value`);
-    if (flag.type === 'string') out[name] = raw;
+    if (flag.type === 'string' && flag.repeatable) out[name] = [...((out[name] as string[] | undefined) ?? []), raw];
+    else if (flag.type === 'string') out[name] = raw;
     else {
       const n = Number(raw);
       if (raw.trim() === '' || !Number.isFinite(n) || (flag.type === 'int' && !Number.isInteger(n))) {
@@ -64,7 +67,7 @@ export function helpText(spec: CommandSpec): string {
   const lines = [`${spec.summary}`, '', `usage: ${spec.usage}`, '', 'flags:'];
   for (const f of spec.flags) {
     const left = `--${f.name}${f.type === 'boolean' ? '' : ` <${f.type}>`}`;
-    const extra = f.required ? ' (required)' : f.default !== undefined ? ` (default ${JSON.stringify(f.default)})` : '';
+    const extra = (f.required ? ' (required)' : f.default !== undefined ? ` (default ${JSON.stringify(f.default)})` : '') + (f.repeatable ? ' (repeatable)' : '');
     lines.push(`  ${left.padEnd(width + 4)}  ${f.help}${extra}`);
   }
   return lines.join('\n');

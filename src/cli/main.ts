@@ -7,11 +7,12 @@ import { generate } from './commands/generate.ts';
 import { init } from './commands/init.ts';
 import { merge } from './commands/merge.ts';
 import { serve } from './commands/serve.ts';
+import { suite } from './commands/suite.ts';
 import { tokenize } from './commands/tokenize.ts';
 import { train } from './commands/train.ts';
 import { emit } from './output.ts';
 
-const COMMANDS: Command[] = [tokenize, init, forward, train, evaluate, generate, merge, serve];
+const COMMANDS: Command[] = [tokenize, init, forward, train, evaluate, suite, generate, merge, serve];
 
 function usage(): string {
   return ['prompt-tuning playground CLI: npm run -s cli -- <command> [flags]   (<command> --help for its flags)', '', ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(10)} ${c.spec.summary}`)].join(

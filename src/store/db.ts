@@ -3,6 +3,7 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import { splitIndices } from '../engine/data/batches.ts';
 import { evalEveryFor } from '../engine/run/spec.ts';
+import type { Suite } from '../engine/run/suite.ts';
 import type { AdapterRecord, AdapterSummaryRecord, CheckpointRecord, DatasetRecord, RunRecord, RunSummaryRecord, TensorRecord } from './records.ts';
 
 interface PlaygroundDB extends DBSchema {
@@ -12,10 +13,12 @@ interface PlaygroundDB extends DBSchema {
   datasets: { key: string; value: DatasetRecord };
   /** Run init prompts ('run:<id>') and adapter prompts ('adapter:<id>'), kept out of the listed records. */
   tensors: { key: string; value: TensorRecord };
+  /** Each task's pinned evaluation suite, keyed by the task's name. */
+  suites: { key: string; value: Suite };
 }
 
 export const DB_NAME = 'prompt-tuning-playground';
-export const DB_VERSION = 4;
+export const DB_VERSION = 5;
 
 type UpgradeTx = IDBPTransaction<PlaygroundDB, StoreNames<PlaygroundDB>[], 'versionchange'>;
 
@@ -55,6 +58,20 @@ async function migrateV3toV4(tx: UpgradeTx): Promise<void> {
   }
 }
 
+/**
+ * Version 5: tasks pin evaluation suites (a new store) and an adapter names its task. A v4
+ * adapter trained in a run still in storage gets that run's dataset name as its task.
+ */
+async function migrateV4toV5(d: IDBPDatabase<PlaygroundDB>, tx: UpgradeTx): Promise<void> {
+  d.createObjectStore('suites', { keyPath: 'task' });
+  const runs = tx.objectStore('runs');
+  for (let c = await tx.objectStore('adapters').openCursor(); c; c = await c.continue()) {
+    if (c.value.task !== undefined) continue;
+    const run = c.value.runId ? await runs.get(c.value.runId) : undefined;
+    await c.update({ ...c.value, task: run?.spec.data.name ?? null });
+  }
+}
+
 let dbPromise: Promise<IDBPDatabase<PlaygroundDB>> | null = null;
 
 export function db(): Promise<IDBPDatabase<PlaygroundDB>> {
@@ -67,6 +84,7 @@ export function db(): Promise<IDBPDatabase<PlaygroundDB>> {
         createV3(d);
       }
       if (oldVersion < 4) await migrateV3toV4(tx);
+      if (oldVersion < 5) await migrateV4toV5(d, tx);
     },
     blocking() {
       // Another tab upgrades the schema: let it.
@@ -182,9 +200,23 @@ export async function deleteAdapter(id: string): Promise<void> {
   const tx = (await db()).transaction(['adapters', 'tensors'], 'readwrite');
   await Promise.all([tx.objectStore('adapters').delete(id), tx.objectStore('tensors').delete(adapterKey(id)), tx.done]);
 }
-export async function updateAdapter(id: string, change: { name?: string; metrics?: Partial<AdapterRecord['metrics']> }): Promise<void> {
+export async function updateAdapter(id: string, change: { name?: string; task?: string | null; metrics?: Partial<AdapterRecord['metrics']> }): Promise<void> {
   const tx = (await db()).transaction('adapters', 'readwrite');
   const current = await tx.store.get(id);
   if (current) await tx.store.put({ ...current, ...change, metrics: { ...current.metrics, ...change.metrics } });
   await tx.done;
+}
+
+// Suites: one pinned per task; pinning another replaces it (adapters keep the scores they had, marked as on another suite).
+export async function putSuite(suite: Suite): Promise<void> {
+  await (await db()).put('suites', suite);
+}
+export async function getSuite(task: string): Promise<Suite | undefined> {
+  return (await db()).get('suites', task);
+}
+export async function listSuites(): Promise<Suite[]> {
+  return (await db()).getAll('suites');
+}
+export async function deleteSuite(task: string): Promise<void> {
+  await (await db()).delete('suites', task);
 }

@@ -7,6 +7,7 @@ import type { Row } from '../engine/data/parse.ts';
 import type { ModelOrigin } from '../engine/load.ts';
 import type { MethodConfig } from '../engine/methods/index.ts';
 import type { MeasuredAccuracy, PromptSpec, RunSplit, TrainSpec } from '../engine/run/spec.ts';
+import type { SuiteScore } from '../engine/run/suite.ts';
 import type { StopReason } from '../engine/train/trainer.ts';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
@@ -145,6 +146,8 @@ export interface AdapterMetrics {
   stepSeconds: number | null;
   /** Trainable values of the method (absent on adapters stored before methods). */
   trainableParams?: number | null;
+  /** Its last score on its task's pinned suite (absent: never scored). */
+  suite?: SuiteScore | null;
 }
 
 /** What an adapter record keeps besides its tensors (shown in the Adapters panel). */
@@ -163,6 +166,8 @@ export interface AdapterSummary {
   method?: MethodConfig;
   model: ModelOrigin;
   metrics: AdapterMetrics;
+  /** The task it is a version of (a trained adapter: its run's dataset name); null: none (imported, until given one). */
+  task?: string | null;
 }
 
 export interface AdapterRecord extends AdapterSummary {
@@ -192,12 +197,13 @@ export const NO_METRICS: AdapterMetrics = { steps: null, finalLoss: null, bestVa
 /** The one way an adapter record is made (trained, kept from a checkpoint, or imported). */
 export function newAdapterRecord(
   a: Pick<AdapterRecord, 'name' | 'source' | 'config' | 'model' | 'prompt'> &
-    Partial<Pick<AdapterRecord, 'runId' | 'method' | 'initPrompt' | 'initIds' | 'lossCurve' | 'importedFrom' | 'warnings'>> & { metrics?: Partial<AdapterMetrics> },
+    Partial<Pick<AdapterRecord, 'runId' | 'task' | 'method' | 'initPrompt' | 'initIds' | 'lossCurve' | 'importedFrom' | 'warnings'>> & { metrics?: Partial<AdapterMetrics> },
 ): AdapterRecord {
   return {
     id: crypto.randomUUID(),
     createdAt: Date.now(),
     runId: null,
+    task: null,
     initPrompt: null,
     initIds: null,
     lossCurve: { step: [], loss: [] },
@@ -214,6 +220,6 @@ export function methodOfAdapter(a: Pick<AdapterSummary, 'method' | 'config'>): M
 }
 
 export function summaryOf(a: AdapterSummaryRecord): AdapterSummary {
-  const { id, name, createdAt, source, runId, config, method, model, metrics } = a;
-  return { id, name, createdAt, source, runId, config, ...(method ? { method } : {}), model, metrics };
+  const { id, name, createdAt, source, runId, config, method, model, metrics, task } = a;
+  return { id, name, createdAt, source, runId, config, ...(method ? { method } : {}), model, metrics, task: task ?? null };
 }

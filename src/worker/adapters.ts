@@ -7,6 +7,7 @@ import { readMethodAdapter, trainableValues } from '../engine/adapter/method-ada
 import { Tuning } from '../engine/methods/index.ts';
 import { exportBundle } from '../engine/run/export.ts';
 import type { MeasuredAccuracy } from '../engine/run/spec.ts';
+import type { SuiteScore } from '../engine/run/suite.ts';
 import * as store from '../store/db.ts';
 import { historyUpTo, newAdapterRecord, summaryOf, type AdapterRecord, type AdapterSummary } from '../store/records.ts';
 import { EngineError } from './engine-error.ts';
@@ -84,6 +85,20 @@ export class Adapters {
     const kept = this.unsaved.get(id);
     if (kept) kept.metrics.accuracy = accuracy;
     else await store.updateAdapter(id, { metrics: { accuracy } });
+  }
+
+  /** Keeps its score on its task's suite with the adapter. */
+  async setSuiteScore(id: string, suite: SuiteScore): Promise<void> {
+    const kept = this.unsaved.get(id);
+    if (kept) kept.metrics.suite = suite;
+    else await store.updateAdapter(id, { metrics: { suite } });
+  }
+
+  /** Makes the adapter a version of `task` (null: of none). */
+  async setTask(id: string, task: string | null): Promise<void> {
+    const kept = this.unsaved.get(id);
+    if (kept) kept.task = task;
+    else await store.updateAdapter(id, { task });
   }
 
   /**

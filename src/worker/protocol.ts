@@ -10,6 +10,7 @@ import type { MethodConfig } from '../engine/methods/index.ts';
 import type { SplitPart } from '../engine/run/evaluate.ts';
 import type { RunStats } from '../engine/run/plan.ts';
 import type { PromptSpec, TrainSpec } from '../engine/run/spec.ts';
+import type { SuiteScore, VersionRow } from '../engine/run/suite.ts';
 import type { StopReason } from '../engine/train/trainer.ts';
 import type { CacheSummary } from './file-cache.ts';
 import type { AdapterSummary, BackendName, ModelRef, RunHistory, RunStatus, RunSummaryRecord } from '../store/records.ts';
@@ -19,6 +20,8 @@ export { emptyHistory, methodOfAdapter } from '../store/records.ts';
 export type { MeasuredAccuracy, PromptSpec, TrainSpec } from '../engine/run/spec.ts';
 export { DEFAULT_LR, DEFAULT_METHODS, DEFAULT_PROMPT_SPEC, DEFAULT_TRAIN_SPEC } from '../engine/run/spec.ts';
 export type { MethodConfig, MethodName } from '../engine/methods/index.ts';
+export type { SuiteScore, VersionRow } from '../engine/run/suite.ts';
+export { DEFAULT_SUITE_ROWS, DROP_POINTS } from '../engine/run/suite.ts';
 
 export interface GpuAdapterFacts {
   vendor: string;
@@ -231,6 +234,33 @@ export interface ServeResult {
   tokens: number;
 }
 
+/** A task's pinned suite, without its rows. */
+export interface SuiteInfo {
+  task: string;
+  source: string;
+  createdAt: number;
+  hash: string;
+  rows: number;
+  labels: string[];
+}
+
+export interface PinSuiteRequest {
+  task: string;
+  /** A run's held-out rows (the first `limit`, round-robin over labels), or an uploaded file: a suite file or a JSONL/CSV of labelled rows. */
+  from: { kind: 'run'; runId: string; limit?: number } | { kind: 'file'; name: string; text: string };
+}
+
+export interface TaskVersions {
+  task: string;
+  suite: SuiteInfo | null;
+  /** Oldest first; empty when the task has no suite. */
+  rows: VersionRow[];
+  /** The loaded model's revision, which each version's is compared with. */
+  loadedRevision: string | null;
+  /** Adapters of the task that no suite scored yet (the task has no suite). */
+  unscored: number;
+}
+
 export interface GenerateRequest {
   input: string;
   adapterId: string | null;
@@ -308,6 +338,17 @@ export interface EngineCommands {
   inspect(adapterId: string, k?: number): Promise<InspectResult>;
   /** The Serve tab: rows of several adapters decoded as one batch, against one by one. */
   serve(req: ServeRequest): Promise<ServeResult>;
+
+  /** Evaluation suites and adapter versions (the Adapters panel). */
+  listSuites(): Promise<SuiteInfo[]>;
+  pinSuite(req: PinSuiteRequest): Promise<SuiteInfo>;
+  unpinSuite(task: string): Promise<void>;
+  suiteFile(task: string): Promise<{ fileName: string; text: string }>;
+  taskVersions(task: string): Promise<TaskVersions>;
+  /** Scores an adapter on its task's suite (and keeps the score with it). */
+  evaluateVersion(adapterId: string): Promise<SuiteScore>;
+  /** Makes an adapter a version of a task (an imported one has none), or of none. */
+  setAdapterTask(adapterId: string, task: string | null): Promise<void>;
 
   memory(): { numTensors: number; numBytes: number };
   loseDevice(): void;

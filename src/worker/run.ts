@@ -18,6 +18,8 @@ export interface RunContext {
   deviceLost: Promise<string>;
   /** Holds an adapter IndexedDB refused, so it can still be used and downloaded. */
   keepUnsaved(adapter: AdapterRecord): void;
+  /** Scores the run's adapter as a new version of its task; what to add to the run's message. */
+  scoreVersion(adapter: AdapterRecord, run: RunRecord): Promise<string>;
 }
 
 export class TrainingRun {
@@ -193,6 +195,10 @@ export class TrainingRun {
         message: `The trained soft prompt could not be saved in this browser (${(e as Error).message}). It stays available until the page closes: download it from the Train tab.`,
       });
     }
+    if (status !== 'failed') {
+      // A suite score never fails the run: the adapter is stored, and can be scored again on demand.
+      message += await this.ctx.scoreVersion(adapter, this.record).catch((e: Error) => `; it could not be scored on its task's suite (${e.message})`);
+    }
     const end: RunEnd = { runId: this.id, status, stopReason: summary.stopReason, message, adapterId: adapter.id, steps: summary.steps };
     this.ctx.emit({ type: 'run-end', end });
     return end;
@@ -219,6 +225,7 @@ export class TrainingRun {
       name: spec.label,
       source: 'trained',
       runId: this.id,
+      task: spec.data.name,
       ...recordConfig(lm, spec.method, values, spec.prompt),
       model: lm.origin,
       metrics: {

@@ -16,6 +16,7 @@ import { EngineError } from './engine-error.ts';
 import type { ModelSession } from './model-session.ts';
 import { CHECKPOINT_EVERY, type DatasetSpec, type DataStats, type DataStatsRequest, type EngineEvent, type Recoverable, type RunSpec, type RunStarted } from './protocol.ts';
 import { TrainingRun } from './run.ts';
+import type { Suites } from './suites.ts';
 
 /** What a plan reads of a spec: a stored run's, a new run's or the data panel's. */
 type PlanSpec = Pick<StoredRunSpec, 'prompt' | 'train' | 'method'> & { data: { name: string; mapping: ColumnMapping } };
@@ -31,6 +32,7 @@ export class Runs {
   constructor(
     private readonly session: ModelSession,
     private readonly adapters: Adapters,
+    private readonly suites: Suites,
     private readonly emit: (e: EngineEvent) => void,
   ) {}
 
@@ -83,7 +85,11 @@ export class Runs {
     const lm = this.session.need();
     const trainer = trainerFor(lm, plan, this.tuning(record.spec), record.initPrompt, resume);
     const backend = this.session.backendName ?? 'cpu';
-    this.current = new TrainingRun({ emit: this.emit, lm, backend, deviceLost: this.session.deviceLost, keepUnsaved: (a) => this.adapters.keepUnsaved(a) }, record, trainer);
+    this.current = new TrainingRun(
+      { emit: this.emit, lm, backend, deviceLost: this.session.deviceLost, keepUnsaved: (a) => this.adapters.keepUnsaved(a), scoreVersion: (a, r) => this.suites.afterRun(a, r) },
+      record,
+      trainer,
+    );
     return { runId: record.id, totalSteps: record.totalSteps, stepsPerEpoch: plan.stepsPerEpoch, startStep: resume?.step ?? 0, history: record.history, warnings };
   }
 

@@ -34,11 +34,16 @@ import type {
   Recoverable,
   RunSpec,
   RunStarted,
+  PinSuiteRequest,
   ServeRequest,
   ServeResult,
+  SuiteInfo,
+  SuiteScore,
+  TaskVersions,
 } from './protocol.ts';
 import { Runs } from './runs.ts';
 import { serveBatch } from './serving.ts';
+import { Suites } from './suites.ts';
 
 export { EngineError } from './engine-error.ts';
 
@@ -53,12 +58,14 @@ export class EngineService implements EngineCommands {
   private readonly session: ModelSession;
   private readonly adapters: Adapters;
   private readonly runs: Runs;
+  private readonly suites: Suites;
 
   constructor(host: EngineHost) {
     const emit = (e: EngineEvent) => this.emit(e);
     this.session = new ModelSession(host, emit);
     this.adapters = new Adapters(this.session, (url) => host.embeddedFiles(url));
-    this.runs = new Runs(this.session, this.adapters, emit);
+    this.suites = new Suites(this.session, this.adapters, emit);
+    this.runs = new Runs(this.session, this.adapters, this.suites, emit);
   }
 
   subscribe(listener: (e: EngineEvent) => void): void {
@@ -207,6 +214,36 @@ export class EngineService implements EngineCommands {
 
   serve(req: ServeRequest): Promise<ServeResult> {
     return serveBatch(this.session, this.adapters, req);
+  }
+
+  // ---------------------------------------------------------------- suites and versions
+
+  listSuites(): Promise<SuiteInfo[]> {
+    return this.suites.list();
+  }
+
+  pinSuite(req: PinSuiteRequest): Promise<SuiteInfo> {
+    return this.suites.pin(req);
+  }
+
+  unpinSuite(task: string): Promise<void> {
+    return this.suites.unpin(task);
+  }
+
+  suiteFile(task: string): Promise<{ fileName: string; text: string }> {
+    return this.suites.file(task);
+  }
+
+  taskVersions(task: string): Promise<TaskVersions> {
+    return this.suites.versions(task);
+  }
+
+  evaluateVersion(adapterId: string): Promise<SuiteScore> {
+    return this.suites.evaluate(adapterId);
+  }
+
+  setAdapterTask(adapterId: string, task: string | null): Promise<void> {
+    return this.adapters.setTask(adapterId, task);
   }
 
   memory(): { numTensors: number; numBytes: number } {

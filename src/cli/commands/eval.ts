@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { formatVersionTable, parseSuite, scoreSuite, suiteLabels, versionRows, type VersionInput } from '../../engine/run/suite.ts';
 import { majorityBaseline } from '../../engine/data/labels.ts';
 import { UsageError } from '../args.ts';
 import { evaluateCondition, firstExamples, splitRows, type SplitPart } from '../../engine/run/evaluate.ts';
@@ -30,10 +32,12 @@ export const evaluate: Command = {
   spec: {
     name: 'eval',
     summary: 'Held-out loss, accuracy of the greedily generated label, and per-label accuracy.',
-    usage: 'eval --model M [--adapter DIR] --data FILE [--template T] [--split split.json]',
+    usage:
+      'eval --model M [--adapter DIR] --data FILE [--template T] [--split split.json]\n       eval --model M --suite FILE --adapter V1 [--adapter V2 ...]  (versions oldest first: the versions table)',
     flags: [
       MODEL_FLAG,
-      ADAPTER_FLAG,
+      { ...ADAPTER_FLAG, repeatable: true, help: `${ADAPTER_FLAG.help}; with --suite, once per version, oldest first` },
+      { name: 'suite', type: 'string', help: "a task's pinned suite (the Adapters panel's download): score each --adapter on it and print the versions table" },
       { name: 'data', type: 'string', help: 'JSONL or CSV file (text+label or prompt+completion)', default: DEFAULT_TEST_DATA },
       ...DATA_FLAGS,
       { name: 'split', type: 'string', help: "a run's split.json (from train --out or the tab's export): score only the validation rows of --data it held out" },
@@ -44,11 +48,14 @@ export const evaluate: Command = {
     ],
   },
   async run(flags) {
+    const dirs = (flags.adapter as string[] | undefined) ?? [];
+    if (flags.suite) return evalSuite(flags.model as string, flags.suite as string, dirs);
+    if (dirs.length > 1) throw new UsageError('eval: several --adapter flags compare versions on a suite: give --suite FILE too');
     const data = readExamples(flags.data as string, flags);
     const all = flags.split ? (await heldOutRows(flags.split as string, data, 'validation')).examples : data.examples;
     const examples = firstExamples(all, (flags.limit as number | undefined) ?? null);
     const lm = await loadCliModel(flags.model as string);
-    const adapter = flags.adapter ? loadCliMethodAdapter(lm, flags.adapter as string) : null;
+    const adapter = dirs.length ? loadCliMethodAdapter(lm, dirs[0]) : null;
     const score = await evaluateCondition(lm, adapter?.tuned ?? null, examples, {
       textPrefix: flags['text-prompt'] as string | undefined,
       labelTask: true,
@@ -70,3 +77,34 @@ export const evaluate: Command = {
     });
   },
 };
+
+/**
+ * Each adapter (a version of the suite's task, oldest first) scored on the suite: the same rows
+ * and table as the Adapters panel. The table goes to stderr for people, the rows to stdout as JSON.
+ */
+async function evalSuite(model: string, file: string, dirs: string[]): Promise<void> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${file}: ${(e as Error).message}`);
+  }
+  const suite = await parseSuite(text, file);
+  const lm = await loadCliModel(model);
+  const inputs: VersionInput[] = [];
+  for (const [i, dir] of (dirs.length ? dirs : [null]).entries()) {
+    const adapter = dir ? loadCliMethodAdapter(lm, dir) : null;
+    const name = dir ? path.basename(path.resolve(dir)) : 'base model (no adapter)';
+    try {
+      const score = await scoreSuite(lm, adapter?.tuned ?? null, suite, (done, total) => status(`${name} ${bar(done / total)} ${done}/${total}`));
+      inputs.push({ id: dir ?? '', name, createdAt: i, score, revision: adapter ? adapter.adapter.meta.revision : lm.origin.revision });
+    } finally {
+      if (adapter) disposeInjection(adapter.tuned);
+    }
+  }
+  statusDone();
+  const loaded = lm.origin.revision;
+  const rows = versionRows(inputs, suite, loaded);
+  process.stderr.write(`${suite.task}: ${suite.examples.length}-row suite ${suite.hash.slice(0, 12)} (${suite.source})\n${formatVersionTable(rows, suiteLabels(suite), loaded)}\n`);
+  emit({ task: suite.task, suite: suite.hash, rows: suite.examples.length, versions: rows.map(({ id, ...r }) => ({ ...r, adapter: id || null })) });
+}
