@@ -176,4 +176,31 @@ describe('method comparison', () => {
     expect(await card.getByText(/P-tuning · V 8 · LSTM encoder/).count()).toBe(1);
     expect(log.errors).toEqual([]);
   });
+  test("Adapters shows each task's versions scored on its pinned suite; an imported adapter joins a task and is scored on demand", async () => {
+    await page.getByTestId('tab-adapters').click();
+    const complaint = page.locator('[data-testid=task-versions][data-task=complaint]');
+    // Four runs of the comparison on complaint: four versions, each scored at the end of its run on
+    // the suite the first run pinned from its held-out test rows (40 of them, both labels).
+    await expect.poll(() => complaint.getByTestId('version-row').count()).toBe(4);
+    expect(await complaint.getByTestId('suite-info').textContent()).toMatch(/40 rows \(40 of the \d+ test rows held out by run/);
+    const accuracies = await complaint.getByTestId('version-accuracy').allTextContents();
+    console.log(`complaint versions (newest first): ${accuracies.join(', ')}`);
+    for (const a of accuracies) expect(a).toMatch(/^\d+(\.\d)?%$/);
+    // The suite downloads as the file the CLI's eval --suite reads.
+    const [download] = await Promise.all([page.waitForEvent('download'), complaint.getByText('Download suite').click()]);
+    const suite = JSON.parse(readFileSync(await download.path(), 'utf8'));
+    expect(suite).toMatchObject({ format: 'prompt-tuning-playground/suite', task: 'complaint' });
+    expect(suite.examples).toHaveLength(40);
+    // The imported P-tuning adapter belongs to no task until given one; then it is a new version, scored on demand.
+    const imported = await page.evaluate(() => (globalThis as any).__playground.state().activeAdapterId);
+    await page.locator(`[data-adapter-id="${imported}"] select[aria-label=task]`).selectOption('complaint');
+    await expect.poll(() => complaint.getByTestId('version-row').count()).toBe(5);
+    const newest = complaint.getByTestId('version-row').first();
+    expect(await newest.getByTestId('version-accuracy').textContent()).toBe('not scored');
+    await newest.getByText('score', { exact: true }).click();
+    await expect.poll(() => newest.getByTestId('version-accuracy').textContent(), { timeout: 60_000 }).toMatch(/^\d+(\.\d)?%$/);
+    await page.addStyleTag({ content: '.topbar, .work { position: static !important; } .toasts { display: none; }' });
+    await complaint.screenshot({ path: path.join(OUT, 'versions.png') });
+    expect(log.errors).toEqual([]);
+  });
 });

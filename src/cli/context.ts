@@ -1,4 +1,5 @@
 // What several commands share: loading the model (with a download bar), an adapter, a dataset.
+import { UsageError } from './args.ts';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { detectColumns, toExamples, type ColumnMapping, type Example } from '../engine/data/examples.ts';
@@ -56,6 +57,15 @@ export function loadCliMethodAdapter(lm: LoadedModel, dir: string): CliMethodAda
     throw new AdapterError(`${dir}: ${(e as Error).message}`);
   }
   return { adapter, tuned, warnings };
+}
+
+/** A text file the user named, or a clear error naming it. */
+export function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${file}: ${(e as Error).message}`);
+  }
 }
 
 export function readExamples(file: string, flags: ParsedFlags): { examples: Example[]; mapping: ColumnMapping; rows: Row[]; name: string } {

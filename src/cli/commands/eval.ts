@@ -5,7 +5,7 @@ import { majorityBaseline } from '../../engine/data/labels.ts';
 import { UsageError } from '../args.ts';
 import { evaluateCondition, firstExamples, splitRows, type SplitPart } from '../../engine/run/evaluate.ts';
 import { datasetHash } from '../../engine/data/hash.ts';
-import { ADAPTER_FLAG, DATA_FLAGS, DEFAULT_TEST_DATA, loadCliMethodAdapter, loadCliModel, MODEL_FLAG, readExamples } from '../context.ts';
+import { ADAPTER_FLAG, DATA_FLAGS, DEFAULT_TEST_DATA, loadCliMethodAdapter, loadCliModel, MODEL_FLAG, readExamples, readText } from '../context.ts';
 import { disposeInjection } from '../../engine/methods/method.ts';
 import type { Command } from '../command.ts';
 import { bar, emit, status, statusDone } from '../output.ts';
@@ -83,13 +83,7 @@ export const evaluate: Command = {
  * and table as the Adapters panel. The table goes to stderr for people, the rows to stdout as JSON.
  */
 async function evalSuite(model: string, file: string, dirs: string[]): Promise<void> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`${file}: ${(e as Error).message}`);
-  }
-  const suite = await parseSuite(text, file);
+  const suite = await parseSuite(readText(file), file);
   const lm = await loadCliModel(model);
   const inputs: VersionInput[] = [];
   for (const [i, dir] of (dirs.length ? dirs : [null]).entries()) {

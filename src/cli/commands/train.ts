@@ -12,11 +12,13 @@ import type { LoadedModel } from '../../engine/load.ts';
 import { batchFromJson, validateBatch, type Batch } from '../../engine/prompt/batch.ts';
 import { parseInitKind } from '../../engine/prompt/init.ts';
 import { exportBundle, methodExport, promptExport } from '../../engine/run/export.ts';
+import { parseSuite, scoreSuite } from '../../engine/run/suite.ts';
+import { disposeInjection } from '../../engine/methods/method.ts';
 import { planRun, runStats, trainerFor, type RunPlan } from '../../engine/run/plan.ts';
 import { DEFAULT_LR, DEFAULT_TRAIN_SPEC as D, methodConfigOf, type PromptSpec, type TrainSpec } from '../../engine/run/spec.ts';
 import { Trainer, type TrainData, type TrainOptions } from '../../engine/train/trainer.ts';
 import { writeFolder } from '../../node/adapter-folder.ts';
-import { ADAPTER_FLAG, DATA_FLAGS, DEFAULT_TRAIN_DATA, loadCliModel, MODEL_FLAG, readExamples } from '../context.ts';
+import { ADAPTER_FLAG, DATA_FLAGS, DEFAULT_TRAIN_DATA, loadCliMethodAdapter, loadCliModel, MODEL_FLAG, readExamples, readText } from '../context.ts';
 import type { Command } from '../command.ts';
 import { UsageError, type ParsedFlags } from '../args.ts';
 import { INIT_FLAGS } from './init.ts';
@@ -113,6 +115,7 @@ export const train: Command = {
       { name: 'sync-every', type: 'int', help: 'read the loss back every N steps', default: 1 },
       { name: 'no-dropout', type: 'boolean', help: "train without the model config's dropout (transformers applies it in training mode; seeded by --seed)" },
       { name: 'out', type: 'string', help: 'adapter folder to write', required: true },
+      { name: 'suite', type: 'string', help: "a task's suite file (cli suite, or the Adapters panel's download): score the trained adapter on it at the end" },
     ],
   },
   async run(flags) {
@@ -188,6 +191,8 @@ export const train: Command = {
       };
       if (stats.truncated > 0) process.stderr.write(`warning: ${stats.truncated} example(s) were longer than ${stats.maxLength} tokens and were truncated\n`);
     }
+    // Read before training, so a bad suite file fails now rather than after the run.
+    const suite = flags.suite ? await parseSuite(readText(flags.suite as string), flags.suite as string) : null;
     const total = Math.min(trainer.totalSteps, (flags['max-steps'] as number | undefined) ?? Infinity);
     const t0 = performance.now();
     const summary = await trainer.run((e) => {
@@ -220,6 +225,18 @@ export const train: Command = {
       const metrics = { finalLoss: summary.finalLoss, bestValLoss: summary.bestValLoss, accuracy: null, trainedOn: `${tf.getBackend()} with the playground CLI` };
       writeFolder(flags.out as string, exportBundle({ name: path.basename(flags.out as string), adapter: exported, baseKind: lm.origin.kind, metrics, run }).files);
     } else writeFolder(flags.out as string, exported.files({}));
+    let suiteScore: Record<string, unknown> | null = null;
+    if (suite) {
+      // The folder just written, read back as eval reads it: the version is scored as it will be served.
+      const written = loadCliMethodAdapter(lm, flags.out as string);
+      try {
+        const s = await scoreSuite(lm, written.tuned, suite, (done, n) => status(`suite ${bar(done / n)} ${done}/${n}`));
+        suiteScore = { task: suite.task, hash: suite.hash, rows: s.count, accuracy: s.accuracy, per_label: s.perLabel, loss: s.loss };
+      } finally {
+        disposeInjection(written.tuned);
+        statusDone();
+      }
+    }
     emit({
       type: 'summary',
       steps: summary.steps,
@@ -233,6 +250,7 @@ export const train: Command = {
       method: c.method,
       trainable_values: tuning.size,
       ...report,
+      ...(suiteScore ? { suite: suiteScore } : {}),
       ...(start.warnings.length ? { warnings: start.warnings } : {}),
     });
     if (summary.stopReason === 'non_finite') process.exitCode = 3;

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { AdapterSummary } from '../../worker/protocol.ts';
-import { deleteAdapter, downloadAdapterZip, renameAdapter, setActiveAdapter } from './actions.ts';
+import { deleteAdapter, downloadAdapterZip, renameAdapter, setActiveAdapter, setAdapterTask } from './actions.ts';
 import { toast } from '../app/toasts.ts';
 import { whenEngine } from '../app/engine.ts';
 import { errorMessage } from '../engine/client.ts';
@@ -19,7 +19,7 @@ function methodLine(m: MethodConfig): string {
 import { downloadBytes, mimeOf } from './download.ts';
 import { Sparkline } from './Sparkline.tsx';
 
-export function AdapterCard({ adapter, active, curve, canUse }: { adapter: AdapterSummary; active: boolean; curve: number[]; canUse: boolean }) {
+export function AdapterCard({ adapter, active, curve, canUse, tasks }: { adapter: AdapterSummary; active: boolean; curve: number[]; canUse: boolean; tasks: string[] }) {
   const [editing, setEditing] = useState(false);
   const [name, setName] = useState(adapter.name);
   const [files, setFiles] = useState<Record<string, Uint8Array> | null>(null);
@@ -76,6 +76,7 @@ export function AdapterCard({ adapter, active, curve, canUse }: { adapter: Adapt
         {m.backend && <span>{m.backend}</span>}
         {m.stepSeconds !== null && <span>{formatDuration(m.stepSeconds)}/step</span>}
         {m.trainableParams ? <span>{formatCount(m.trainableParams)} trained values</span> : null}
+        {m.suite && <span title={`on the ${m.suite.count}-row suite of ${adapter.task ?? 'its task'}, ${timeAgo(m.suite.at)}`}>suite accuracy {formatPercent(m.suite.accuracy)}</span>}
         <Sparkline y={curve} />
       </div>
       <div className="row gap wrap actions">
@@ -109,6 +110,19 @@ export function AdapterCard({ adapter, active, curve, canUse }: { adapter: Adapt
         <button className="link" onClick={() => setEditing((x) => !x)}>
           rename
         </button>
+        {(tasks.length > 0 || adapter.task) && (
+          <label className="small">
+            version of{' '}
+            <select aria-label="task" value={adapter.task ?? ''} onChange={(e) => void setAdapterTask(adapter.id, e.target.value || null)}>
+              <option value="">no task</option>
+              {[...new Set([...(adapter.task ? [adapter.task] : []), ...tasks])].map((t) => (
+                <option key={t} value={t}>
+                  {t}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
         <button
           className="link danger"
           onClick={() => {

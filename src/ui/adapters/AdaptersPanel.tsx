@@ -4,6 +4,7 @@ import { useStore } from '../app/store.ts';
 import { Callout } from '../common/ui.tsx';
 import { AdapterCard } from './AdapterCard.tsx';
 import { ImportAdapter } from './ImportAdapter.tsx';
+import { TaskVersions } from './TaskVersions.tsx';
 
 export function AdaptersPanel() {
   const adapters = useStore(app, (s) => s.adapters);
@@ -11,6 +12,9 @@ export function AdaptersPanel() {
   const activeId = useStore(app, (s) => s.activeAdapterId);
   const warnings = useStore(app, (s) => s.activeWarnings);
   const model = useStore(app, (s) => s.model);
+  // A task is a dataset name: the versions of each are its adapters, oldest first.
+  const tasks = [...new Set(adapters.flatMap((a) => (a.task ? [a.task] : [])))];
+  const taskChoices = [...new Set([...tasks, ...runs.filter((r) => r.spec.data.mapping.kind === 'label').map((r) => r.spec.data.name)])];
   return (
     <div className="adapters-panel">
       <p className="small muted">
@@ -28,6 +32,9 @@ export function AdaptersPanel() {
           </ul>
         </Callout>
       )}
+      {tasks.map((t) => (
+        <TaskVersions key={t} task={t} />
+      ))}
       {adapters.length === 0 ? (
         <p className="muted">No adapters yet. Train one, or import one.</p>
       ) : (
@@ -39,6 +46,7 @@ export function AdaptersPanel() {
               active={a.id === activeId}
               canUse={model !== null && a.config.tokenDim === model.hiddenSize}
               curve={runs.find((r) => r.id === a.runId)?.history.loss ?? []}
+              tasks={taskChoices}
             />
           ))}
         </ul>

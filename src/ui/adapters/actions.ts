@@ -37,6 +37,12 @@ export async function renameAdapter(id: string, name: string): Promise<void> {
   await refreshRunsAndAdapters();
 }
 
+/** Makes an adapter a version of a task (an imported one starts with none). */
+export async function setAdapterTask(id: string, task: string | null): Promise<void> {
+  await api().setAdapterTask(id, task);
+  await refreshRunsAndAdapters();
+}
+
 export async function deleteAdapter(id: string): Promise<void> {
   if (app.get().activeAdapterId === id) await setActiveAdapter(null);
   await api().deleteAdapter(id);
