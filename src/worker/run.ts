@@ -178,7 +178,10 @@ export class TrainingRun {
     const values = await this.trainer.promptValues();
     this.trainer.dispose();
     const status: RunStatus = summary.stopReason === 'stopped' ? 'stopped' : summary.stopReason === 'non_finite' ? 'failed' : 'completed';
-    this.setStatus(status, summary.message);
+    // Stored as ended, but told to the page only once the new version is scored (run-end below):
+    // until then the run still holds the model, and the next one waits.
+    this.record.status = status;
+    this.record.statusMessage = summary.message;
     const adapter = this.adapterRecord(values, summary);
     this.record.adapterId = adapter.id;
     this.record.cost = this.cost(adapter);
@@ -200,6 +203,7 @@ export class TrainingRun {
       message += await this.ctx.scoreVersion(adapter, this.record).catch((e: Error) => `; it could not be scored on its task's suite (${e.message})`);
     }
     const end: RunEnd = { runId: this.id, status, stopReason: summary.stopReason, message, adapterId: adapter.id, steps: summary.steps };
+    this.ctx.emit({ type: 'run-state', runId: this.id, status });
     this.ctx.emit({ type: 'run-end', end });
     return end;
   }

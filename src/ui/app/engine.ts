@@ -115,8 +115,12 @@ function applyEvent(e: EngineEvent): void {
       });
       return;
     }
-    case 'task-progress':
+    case 'task-progress': {
+      // Only a live run's own finishing work shows in its progress line; other tasks show where they were asked for.
+      const run = app.get().run;
+      if (run?.status === 'running' && e.task.startsWith('Scoring')) updateRun(run.id, () => ({ activity: `${e.task}: ${e.done} / ${e.total}` }));
       return;
+    }
     case 'device-lost':
       app.set({ deviceLost: e.message });
       return;

@@ -58,6 +58,8 @@ export interface LiveRun {
   /** tf.memory().numTensors in the worker after each step (flat: nothing leaks). */
   tensorCounts: number[];
   message: string;
+  /** What the worker does between the last step and the run's end (scoring the new version on its task's suite). */
+  activity?: string;
   adapterId: string | null;
   warnings: string[];
   numVirtualTokens: number;

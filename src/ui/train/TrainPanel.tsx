@@ -109,9 +109,11 @@ function RunProgress({ run }: { run: LiveRun }) {
     run.status === 'starting'
       ? 'Preparing data and compiling kernels…'
       : run.status === 'running'
-        ? step === 0
-          ? 'First step (the GPU compiles its kernels)…'
-          : `Training · epoch ${run.epoch + 1} of ${run.epochs}`
+        ? run.activity
+          ? run.activity
+          : step === 0
+            ? 'First step (the GPU compiles its kernels)…'
+            : `Training · epoch ${run.epoch + 1} of ${run.epochs}`
         : run.status === 'paused'
           ? 'Paused (checkpoint saved)'
           : run.status === 'completed'
