@@ -184,6 +184,7 @@ export class Adapters {
     const a = await this.get(id);
     const run = a.runId ? await store.getRun(a.runId) : undefined;
     const dataset = run ? await store.getDataset(run.spec.data.datasetId) : undefined;
+    const suite = a.task ? await store.getSuite(a.task) : undefined;
     // A built-in model exists nowhere but on this server: ship it beside the adapter.
     const ref = this.session.info?.ref;
     const baseModelFiles = ref?.kind === 'embedded' && a.model.kind === 'folder' && ref.name === a.model.id ? await this.embeddedFiles(ref.url) : undefined;
@@ -209,6 +210,7 @@ export class Adapters {
           }
         : {}),
       baseModelFiles,
+      ...(suite ? { suite: { suite, score: a.metrics.suite ?? null } } : {}),
     });
     return { files, zip: zipFolder(folderName, files), folderName };
   }

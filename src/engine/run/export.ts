@@ -1,6 +1,7 @@
 // The export bundle of an adapter: the PEFT folder (adapter_config.json, the safetensors, a model
 // card), and for a trained run the data it saw, its split (row ids) and train_peft.py, the same
 // run with PEFT + transformers. The worker and the CLI both write it.
+import { serializeSuite, type Suite, type SuiteScore } from './suite.ts';
 import { adapterFiles, type PromptAdapter } from '../adapter/adapter.ts';
 import { methodAdapterFiles } from '../adapter/method-adapter.ts';
 import type { AdapterMeta } from '../adapter/method-config.ts';
@@ -66,6 +67,8 @@ export interface ExportInput {
   run?: ExportRun;
   /** Base model files to ship in `<baseModel>/` beside the adapter (the built-in model exists nowhere else). */
   baseModelFiles?: Record<string, Uint8Array>;
+  /** The task's pinned suite (shipped as SUITE_FILE, for `cli eval --suite` before deploying) and the adapter's score on it. */
+  suite?: { suite: Suite; score: SuiteScore | null };
 }
 
 export interface ExportBundle {
@@ -74,6 +77,7 @@ export interface ExportBundle {
 }
 
 export const SPLIT_FILE = 'split.json';
+export const SUITE_FILE = 'suite.json';
 
 export function exportBundle(x: ExportInput): ExportBundle {
   const enc = new TextEncoder();
@@ -98,7 +102,10 @@ export function exportBundle(x: ExportInput): ExportBundle {
   if (m.bestValLoss !== null) facts['best validation loss'] = m.bestValLoss.toFixed(4);
   if (m.accuracy) facts[m.accuracy.heldOut ? 'held-out accuracy' : 'accuracy'] = `${(m.accuracy.value * 100).toFixed(1)}% on ${m.accuracy.rows}`;
   if (m.trainedOn) facts['trained on'] = m.trainedOn;
+  const sc = x.suite?.score && x.suite.score.suiteHash === x.suite.suite.hash ? x.suite.score : null;
+  if (x.suite) facts['suite accuracy'] = sc ? `${(sc.accuracy * 100).toFixed(1)}% on the ${sc.count}-row suite of ${x.suite.suite.task} (${SUITE_FILE})` : `not scored on the suite of ${x.suite.suite.task} (${SUITE_FILE})`;
   const files = x.adapter.files({ facts });
+  if (x.suite) files[SUITE_FILE] = enc.encode(serializeSuite(x.suite.suite));
   let card = new TextDecoder().decode(files['README.md']);
   if (r) {
     const lines = (rows: Row[]) => enc.encode(rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
