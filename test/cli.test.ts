@@ -1,10 +1,15 @@
 // The CLI end to end, as a user runs it: one process per command, JSON on stdout.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSafetensors } from '../src/engine/io/safetensors.ts';
+import { evaluateLabels } from '../src/engine/evaluate.ts';
+import { loadModel } from '../src/engine/load.ts';
+import { parseSuite } from '../src/engine/run/suite.ts';
+import { initNodeBackend } from '../src/node/backend.ts';
+import { FolderSource } from '../src/node/folder-source.ts';
 import { readAdapterFolder } from '../src/node/adapter-folder.ts';
 import { startHubServer, type HubServer } from './support/hub-server.ts';
 import { LOCAL_FIXTURES, REPO_ROOT, baseFixtureModels, maxAbsDiff, readCase, tensorTolerance } from './support/fixtures.ts';
@@ -303,6 +308,150 @@ describe('CLI', () => {
     const refused = await cli(['merge', '--model', LLAMA, '--adapter', path.join(LOCAL_FIXTURES, 'methods/llama/prefix/adapter'), '--out', tmp()]);
     expect(refused.code).toBe(2);
     expect(refused.lines[0].error).toMatch(/is a prefix adapter; only LoRA's deltas merge into the weights/);
+  });
+
+  it('suite writes a suite file of rows taken round-robin over the labels, which parseSuite reads', async () => {
+    const out = path.join(tmp(), 'complaints.suite.json');
+    const r = await cli(['suite', '--task', 'complaints', '--data', dataFile, '--rows', '5', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const s = await parseSuite(readFileSync(out, 'utf8'), out);
+    expect(r.lines).toEqual([{ out, task: 'complaints', hash: s.hash, rows: 5, labels: ['no complaint', 'complaint'], source: '5 of the 20 rows of tweets.jsonl' }]);
+    expect(s.examples.map((e) => e.target)).toEqual(['no complaint', 'complaint', 'no complaint', 'complaint', 'no complaint']);
+    expect(s.examples[1]).toEqual({ input: 'Tweet text : my parcel is late again #1 Label : ', target: 'complaint' });
+    const all = await cli(['suite', '--task', 'complaints', '--data', dataFile, '--out', path.join(tmp(), 'all.suite.json')]);
+    expect(all.lines[0]).toMatchObject({ rows: 20, source: '20 of the 20 rows of tweets.jsonl' });
+
+    const gen = path.join(tmp(), 'gen.jsonl');
+    writeFileSync(gen, '{"prompt": "a", "completion": "b"}\n');
+    const cases: [string[], RegExp, number][] = [
+      [['suite', '--task', 't', '--data', gen, '--out', path.join(tmp(), 'x.json')], /suite: gen\.jsonl is a generation dataset; a suite scores labels/, 2],
+      [['suite', '--task', 't', '--data', dataFile, '--rows', '0', '--out', path.join(tmp(), 'x.json')], /--rows must be at least 1/, 2],
+      [['suite', '--data', dataFile, '--out', path.join(tmp(), 'x.json')], /--task/, 2],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => cli(args)));
+    for (const [i, [args, message, code]] of cases.entries()) {
+      expect(runs[i].code, args.join(' ')).toBe(code);
+      expect(runs[i].lines[0].error, args.join(' ')).toMatch(message);
+    }
+  });
+
+  it('eval --suite scores each --adapter on the suite: the versions as JSON, the table on stderr', async () => {
+    const file = path.join(tmp(), 'complaints.suite.json');
+    const made = await cli(['suite', '--task', 'complaints', '--data', dataFile, '--rows', '6', '--out', file]);
+    expect(made.code, made.stderr).toBe(0);
+    const [v1, v2, hubInit] = [path.join(tmp(), 'v1'), path.join(tmp(), 'v2'), path.join(tmp(), 'hub-init')];
+    const trained = await Promise.all([
+      cli(['train', '--model', LLAMA, '--data', dataFile, '--max-steps', '2', '--virtual-tokens', '3', '--init-text', 'is it a complaint', '--suite', file, '--out', v1]),
+      cli(['train', '--model', LLAMA, '--data', dataFile, '--max-steps', '2', '--virtual-tokens', '3', '--init-text', 'the weather in spring', '--seed', '7', '--out', v2]),
+      cli(['init', '--model', 'test-org/tiny-llama', '--init', 'RANDOM', '--virtual-tokens', '3', '--out', hubInit], { HF_ENDPOINT: hub.url }),
+    ]);
+    for (const t of trained) expect(t.code, t.stderr).toBe(0);
+
+    const e = await cli(['eval', '--model', LLAMA, '--suite', file, '--adapter', v1, '--adapter', v2, '--adapter', hubInit]);
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.lines).toHaveLength(1);
+    const out = e.lines[0];
+    expect(out).toMatchObject({ task: 'complaints', suite: made.lines[0].hash, rows: 6 });
+    expect(out.versions.map((v: any) => [v.version, v.adapter, v.name])).toEqual([
+      [1, v1, 'v1'],
+      [2, v2, 'v2'],
+      [3, hubInit, 'hub-init'],
+    ]);
+    const [a, b, c] = out.versions;
+    expect(a.delta).toBeNull();
+    expect(b.delta).toBeCloseTo((b.accuracy - a.accuracy) * 100, 9);
+    expect(c.delta).toBeCloseTo((c.accuracy - b.accuracy) * 100, 9);
+    expect(out.versions.map((v: any) => [v.stale, v.drift])).toEqual([
+      [false, false],
+      [false, false],
+      [false, true],
+    ]);
+    expect(c.revision).toBe(hub.commitOf('test-org/tiny-llama'));
+    expect(out.versions.map((v: any) => v.dropped)).toEqual(out.versions.map((v: any) => v.delta !== null && v.delta < -2 - 1e-9));
+
+    // train --suite scored v1 as it was written: the same score.
+    expect(trained[0].lines.at(-1)!.suite).toEqual({ task: 'complaints', hash: made.lines[0].hash, rows: 6, accuracy: a.accuracy, per_label: a.perLabel, loss: expect.any(Number) });
+    expect(trained[1].lines.at(-1)!.suite).toBeUndefined();
+
+    // The same rows through plain eval (the suite is the first 6 rows, 3 of each label): the same accuracy and per label.
+    const six = path.join(tmp(), 'six.jsonl');
+    writeFileSync(six, readFileSync(dataFile, 'utf8').split('\n').slice(0, 6).join('\n') + '\n');
+    const plain = await cli(['eval', '--model', LLAMA, '--adapter', v1, '--data', six]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(a.accuracy).toBe(plain.lines[0].accuracy);
+    expect(a.perLabel).toEqual(plain.lines[0].per_label);
+    expect(Object.values(a.perLabel as Record<string, { total: number }>).map((s) => s.total)).toEqual([3, 3]);
+
+    // The table: a header with a column per label, a row per version, the drift flag.
+    const lines = e.stderr.split('\n');
+    expect(e.stderr).toContain(`complaints: 6-row suite ${made.lines[0].hash.slice(0, 12)} (6 of the 20 rows of tweets.jsonl)`);
+    const head = lines.findIndex((l) => l.startsWith('version'));
+    expect(lines[head].split(/\s{2,}/)).toEqual(['version', 'adapter', 'accuracy', 'change', '"no complaint"', '"complaint"', 'flags']);
+    expect(lines[head + 2]).toMatch(new RegExp(`^v1  +v1  +${(a.accuracy * 100).toFixed(1)}%  `));
+    expect(lines[head + 3]).toMatch(/^v2 {2,}v2 {2,}\d+\.\d% {2,}[+-]\d+\.\d pt {2}/);
+    expect(lines[head + 4]).toMatch(new RegExp(`^v3  +hub-init  .*base revision ${hub.commitOf('test-org/tiny-llama')} != loaded main$`));
+
+    // No --adapter: the base model alone, as v1, on a suite whose gold labels are partly the base model's own answers
+    // (short ones, so the suite decodes as many tokens as they were found with): its accuracy is neither 0 nor 1,
+    // and plain eval of the same rows agrees.
+    await initNodeBackend();
+    const lm = await loadModel(new FolderSource(LLAMA));
+    const texts = ['my parcel is late again', 'here, thanks', 'lost my bag', 'great service', 'nobody answers', 'all good', 'still nothing'];
+    const probe = await evaluateLabels(
+      lm.model,
+      lm.tokenizer,
+      null,
+      texts.map((t) => ({ input: `Tweet text : ${t} Label : `, target: 'x' })),
+      lm.eosTokenId,
+    );
+    const answers = texts.map((text, i) => {
+      const p = probe.predictions[i].predicted;
+      return { text, label: i < texts.length - 1 && p && p !== 'x' && lm.tokenizer.encode(p, false).length <= lm.tokenizer.encode('x', false).length ? p : 'x' };
+    });
+    const own = path.join(tmp(), 'own.jsonl');
+    writeFileSync(own, answers.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const ownSuite = path.join(tmp(), 'own.suite.json');
+    expect((await cli(['suite', '--task', 'own', '--data', own, '--out', ownSuite])).code).toBe(0);
+    const [base, direct] = await Promise.all([cli(['eval', '--model', LLAMA, '--suite', ownSuite]), cli(['eval', '--model', LLAMA, '--data', own])]);
+    expect(base.code, base.stderr).toBe(0);
+    expect(base.lines[0].versions).toHaveLength(1);
+    const only = base.lines[0].versions[0];
+    expect(only).toMatchObject({ version: 1, adapter: null, name: 'base model (no adapter)', drift: false, delta: null, stale: false });
+    expect(only.accuracy).toBeGreaterThan(0);
+    expect(only.accuracy).toBeLessThan(1);
+    expect(only.accuracy).toBe(direct.lines[0].accuracy);
+    expect(only.perLabel).toEqual(direct.lines[0].per_label);
+    expect(base.stderr).toMatch(new RegExp(`\\nv1  +base model \\(no adapter\\)  +${(only.accuracy * 100).toFixed(1)}%`));
+  });
+
+  it('eval refuses several --adapter without --suite, and a suite file that is wrong', async () => {
+    const file = path.join(tmp(), 's.suite.json');
+    expect((await cli(['suite', '--task', 'complaints', '--data', dataFile, '--rows', '4', '--out', file])).code).toBe(0);
+    const edited = JSON.parse(readFileSync(file, 'utf8'));
+    edited.examples[0].target = 'complaint';
+    const editedFile = path.join(tmp(), 'edited.suite.json');
+    writeFileSync(editedFile, JSON.stringify(edited));
+    const wrongFormat = path.join(tmp(), 'format.suite.json');
+    writeFileSync(wrongFormat, JSON.stringify({ ...edited, format: 'something/else' }));
+    const adapter = path.join(LLAMA, 'cases/train/adapter');
+    const never = path.join(tmp(), 'never');
+    const cases: [string[], RegExp, number][] = [
+      [['eval', '--model', LLAMA, '--adapter', adapter, '--adapter', adapter, '--data', dataFile], /eval: several --adapter flags compare versions on a suite: give --suite FILE too/, 2],
+      [['eval', '--model', LLAMA, '--suite', editedFile, '--adapter', adapter], /edited\.suite\.json: its rows do not match its "hash"/, 1],
+      [['eval', '--model', LLAMA, '--suite', wrongFormat], /format\.suite\.json: "format" must be "prompt-tuning-playground\/suite" \(got "something\/else"\)/, 1],
+      [['eval', '--model', LLAMA, '--suite', '/no/such.suite.json'], /^cannot read \/no\/such\.suite\.json: ENOENT/, 2],
+      [['train', '--model', LLAMA, '--data', dataFile, '--suite', editedFile, '--out', never], /edited\.suite\.json: its rows do not match its "hash"/, 1],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => cli(args)));
+    for (const [i, [args, message, code]] of cases.entries()) {
+      expect(runs[i].code, args.join(' ')).toBe(code);
+      expect(runs[i].lines[0].error, args.join(' ')).toMatch(message);
+    }
+    // train --suite read the suite before training: nothing was written.
+    expect(existsSync(never)).toBe(false);
+    const help = await cli(['eval', '--help']);
+    expect(help.stdout).toMatch(/--adapter <string> .*\(repeatable\)/);
+    expect(help.stdout).toContain('--suite <string>');
   });
 
   it('prints help for a command', async () => {

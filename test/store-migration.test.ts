@@ -1,13 +1,16 @@
-// Opening a database the previous schema (version 3) wrote, with data in it: the upgrade keeps
+// Opening a database an earlier schema (version 3 or 4) wrote, with data in it: the upgrade keeps
 // every run, adapter, checkpoint and dataset, gives v3 runs the split they trained on and marks v3
-// accuracies as measured on unrecorded rows.
+// accuracies as measured on unrecorded rows; version 5 adds the suites store and gives each
+// adapter its run's task.
 import 'fake-indexeddb/auto';
-import { openDB } from 'idb';
+import { deleteDB, openDB } from 'idb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { splitIndices } from '../src/engine/data/batches.ts';
 import { datasetHash } from '../src/engine/data/hash.ts';
 import { DEFAULT_TRAIN_SPEC } from '../src/engine/run/spec.ts';
-import { closeDb, DB_NAME, DB_VERSION, getAdapter, getCheckpoint, getDataset, getRun, listAdapters, listRuns } from '../src/store/db.ts';
+import { makeSuite } from '../src/engine/run/suite.ts';
+import { closeDb, DB_NAME, DB_VERSION, deleteSuite, getAdapter, getCheckpoint, getDataset, getRun, getSuite, listAdapters, listRuns, listSuites, putSuite, updateAdapter } from '../src/store/db.ts';
+import { summaryOf } from '../src/store/records.ts';
 
 const rows = Array.from({ length: 30 }, (_, i) => ({ text: `row ${i}`, label: i % 3 ? 'a' : 'b' }));
 const testRows = [
@@ -100,7 +103,7 @@ afterAll(() => closeDb());
 
 describe('IndexedDB migrations', () => {
   it('opens a version 3 database with data in it and keeps everything', async () => {
-    expect(DB_VERSION).toBe(4);
+    expect(DB_VERSION).toBe(5);
     const { datasetId } = await writeV3();
     const runs = await listRuns();
     expect(runs.map((r) => r.id)).toEqual(['r1']);
@@ -118,5 +121,130 @@ describe('IndexedDB migrations', () => {
     expect(a.metrics.accuracy).toMatchObject({ value: 0.75, heldOut: false, datasetHash: null });
     expect(a.metrics.accuracy?.rows).toMatch(/not recorded/);
     expect((await getAdapter('a1'))?.prompt).toEqual(new Float32Array(8).fill(1));
+    // Its run ('r0') is not in storage: the adapter belongs to no task.
+    expect(a.task).toBeNull();
+    expect(await listSuites()).toEqual([]);
+  });
+
+  it("opens a version 4 database: adapters get their run's task, and the suites store works", async () => {
+    await closeDb();
+    await deleteDB(DB_NAME);
+    await writeV4();
+    const adapters = await listAdapters();
+    expect(adapters.map((a) => a.id).sort()).toEqual(['trained', 'imported', 'orphan'].sort());
+    const byId = Object.fromEntries(adapters.map((a) => [a.id, a]));
+    expect(byId.trained.task).toBe('complaints-v4');
+    expect(byId.imported.task).toBeNull();
+    expect(byId.orphan.task).toBeNull();
+    expect('task' in byId.imported).toBe(true);
+    // Everything else of the v4 records is kept as it was.
+    const trained = await getAdapter('trained');
+    expect(trained?.prompt).toEqual(new Float32Array(4).fill(2));
+    expect(trained?.metrics.accuracy).toMatchObject({ value: 0.5, count: 4, heldOut: true });
+    expect(summaryOf(trained!).task).toBe('complaints-v4');
+    const run = await getRun('r4');
+    expect(run?.split.validation).toEqual([0, 1]);
+    expect(run?.evalEvery).toBe(2);
+
+    // The suites store: keyed by task, one per task, replaced by pinning another.
+    const suite = await makeSuite('complaints-v4', [{ input: 'a', target: 'b' }], 'by hand', 10);
+    await putSuite(suite);
+    expect(await getSuite('complaints-v4')).toEqual(suite);
+    const other = await makeSuite('complaints-v4', [{ input: 'c', target: 'd' }], 'again', 11);
+    await putSuite(other);
+    expect(await listSuites()).toEqual([other]);
+    await putSuite(await makeSuite('other task', [{ input: 'e', target: 'f' }], 'x', 12));
+    expect((await listSuites()).map((s) => s.task).sort()).toEqual(['complaints-v4', 'other task']);
+    await deleteSuite('complaints-v4');
+    expect(await getSuite('complaints-v4')).toBeUndefined();
+    expect((await listSuites()).map((s) => s.task)).toEqual(['other task']);
+
+    // The task can be set and cleared afterwards.
+    await updateAdapter('imported', { task: 'complaints-v4' });
+    expect((await getAdapter('imported'))?.task).toBe('complaints-v4');
+    await updateAdapter('trained', { task: null });
+    expect((await getAdapter('trained'))?.task).toBeNull();
+    expect((await getAdapter('trained'))?.metrics.accuracy).toMatchObject({ value: 0.5 });
   });
 });
+
+/** What version 4 wrote: the v3 stores; runs with their split, adapters with no task. */
+async function writeV4(): Promise<void> {
+  const datasetId = await datasetHash(rows, null);
+  const d = await openDB(DB_NAME, 4, {
+    upgrade(db) {
+      db.createObjectStore('runs', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
+      db.createObjectStore('checkpoints', { keyPath: 'runId' });
+      db.createObjectStore('adapters', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
+      db.createObjectStore('datasets', { keyPath: 'id' });
+      db.createObjectStore('tensors', { keyPath: 'id' });
+    },
+  });
+  expect([...d.objectStoreNames]).not.toContain('suites');
+  const train = { ...DEFAULT_TRAIN_SPEC, seed: 3, valSplit: 0.1, batchSize: 4, evalEvery: null };
+  const spec = {
+    label: 'v4 run',
+    model: { kind: 'embedded', name: 'playground-demo', url: '/models/playground-demo/' },
+    data: { name: 'complaints-v4', mapping: { kind: 'label', input: 'text', target: 'label', template: '{text}' }, datasetId, rowCount: 30, testRowCount: 0 },
+    prompt: { kind: 'TEXT', text: 'x', numVirtualTokens: 2, seed: 3 },
+    train,
+    method: null,
+  };
+  const history = { step: [1], loss: [2], lr: [0.03], tokensPerSecond: [10], time: [0.1], evalStep: [], valLoss: [] };
+  await d.put('datasets', { id: datasetId, name: 'complaints-v4', rows, testRows: null });
+  await d.put('runs', {
+    id: 'r4',
+    createdAt: 1,
+    updatedAt: 2,
+    spec,
+    status: 'completed',
+    statusMessage: 'done',
+    totalSteps: 7,
+    stepsDone: 7,
+    history,
+    initIds: [5, 6],
+    hiddenSize: 2,
+    adapterId: 'trained',
+    backend: 'wasm',
+    checkpointStep: null,
+    split: { datasetHash: datasetId, train: Array.from({ length: 28 }, (_, i) => i + 2), validation: [0, 1], test: [] },
+    evalEvery: 2,
+  });
+  await d.put('tensors', { id: 'run:r4', values: new Float32Array(4), init: null });
+  const config = {
+    numVirtualTokens: 2,
+    tokenDim: 2,
+    init: 'TEXT',
+    initText: 'x',
+    baseModel: 'playground-demo',
+    revision: null,
+    tokenizerName: 'playground-demo',
+    numLayers: 1,
+    numAttentionHeads: 1,
+    peftType: 'PROMPT_TUNING',
+  };
+  const accuracy = { value: 0.5, count: 4, rows: 'the 2 validation rows', heldOut: true, datasetHash: datasetId };
+  const adapter = (id: string, runId: string | null, source: string) => ({
+    id,
+    name: id,
+    createdAt: 5,
+    source,
+    runId,
+    config,
+    model: { kind: 'folder', id: 'playground-demo', revision: null, commit: null },
+    metrics: { steps: 7, finalLoss: 0.5, bestValLoss: 0.6, stopReason: 'completed', accuracy, backend: 'wasm', stepSeconds: 0.1 },
+    initIds: null,
+    lossCurve: { step: [1], loss: [1] },
+    importedFrom: null,
+    warnings: [],
+  });
+  for (const [id, runId, source] of [
+    ['trained', 'r4', 'trained'],
+    ['imported', null, 'imported'],
+    ['orphan', 'deleted-run', 'trained'],
+  ] as const) {
+    await d.put('adapters', adapter(id, runId, source));
+    await d.put('tensors', { id: `adapter:${id}`, values: new Float32Array(4).fill(2), init: null });
+  }
+  d.close();
+}

@@ -26,6 +26,22 @@ async function suiteFromRun(run: RunRecord, limit: number): Promise<Suite> {
   return makeSuite(run.spec.data.name, examples, `${of}${part.examples.length} ${part.part} rows held out by run "${run.spec.label}"`);
 }
 
+/**
+ * Whether an upload is a suite file rather than a table of rows: it names the suite format, or it is
+ * one JSON object with a suite's "format" or "examples" field (then parseSuite says what is wrong
+ * with it, instead of the rows reader failing on its first line).
+ */
+function isSuiteFile(text: string): boolean {
+  if (!text.trimStart().startsWith('{')) return false;
+  if (text.includes(SUITE_FORMAT)) return true;
+  try {
+    const o: unknown = JSON.parse(text);
+    return typeof o === 'object' && o !== null && ('format' in o || 'examples' in o);
+  } catch {
+    return false;
+  }
+}
+
 /** The column mapping the task's latest label run used (an uploaded table of rows is read the same way). */
 async function taskMapping(task: string): Promise<ColumnMapping | null> {
   const run = (await store.listRuns()).find((r) => r.spec.data.name === task && r.spec.data.mapping.kind === 'label');
@@ -55,13 +71,14 @@ export class Suites {
       suite = await suiteFromRun(run, req.from.limit ?? DEFAULT_SUITE_ROWS);
     } else {
       const { name, text } = req.from;
-      if (text.trimStart().startsWith('{') && text.includes(SUITE_FORMAT)) {
+      if (isSuiteFile(text)) {
         suite = await parseSuite(text, name);
       } else {
         const rows = parseDataset(text, name);
-        const columns = detectColumns(rows, name);
-        if (columns.kind !== 'label') throw new DataError(`${name}: a suite scores labels, so its rows need text and label columns (found ${Object.keys(rows[0] ?? {}).join(', ')})`);
-        const mapping = (await taskMapping(req.task)) ?? columns;
+        // The task's own columns and template when the rows have them, else the naming rule's.
+        const own = await taskMapping(req.task);
+        const mapping = own && [own.input, own.target].every((c) => c in rows[0]) ? own : detectColumns(rows, name);
+        if (mapping.kind !== 'label') throw new DataError(`${name}: a suite scores labels, so its rows need text and label columns (found ${Object.keys(rows[0] ?? {}).join(', ')})`);
         suite = await makeSuite(req.task, toExamples(rows, mapping, name), `${rows.length} rows uploaded from ${name}`);
       }
     }
