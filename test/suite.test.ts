@@ -22,7 +22,6 @@ import {
   parseSuite,
   pickSuiteRows,
   sameRevision,
-  scoreSuite,
   serializeSuite,
   SUITE_FORMAT,
   suiteLabels,
@@ -30,6 +29,7 @@ import {
   type SuiteScore,
   type VersionInput,
 } from '../src/engine/run/suite.ts';
+import { scoreSuite } from '../src/engine/run/evaluate.ts';
 import { initNodeBackend } from '../src/node/backend.ts';
 import { FolderSource } from '../src/node/folder-source.ts';
 import { LOCAL_FIXTURES } from './support/fixtures.ts';

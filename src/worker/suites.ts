@@ -5,7 +5,8 @@
 import { detectColumns, toExamples, type ColumnMapping } from '../engine/data/examples.ts';
 import { DataError, parseDataset } from '../engine/data/parse.ts';
 import { splitRows } from '../engine/run/evaluate.ts';
-import { DEFAULT_SUITE_ROWS, makeSuite, parseSuite, pickSuiteRows, scoreSuite, serializeSuite, suiteLabels, SUITE_FORMAT, versionRows, type Suite, type SuiteScore } from '../engine/run/suite.ts';
+import { DEFAULT_SUITE_ROWS, makeSuite, parseSuite, pickSuiteRows, serializeSuite, suiteLabels, SUITE_FORMAT, versionRows, type Suite, type SuiteScore } from '../engine/run/suite.ts';
+import { scoreSuite } from '../engine/run/evaluate.ts';
 import * as store from '../store/db.ts';
 import type { AdapterRecord, RunRecord } from '../store/records.ts';
 import type { Adapters } from './adapters.ts';

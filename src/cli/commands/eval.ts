@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { formatVersionTable, parseSuite, scoreSuite, suiteLabels, versionRows, type VersionInput } from '../../engine/run/suite.ts';
+import { formatVersionTable, parseSuite, suiteLabels, versionRows, type VersionInput } from '../../engine/run/suite.ts';
+import { scoreSuite } from '../../engine/run/evaluate.ts';
 import { majorityBaseline } from '../../engine/data/labels.ts';
 import { UsageError } from '../args.ts';
 import { evaluateCondition, firstExamples, splitRows, type SplitPart } from '../../engine/run/evaluate.ts';

@@ -10,6 +10,7 @@ import { evaluateLabels, evaluateLoss, type LabelEvaluation } from '../evaluate.
 import type { LoadedModel } from '../load.ts';
 import type { RunSplit } from './spec.ts';
 import { contextTokensOf, type Tuned } from '../prompt/prompted.ts';
+import type { Suite, SuiteScore } from './suite.ts';
 
 export interface ConditionOptions {
   /** Plain text put before each input (the "init text as a text prompt" baseline). */
@@ -38,6 +39,13 @@ export async function evaluateCondition(lm: LoadedModel, prompt: Tuned, examples
   const loss = await evaluateLoss(lm.model, prompt, sequentialBatches(encoded, o.batchSize ?? 8, lm.padTokenId));
   const labels = o.labelTask ? await evaluateLabels(lm.model, lm.tokenizer, prompt, examples, lm.eosTokenId, { textPrefix: o.textPrefix, onProgress: o.onProgress }) : null;
   return { loss, labels, examples: examples.length, truncated: encoded.filter((e) => e.truncated).length };
+}
+
+/** Scores one adapter (or none) on a suite: accuracy of the greedy label, per label, and the loss. */
+export async function scoreSuite(lm: LoadedModel, tuned: Tuned, suite: Suite, onProgress?: (done: number, total: number) => void): Promise<SuiteScore> {
+  const s = await evaluateCondition(lm, tuned, suite.examples, { labelTask: true, onProgress });
+  const labels = s.labels as NonNullable<typeof s.labels>;
+  return { suiteHash: suite.hash, accuracy: labels.accuracy, perLabel: labels.perLabel, loss: s.loss, count: s.examples, at: Date.now() };
 }
 
 /** The first `limit` examples (all of them when the limit is null or 0): the rows a limited evaluation scores. */

@@ -103,7 +103,10 @@ export function exportBundle(x: ExportInput): ExportBundle {
   if (m.accuracy) facts[m.accuracy.heldOut ? 'held-out accuracy' : 'accuracy'] = `${(m.accuracy.value * 100).toFixed(1)}% on ${m.accuracy.rows}`;
   if (m.trainedOn) facts['trained on'] = m.trainedOn;
   const sc = x.suite?.score && x.suite.score.suiteHash === x.suite.suite.hash ? x.suite.score : null;
-  if (x.suite) facts['suite accuracy'] = sc ? `${(sc.accuracy * 100).toFixed(1)}% on the ${sc.count}-row suite of ${x.suite.suite.task} (${SUITE_FILE})` : `not scored on the suite of ${x.suite.suite.task} (${SUITE_FILE})`;
+  if (x.suite)
+    facts['suite accuracy'] = sc
+      ? `${(sc.accuracy * 100).toFixed(1)}% on the ${sc.count}-row suite of ${x.suite.suite.task} (${SUITE_FILE})`
+      : `not scored on the suite of ${x.suite.suite.task} (${SUITE_FILE})`;
   const files = x.adapter.files({ facts });
   if (x.suite) files[SUITE_FILE] = enc.encode(serializeSuite(x.suite.suite));
   let card = new TextDecoder().decode(files['README.md']);

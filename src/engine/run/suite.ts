@@ -3,13 +3,11 @@
 // on exactly those rows, so versions compare like for like: the tutorial's "run a curated set of
 // 30-50 test examples against every new adapter version before deploying". The page's Adapters
 // panel and the CLI's `eval --suite` both build their table from versionRows, so they agree.
+// No tfjs here (the page reads the constants and types); scoreSuite, which runs the model, is in evaluate.ts.
 import { datasetHash } from '../data/hash.ts';
 import { DataError } from '../data/parse.ts';
 import type { Example } from '../data/examples.ts';
 import type { LabelScore } from '../evaluate.ts';
-import type { LoadedModel } from '../load.ts';
-import type { Tuned } from '../prompt/prompted.ts';
-import { evaluateCondition } from './evaluate.ts';
 
 /** The `format` field every suite file carries. */
 export const SUITE_FORMAT = 'prompt-tuning-playground/suite';
@@ -95,13 +93,6 @@ export async function parseSuite(text: string, file: string): Promise<Suite> {
   const hash = await suiteHash(examples);
   if (hash !== o.hash) throw new DataError(`${file}: its rows do not match its "hash" (${o.hash}; the rows hash to ${hash}): the file was edited after it was pinned`);
   return { format: SUITE_FORMAT, task: o.task as string, source: o.source as string, createdAt: o.createdAt, hash, examples };
-}
-
-/** Scores one adapter (or none) on a suite: accuracy of the greedy label, per label, and the loss. */
-export async function scoreSuite(lm: LoadedModel, tuned: Tuned, suite: Suite, onProgress?: (done: number, total: number) => void): Promise<SuiteScore> {
-  const s = await evaluateCondition(lm, tuned, suite.examples, { labelTask: true, onProgress });
-  const labels = s.labels as NonNullable<typeof s.labels>;
-  return { suiteHash: suite.hash, accuracy: labels.accuracy, perLabel: labels.perLabel, loss: s.loss, count: s.examples, at: Date.now() };
 }
 
 /** One adapter of a task, as the versions table needs it. */
