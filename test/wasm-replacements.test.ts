@@ -38,3 +38,27 @@ describe('WASM kernel replacements', () => {
     expect(() => tf.gather(x(), tf.tensor1d([5], 'int32'), 0)).toThrow('not in [0, 4]');
   });
 });
+
+describe('WASM attention loop', () => {
+  it('skips masked keys and gives what the plain softmax gives, a row with every key masked included', async () => {
+    const { attentionForward } = await import('../src/engine/ops/attention.ts');
+    const { causalBias } = await import('../src/engine/models/layers.ts');
+    const [B, nh, T, S, hd] = [2, 4, 3, 5, 8];
+    const q = () => tf.randomNormal([B, nh, T, hd], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const k = () => tf.randomNormal([B, nh, S, hd], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const v = () => tf.randomNormal([B, nh, S, hd], 0, 1, 'float32', 3) as tf.Tensor4D;
+    // Row 1 masks its first two keys, so its first query sees none.
+    const mask = [
+      [1, 1, 1, 1, 1],
+      [0, 0, 0, 1, 1],
+    ];
+    const run = () => {
+      const { o, saved } = attentionForward(q(), k(), v(), causalBias(mask, T), 0.35);
+      return tf.concat([tf.reshape(o, [-1]), tf.reshape(saved.p, [-1])]);
+    };
+    expect(tf.getBackend()).toBe('wasm');
+    const [wasm, cpu] = (await onBoth(run)) as [number[], number[]];
+    expect(wasm.length).toBe(cpu.length);
+    for (let i = 0; i < wasm.length; i++) expect(Math.abs(wasm[i] - cpu[i]), `element ${i}`).toBeLessThan(1e-5);
+  });
+});

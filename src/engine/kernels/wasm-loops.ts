@@ -119,6 +119,13 @@ export const WASM_LOOP_KERNELS: Record<string, (inputs: Inputs, attrs: Attrs, ba
   },
 };
 
+/**
+ * Bias at or below this is a masked key (models/layers.ts MASKED, -1e30): its score underflows
+ * exp() to exactly 0 next to any unmasked key's, so the loop need not compute it. Causal prefill
+ * masks half the keys, and a serving batch's rows mask the padding of the others' lengths.
+ */
+const MASKED_BIAS = -1e29;
+
 // The loops take every size as an argument: V8 optimises loops over locals far better than
 // over variables captured from an enclosing function.
 function attentionLoop(
@@ -147,12 +154,21 @@ function attentionLoop(
         const qBase = ((b * nh + h) * T + t) * hd;
         const pBase = (pHead + t) * S;
         const biasBase = (biasHead + t) * S;
+        // Masked keys score -Infinity (exp gives the 0 their real score would), unless every key
+        // is masked: then, as in the plain softmax, their real scores decide.
+        let all = true;
+        for (let s = 0; s < S; s++) if (bs[biasBase + s] > MASKED_BIAS) all = false;
         let max = -Infinity;
         for (let s = 0; s < S; s++) {
+          const bias = bs[biasBase + s];
+          if (!all && bias <= MASKED_BIAS) {
+            p[pBase + s] = -Infinity;
+            continue;
+          }
           const kRow = kBase + s * hd;
           let dot = 0;
           for (let d = 0; d < hd; d++) dot += qs[qBase + d] * ks[kRow + d];
-          const score = dot * scale + bs[biasBase + s];
+          const score = dot * scale + bias;
           p[pBase + s] = score;
           if (score > max) max = score;
         }
