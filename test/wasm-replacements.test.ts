@@ -22,7 +22,11 @@ async function onBoth(f: () => tf.Tensor): Promise<[unknown, unknown]> {
 describe('WASM kernel replacements', () => {
   it('GatherV2 takes whole slices on any axis, repeated and reordered indices included', async () => {
     expect((tf.getKernel('GatherV2', 'wasm') as { patched?: boolean }).patched).toBe(true);
-    const x = () => tf.tensor(Array.from({ length: 5 * 3 * 4 * 2 }, (_, i) => i * 0.5 - 7), [5, 3, 4, 2]);
+    const x = () =>
+      tf.tensor(
+        Array.from({ length: 5 * 3 * 4 * 2 }, (_, i) => i * 0.5 - 7),
+        [5, 3, 4, 2],
+      );
     for (const [axis, idx] of [
       [0, [4, 0, 2]],
       [1, [2, 2, 0]],

@@ -23,13 +23,7 @@ const sizeOf = (t: tf.TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
  * (`inPlace[i]`): a copy reads it once too, so it is read from the heap where it is (nothing
  * touches the heap while `body` runs, so the view stays valid).
  */
-function run(
-  backend: WasmBackendLike,
-  inputs: tf.TensorInfo[],
-  outShapes: number[][],
-  body: (ins: Float32Array[], outs: Float32Array[]) => void,
-  inPlace: boolean[] = [],
-): tf.TensorInfo[] {
+function run(backend: WasmBackendLike, inputs: tf.TensorInfo[], outShapes: number[][], body: (ins: Float32Array[], outs: Float32Array[]) => void, inPlace: boolean[] = []): tf.TensorInfo[] {
   const ins = inputs.map((t, i) => (inPlace[i] ? backend.typedArrayFromHeap(t) : backend.typedArrayFromHeap(t).slice()));
   const outs = outShapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
   body(ins, outs);
@@ -120,12 +114,13 @@ export const WASM_LOOP_KERNELS: Record<string, (inputs: Inputs, attrs: Attrs, ba
     // Each key and value is read once per query row of its kv head: once in a decoding step
     // (T = 1, one query head per kv head), where a serving batch's cache is most of the bytes.
     const once = (nh / nkv) * T === 1;
+    const inPlace = [false, once, once, false];
     return run(
       backend,
       [q, k, v, bias],
       [q.shape, [B * nkv, (nh / nkv) * T, S]],
       ([qs, ks, vs, bs], [o, p]) => attentionLoop(qs, ks, vs, bs, o, p, B, nh, nkv, T, S, hd, bias.shape[1], scale),
-      [false, once, once, false],
+      inPlace,
     );
   },
   // dq, dk, dv from dO and the forward's q, k, v, p
