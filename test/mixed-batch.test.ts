@@ -127,6 +127,28 @@ describe.each(fixtureModels())('mixed-adapter batch on $name', ({ name, dir }) =
     for (const [i, r] of all.entries()) expect(got.get(r), `${name} row ${i}`).toEqual(await generate(lm.model, r.prompt, r.inputIds, r.options));
   });
 
+  it("computes a soft prompt's keys and values once for its rows and frees them with the prompt", async () => {
+    await tf.setBackend('wasm');
+    const prompt = tf.clone(prompts[0]!) as tf.Tensor2D;
+    const opts: GenerateOptions = { maxNewTokens: 3, greedy: true };
+    const before = tf.memory().numTensors;
+    const batch = new DecodeBatch(lm.model);
+    const got: number[][] = [];
+    for (const ids of [rows[0], rows[2]]) {
+      batch.add([{ prompt, inputIds: ids, options: opts }]);
+      while (batch.size) for (const f of await batch.step()) got.push(f.ids);
+      // Kept between requests: keys and values per layer.
+      expect(tf.memory().numTensors).toBe(before + 2 * lm.model.config.numLayers);
+    }
+    prompt.dispose();
+    batch.add([{ prompt: prompts[1], inputIds: rows[1], options: opts }]);
+    while (batch.size) await batch.step();
+    expect(tf.memory().numTensors).toBe(before - 1);
+    batch.dispose();
+    expect(got[0]).toEqual(await generate(lm.model, prompts[0], rows[0], opts));
+    expect(got[1]).toEqual(await generate(lm.model, prompts[0], rows[2], opts));
+  });
+
   it('a stop test ends its row only', async () => {
     await tf.setBackend('wasm');
     const batch: MixedGenerateRow[] = rows.map((ids, b) => ({

@@ -1,7 +1,7 @@
 // Continuous batching of concurrent requests: queued rows join the running decode batch between
 // steps (up to `maxBatch` rows), finished rows leave it at once, so a request never waits for
-// another one's tokens. A request arriving at an idle server waits `windowMs` for others to
-// share its prefill. The queue is bounded: a burst beyond `maxQueue` rows is refused
+// another one's tokens. A request arriving at an idle server waits up to `windowMs` (from its
+// arrival) for others to share its prefill. The queue is bounded: a burst beyond `maxQueue` rows is refused
 // (QueueFullError, HTTP 429) instead of piling up. `mixed` lets rows of any adapters share the
 // batch (engine/serve/mixed-batch.ts); `per-adapter` only rows of one adapter at a time, which is
 // what a server that swaps adapters can do (the benchmark's baseline).
@@ -42,6 +42,8 @@ const yieldToEvents = (): Promise<void> => new Promise((resolve) => (typeof setI
 interface Pending<J, R> {
   job: J;
   key: string;
+  /** performance.now() when it was queued. */
+  at: number;
   resolve: (r: R) => void;
   reject: (e: unknown) => void;
 }
@@ -71,7 +73,8 @@ export class BatchScheduler<J, R> {
     if (this.queue.length + jobs.length > this.options.maxQueue) {
       throw new QueueFullError(`server is busy: ${this.queue.length} rows are queued (limit ${this.options.maxQueue}); retry later`);
     }
-    const promises = jobs.map((job) => new Promise<R>((resolve, reject) => this.queue.push({ job, key: this.keyOf(job), resolve, reject })));
+    const at = performance.now();
+    const promises = jobs.map((job) => new Promise<R>((resolve, reject) => this.queue.push({ job, key: this.keyOf(job), at, resolve, reject })));
     if (!this.looping) void this.loop();
     return promises;
   }
@@ -98,8 +101,12 @@ export class BatchScheduler<J, R> {
     try {
       while (this.queue.length || this.runner.size) {
         await yieldToEvents();
-        if (this.runner.size === 0 && this.queue.length < this.options.maxBatch && this.options.windowMs > 0) {
-          await new Promise((r) => setTimeout(r, this.options.windowMs));
+        // The window counts from the oldest queued request's arrival: rows that queued while a
+        // batch ran have waited already, and sleeping again would only idle the server (with
+        // per-adapter batching, a full window between every two adapters).
+        const wait = this.queue.length ? this.queue[0].at + this.options.windowMs - performance.now() : 0;
+        if (this.runner.size === 0 && this.queue.length < this.options.maxBatch && wait > 0) {
+          await new Promise((r) => setTimeout(r, wait));
         }
         const joining = this.admit();
         if (joining.length) {
