@@ -4,7 +4,7 @@
 // CLI's `eval --suite` prints, so the page and a deployment script agree on what regressed.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { DROP_POINTS, type TaskVersions as Versions } from '../../worker/protocol.ts';
-import { api } from '../app/engine.ts';
+import { api, whenEngine } from '../app/engine.ts';
 import { app } from '../app/state.ts';
 import { useStore } from '../app/store.ts';
 import { toast } from '../app/toasts.ts';
@@ -23,8 +23,10 @@ export function TaskVersions({ task }: { task: string }) {
   const [busy, setBusy] = useState<string | null>(null);
   const upload = useRef<HTMLInputElement>(null);
   const load = useCallback(() => {
-    api()
-      .taskVersions(task)
+    // whenEngine, not api(): this runs on mount and on every adapters change, also while the
+    // engine restarts (another backend, a lost device), when it must wait rather than throw.
+    whenEngine()
+      .then((e) => e.taskVersions(task))
       .then(setV, (e) => toast('error', `Could not read the versions of ${task}: ${errorMessage(e)}`));
   }, [task]);
   // Adapters come and go (a run ends, one is deleted or scored): read the versions again.
