@@ -21,7 +21,7 @@ import {
   makeSuite,
   parseSuite,
   pickSuiteRows,
-  sameRevision,
+  revisionDrift,
   serializeSuite,
   SUITE_FORMAT,
   suiteLabels,
@@ -201,14 +201,15 @@ describe('versionRows', () => {
     expect(up.dropped).toBe(false);
   });
 
-  it('flags drift from the loaded revision, an unrecorded revision being "main"', () => {
-    expect(sameRevision(null, 'main')).toBe(true);
-    expect(sameRevision('main', null)).toBe(true);
-    expect(sameRevision('abc', null)).toBe(false);
+  it('flags drift only where both the version and the loaded model name their base revision and they differ', () => {
+    expect(revisionDrift('abc', 'def')).toBe(true);
+    expect(revisionDrift('abc', 'abc')).toBe(false);
+    expect(revisionDrift(null, 'abc')).toBe(false);
+    expect(revisionDrift('abc', null)).toBe(false);
     const inputs = [version('a', 1, null, null), version('b', 2, null, 'main'), version('c', 3, null, 'abc123')];
-    expect(versionRows(inputs, { hash: H }, null).map((r) => r.drift)).toEqual([false, false, true]);
+    expect(versionRows(inputs, { hash: H }, null).map((r) => r.drift)).toEqual([false, false, false]);
     expect(versionRows(inputs, { hash: H }, 'main').map((r) => r.drift)).toEqual([false, false, true]);
-    expect(versionRows(inputs, { hash: H }, 'abc123').map((r) => r.drift)).toEqual([true, true, false]);
+    expect(versionRows(inputs, { hash: H }, 'abc123').map((r) => r.drift)).toEqual([false, true, false]);
     expect(versionRows(inputs, { hash: H }, 'abc123')[0].revision).toBeNull();
   });
 
@@ -232,22 +233,23 @@ describe('formatVersionTable', () => {
       { id: 'c', name: 'third', createdAt: 3, score: score('old', 1, 1), revision: null },
       { id: 'd', name: 'fourth', createdAt: 4, score: null, revision: null },
     ];
-    const rows = versionRows(inputs, { hash: H }, null);
-    const table = formatVersionTable(rows, ['complaint', 'no complaint'], null);
+    const rows = versionRows(inputs, { hash: H }, 'def');
+    const table = formatVersionTable(rows, ['complaint', 'no complaint'], 'def');
     const lines = table.split('\n');
     expect(lines).toHaveLength(6);
     expect(lines[0].split(/\s{2,}/)).toEqual(['version', 'adapter', 'accuracy', 'change', '"complaint"', '"no complaint"', 'flags']);
     expect(lines[1]).toMatch(/^-+( +-+)+$/);
     expect(lines[2].split(/\s{2,}/)).toEqual(['v1', 'first', '90.0%', '100.0% (10/10)', '80.0% (8/10)']);
-    expect(lines[3].split(/\s{2,}/)).toEqual(['v2', 'second try', '75.0%', '-15.0 pt', '100.0% (10/10)', '50.0% (5/10)', 'DROP >2 pt; base revision abc != loaded main']);
+    expect(lines[3].split(/\s{2,}/)).toEqual(['v2', 'second try', '75.0%', '-15.0 pt', '100.0% (10/10)', '50.0% (5/10)', 'DROP >2 pt; base revision abc != loaded def']);
     expect(lines[4].split(/\s{2,}/)).toEqual(['v3', 'third', 'stale']);
     expect(lines[5].split(/\s{2,}/)).toEqual(['v4', 'fourth', '-']);
     // Columns line up: every cell starts where its header does.
     const at = lines[0].indexOf('change');
     expect(lines[3].indexOf('-15.0 pt')).toBe(at);
-    const up = formatVersionTable(versionRows([inputs[1], { ...inputs[0], createdAt: 3 }], { hash: H }, 'abc'), ['complaint'], 'abc');
+    const up = formatVersionTable(versionRows([inputs[1], { ...inputs[0], createdAt: 3, revision: 'old' }], { hash: H }, 'abc'), ['complaint'], 'abc');
     expect(up).toContain('+15.0 pt');
-    expect(up).toContain('base revision main != loaded abc');
+    expect(up).toContain('base revision old != loaded abc');
+    expect(up.split('\n')[2]).not.toContain('base revision');
   });
 });
 

@@ -5,7 +5,7 @@
 // up without a restart; a folder is re-read only when its files change.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { baseWarnings, CONFIG_FILE, WEIGHTS_FILE } from '../engine/adapter/adapter.ts';
+import { baseRevision, baseWarnings, CONFIG_FILE, WEIGHTS_FILE } from '../engine/adapter/adapter.ts';
 import { loadMethodAdapter, type MethodAdapter } from '../engine/adapter/method-adapter.ts';
 import type { LoadedModel } from '../engine/load.ts';
 import { disposeInjection, type Injection } from '../engine/methods/method.ts';
@@ -31,7 +31,7 @@ type Entry = { signature: string } & ({ ready: ReadyAdapter } | { refused: Refus
 
 /** The revision the loaded model was read at, or null where it is not known (a local folder). */
 export function loadedRevision(lm: LoadedModel): string | null {
-  return lm.origin.commit ?? (lm.origin.kind === 'hub' ? lm.origin.revision : null);
+  return baseRevision(lm.origin);
 }
 
 export class AdapterRegistry {

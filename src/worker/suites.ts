@@ -2,6 +2,7 @@
 // (uploaded, or cut from a run's held-out rows); every adapter trained for the task is a version,
 // scored on the suite when its run ends and on demand. The scoring and the table are the engine's
 // (src/engine/run/suite.ts), the same the CLI's `eval --suite` prints.
+import { baseRevision } from '../engine/adapter/adapter.ts';
 import { detectColumns, toExamples, type ColumnMapping } from '../engine/data/examples.ts';
 import { DataError, parseDataset } from '../engine/data/parse.ts';
 import { splitRows } from '../engine/run/evaluate.ts';
@@ -146,11 +147,11 @@ export class Suites {
   /** A task's versions, oldest first, with accuracy, per label, the change from the one before and the flags. */
   async versions(task: string): Promise<TaskVersions> {
     const suite = await store.getSuite(task);
-    const loadedRevision = this.session.info?.origin.revision ?? null;
+    const loadedRevision = this.session.info ? baseRevision(this.session.info.origin) : null;
     const adapters = (await this.adapters.list()).filter((a) => a.task === task);
     const rows = suite
       ? versionRows(
-          adapters.map((a) => ({ id: a.id, name: a.name, createdAt: a.createdAt, score: a.metrics.suite ?? null, revision: a.model.revision })),
+          adapters.map((a) => ({ id: a.id, name: a.name, createdAt: a.createdAt, score: a.metrics.suite ?? null, revision: baseRevision(a.model) })),
           suite,
           loadedRevision,
         )

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { baseRevision } from '../../engine/adapter/adapter.ts';
 import { formatVersionTable, parseSuite, suiteLabels, versionRows, type VersionInput } from '../../engine/run/suite.ts';
 import { scoreSuite } from '../../engine/run/evaluate.ts';
 import { majorityBaseline } from '../../engine/data/labels.ts';
@@ -92,13 +93,13 @@ async function evalSuite(model: string, file: string, dirs: string[]): Promise<v
     const name = dir ? path.basename(path.resolve(dir)) : 'base model (no adapter)';
     try {
       const score = await scoreSuite(lm, adapter?.tuned ?? null, suite, (done, total) => status(`${name} ${bar(done / total)} ${done}/${total}`));
-      inputs.push({ id: dir ?? '', name, createdAt: i, score, revision: adapter ? adapter.adapter.meta.revision : lm.origin.revision });
+      inputs.push({ id: dir ?? '', name, createdAt: i, score, revision: adapter ? adapter.adapter.meta.revision : baseRevision(lm.origin) });
     } finally {
       if (adapter) disposeInjection(adapter.tuned);
     }
   }
   statusDone();
-  const loaded = lm.origin.revision;
+  const loaded = baseRevision(lm.origin);
   const rows = versionRows(inputs, suite, loaded);
   process.stderr.write(`${suite.task}: ${suite.examples.length}-row suite ${suite.hash.slice(0, 12)} (${suite.source})\n${formatVersionTable(rows, suiteLabels(suite), loaded)}\n`);
   emit({ task: suite.task, suite: suite.hash, rows: suite.examples.length, versions: rows.map(({ id, ...r }) => ({ ...r, adapter: id || null })) });

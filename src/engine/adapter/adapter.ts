@@ -118,6 +118,11 @@ export function checkAdapterFits(adapter: PromptAdapter, model: ModelConfig, ori
   return baseWarnings(config.baseModel, config.revision, origin);
 }
 
+/** The revision a model was read at: the commit the Hub resolved, or the Hub revision asked for; null where unknown (a local folder). */
+export function baseRevision(origin: ModelOrigin): string | null {
+  return origin.commit ?? (origin.kind === 'hub' ? origin.revision : null);
+}
+
 /** Warnings when an adapter names another base model or revision than the loaded one (any method). */
 export function baseWarnings(baseModel: string | null, revision: string | null, origin: ModelOrigin): string[] {
   const warnings: string[] = [];

@@ -103,7 +103,7 @@ export interface VersionInput {
   createdAt: number;
   /** Its score on the suite, if measured. */
   score: SuiteScore | null;
-  /** The base model revision it was trained on (null: unrecorded). */
+  /** The base model revision it was trained on, as baseRevision gives it (null: unrecorded). */
   revision: string | null;
 }
 
@@ -126,11 +126,13 @@ export interface VersionRow {
   revision: string | null;
 }
 
-/** A revision as the Hub resolves it: none asked for is "main". */
-const revisionName = (r: string | null) => r ?? 'main';
-
-export function sameRevision(a: string | null, b: string | null): boolean {
-  return revisionName(a) === revisionName(b);
+/**
+ * The one drift rule (the adapter loaders' and the server's): a version drifted when it and the
+ * loaded model both name the base revision they were read at and the two differ; where either is
+ * unknown (a local folder, a PEFT config without a revision) nothing is claimed.
+ */
+export function revisionDrift(version: string | null, loaded: string | null): boolean {
+  return version !== null && loaded !== null && version !== loaded;
 }
 
 /** The versions of a task, oldest first, with each one's change from the one before and its flags. */
@@ -151,7 +153,7 @@ export function versionRows(adapters: VersionInput[], suite: Pick<Suite, 'hash'>
       delta,
       // The tolerance keeps a fall of exactly DROP_POINTS (24/50 after 25/50: -2.0000000000000018 in floating point) from counting as a drop.
       dropped: delta !== null && delta < -DROP_POINTS - 1e-9,
-      drift: !sameRevision(a.revision, loadedRevision),
+      drift: revisionDrift(a.revision, loadedRevision),
       stale: a.score !== null && current === null,
       revision: a.revision,
     };
@@ -177,7 +179,7 @@ export function formatVersionTable(rows: VersionRow[], labels: string[], loadedR
       const s = r.perLabel?.[l];
       return s ? `${pct(s.accuracy)} (${s.correct}/${s.total})` : '';
     }),
-    [r.dropped ? `DROP >${DROP_POINTS} pt` : '', r.drift ? `base revision ${revisionName(r.revision)} != loaded ${revisionName(loadedRevision)}` : ''].filter(Boolean).join('; '),
+    [r.dropped ? `DROP >${DROP_POINTS} pt` : '', r.drift ? `base revision ${r.revision} != loaded ${loadedRevision}` : ''].filter(Boolean).join('; '),
   ]);
   const widths = head.map((h, c) => Math.max(h.length, ...body.map((b) => b[c].length)));
   const line = (cells: string[]) =>

@@ -115,7 +115,7 @@ export function TaskVersions({ task }: { task: string }) {
                 <td>
                   {r.name}
                   {r.drift && (
-                    <span className="badge drift" title={`trained on base revision ${r.revision ?? 'main'}; the loaded model is at ${v.loadedRevision ?? 'main'}`}>
+                    <span className="badge drift" title={`trained on base revision ${r.revision}; the loaded model is at ${v.loadedRevision}`}>
                       other base revision
                     </span>
                   )}
