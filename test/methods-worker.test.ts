@@ -7,11 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDataset } from '../src/engine/data/parse.ts';
 import type { MethodConfig } from '../src/engine/methods/index.ts';
 import { DEFAULT_METHODS, DEFAULT_TRAIN_SPEC } from '../src/engine/run/spec.ts';
-import { initNodeBackend } from '../src/node/backend.ts';
 import { FolderSource } from '../src/node/folder-source.ts';
 import { closeDb, getAdapter, getRun } from '../src/store/db.ts';
 import type { EngineEvent, RunEnd, RunSpec } from '../src/worker/protocol.ts';
 import { EngineService } from '../src/worker/service.ts';
+import { nodeService, type NodeService } from './support/service.ts';
 import { LOCAL_FIXTURES } from './support/fixtures.ts';
 
 const LLAMA = path.join(LOCAL_FIXTURES, 'tiny-llama');
@@ -19,18 +19,11 @@ const rowsText =
   Array.from({ length: 24 }, (_, i) => JSON.stringify({ text: `my parcel is ${i % 2 ? 'late again' : 'here, thanks'} #${i}`, label: i % 2 ? 'complaint' : 'no complaint' })).join('\n') + '\n';
 
 let service: EngineService;
-const events: EngineEvent[] = [];
+let events: EngineEvent[];
+let train: NodeService['train'];
 
 beforeAll(async () => {
-  await initNodeBackend();
-  service = new EngineService({
-    initBackend: async () => ({ info: { name: 'wasm', requested: 'wasm', adapter: null, threads: 1, crossOriginIsolated: false, notes: [] }, deviceLost: new Promise(() => {}), loseDevice() {} }),
-    sourceFor: async () => new FolderSource(LLAMA),
-    embeddedFiles: async () => ({}),
-  });
-  service.subscribe((e) => events.push(e));
-  await service.init('wasm');
-  await service.loadModel({ kind: 'files', name: 'tiny-llama', files: [] });
+  ({ service, events, train } = await nodeService(LLAMA, 'tiny-llama'));
 });
 afterAll(() => closeDb());
 
@@ -43,16 +36,6 @@ function spec(method: MethodConfig | null, label: string): RunSpec {
     train: { ...DEFAULT_TRAIN_SPEC, epochs: 1, batchSize: 4, maxLength: null, seed: 5, valSplit: 0.25, lr: 0.01, evalEvery: 2, maxSteps: 4 },
     method,
   };
-}
-
-async function train(s: RunSpec): Promise<RunEnd> {
-  const started = await service.startRun(s);
-  return new Promise<RunEnd>((resolve) => {
-    const check = setInterval(() => {
-      const e = events.find((x): x is Extract<EngineEvent, { type: 'run-end' }> => x.type === 'run-end' && x.end.runId === started.runId);
-      if (e) resolve((clearInterval(check), e.end));
-    }, 20);
-  });
 }
 
 const uploads = (files: Record<string, Uint8Array>, only?: string[]) => Object.entries(files).flatMap(([name, bytes]) => (!only || only.includes(name) ? [{ name, bytes }] : []));

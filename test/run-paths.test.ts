@@ -9,11 +9,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDataset } from '../src/engine/data/parse.ts';
 import { DEFAULT_TRAIN_SPEC } from '../src/engine/run/spec.ts';
-import { initNodeBackend } from '../src/node/backend.ts';
-import { FolderSource } from '../src/node/folder-source.ts';
 import { closeDb, getRun, listAdapters } from '../src/store/db.ts';
-import type { EngineEvent, RunEnd, RunSpec } from '../src/worker/protocol.ts';
-import { EngineService } from '../src/worker/service.ts';
+import type { EngineEvent, RunSpec } from '../src/worker/protocol.ts';
+import type { EngineService } from '../src/worker/service.ts';
+import { nodeService, type NodeService } from './support/service.ts';
 import { LOCAL_FIXTURES, REPO_ROOT } from './support/fixtures.ts';
 
 const LLAMA = path.join(LOCAL_FIXTURES, 'tiny-llama');
@@ -42,18 +41,11 @@ function cliTrain(args: string[]): Promise<Record<string, any>[]> {
 }
 
 let service: EngineService;
-const events: EngineEvent[] = [];
+let events: EngineEvent[];
+let trainRun: NodeService['train'];
 
 beforeAll(async () => {
-  await initNodeBackend();
-  service = new EngineService({
-    initBackend: async () => ({ info: { name: 'wasm', requested: 'wasm', adapter: null, threads: 1, crossOriginIsolated: false, notes: [] }, deviceLost: new Promise(() => {}), loseDevice() {} }),
-    sourceFor: async () => new FolderSource(LLAMA),
-    embeddedFiles: async () => ({}),
-  });
-  service.subscribe((e) => events.push(e));
-  await service.init('wasm');
-  await service.loadModel({ kind: 'files', name: 'tiny-llama', files: [] });
+  ({ service, events, train: trainRun } = await nodeService(LLAMA, 'tiny-llama'));
 });
 afterAll(() => closeDb());
 
@@ -75,13 +67,7 @@ describe('one path for every run', () => {
       prompt: { kind: 'TEXT', text: 'is this a complaint', numVirtualTokens: 4, seed: SEED },
       train,
     };
-    const started = await service.startRun(spec);
-    const end = await new Promise<RunEnd>((resolve) => {
-      const check = setInterval(() => {
-        const e = events.find((x): x is Extract<EngineEvent, { type: 'run-end' }> => x.type === 'run-end' && x.end.runId === started.runId);
-        if (e) resolve((clearInterval(check), e.end));
-      }, 20);
-    });
+    const end = await trainRun(spec);
     expect(end.status).toBe('completed');
     const tab = {
       loss: events.flatMap((e) => (e.type === 'step' ? [e.loss] : [])),
@@ -129,7 +115,7 @@ describe('one path for every run', () => {
     for (const [i, l] of tab.valLoss.entries()) expect(Math.abs(l - cli.valLoss[i])).toBeLessThanOrEqual(1e-6 * Math.max(1, l));
 
     // The run stored its split; the CLI wrote the same row ids into split.json beside train_peft.py.
-    const run = await getRun(started.runId);
+    const run = await getRun(end.runId);
     const split = JSON.parse(readFileSync(path.join(out, 'split.json'), 'utf8'));
     expect(run?.split.validation).toHaveLength(4);
     expect(split).toMatchObject({ dataset: run?.split.datasetHash, rows: 22, train: run?.split.train, validation: run?.split.validation });

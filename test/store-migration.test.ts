@@ -3,7 +3,7 @@
 // accuracies as measured on unrecorded rows; version 5 adds the suites store and gives each
 // adapter its run's task.
 import 'fake-indexeddb/auto';
-import { deleteDB, openDB } from 'idb';
+import { deleteDB, openDB, type IDBPDatabase } from 'idb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { splitIndices } from '../src/engine/data/batches.ts';
 import { datasetHash } from '../src/engine/data/hash.ts';
@@ -18,17 +18,20 @@ const testRows = [
   { text: 't1', label: 'b' },
 ];
 
+/** The stores versions 3 and 4 had, as they created them. */
+function createV3Stores(db: IDBPDatabase): void {
+  db.createObjectStore('runs', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
+  db.createObjectStore('checkpoints', { keyPath: 'runId' });
+  db.createObjectStore('adapters', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
+  db.createObjectStore('datasets', { keyPath: 'id' });
+  db.createObjectStore('tensors', { keyPath: 'id' });
+}
+
 /** What version 3 of the app wrote: its schema and records exactly as they were (no split, accuracy a number). */
 async function writeV3(): Promise<{ datasetId: string }> {
   const datasetId = await datasetHash(rows, testRows);
   const d = await openDB(DB_NAME, 3, {
-    upgrade(db) {
-      db.createObjectStore('runs', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
-      db.createObjectStore('checkpoints', { keyPath: 'runId' });
-      db.createObjectStore('adapters', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
-      db.createObjectStore('datasets', { keyPath: 'id' });
-      db.createObjectStore('tensors', { keyPath: 'id' });
-    },
+    upgrade: createV3Stores,
   });
   const train = { ...DEFAULT_TRAIN_SPEC, seed: 7, valSplit: 0.2, batchSize: 4, evalEvery: null };
   const spec = {
@@ -172,13 +175,7 @@ describe('IndexedDB migrations', () => {
 async function writeV4(): Promise<void> {
   const datasetId = await datasetHash(rows, null);
   const d = await openDB(DB_NAME, 4, {
-    upgrade(db) {
-      db.createObjectStore('runs', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
-      db.createObjectStore('checkpoints', { keyPath: 'runId' });
-      db.createObjectStore('adapters', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
-      db.createObjectStore('datasets', { keyPath: 'id' });
-      db.createObjectStore('tensors', { keyPath: 'id' });
-    },
+    upgrade: createV3Stores,
   });
   expect([...d.objectStoreNames]).not.toContain('suites');
   const train = { ...DEFAULT_TRAIN_SPEC, seed: 3, valSplit: 0.1, batchSize: 4, evalEvery: null };
