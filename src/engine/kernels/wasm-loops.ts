@@ -279,8 +279,25 @@ function attentionGradLoop(
   }
 }
 
-/** Attention forward FLOPs below which the loop kernels beat XNNPACK's per-head products. */
-export const WASM_ATTENTION_MAX_FLOPS = 40e6;
+/**
+ * Gate elements above which SwiGLU forward and backward leave the loops for tfjs's ops: the
+ * loops call Math.exp per element (about 17 ns each on this project's 2-core machine), XNNPACK's
+ * sigmoid and products are vectorised. Measured in Node (median of 30): at 3,072 elements the two
+ * tie, at 6,144 the ops take half the time, at a training batch of the demo model (258K) a seventh
+ * forward and two fifths backward.
+ */
+export const WASM_SWIGLU_MAX_ELEMENTS = 4096;
+
+/**
+ * Attention FLOPs (forward, attentionFlops) up to which the loop kernels run instead of XNNPACK's
+ * per-head products; the backward loop, with twice the products in scalar JavaScript, loses
+ * sooner. Measured in Node, each path timed in turn on the same tensors (median of 8): forward,
+ * the two tie up to about 4M (a decoding step, a serving prefill) and at 6.6M the products take
+ * 0.7 of the time, at the demo model's training batch (28.9M) 0.37; backward, they tie below 1M
+ * and take 0.63 of the time at 2.1M, 0.21 at 28.9M.
+ */
+export const WASM_ATTENTION_MAX_FLOPS = 4e6;
+export const WASM_ATTENTION_GRAD_MAX_FLOPS = 1e6;
 
 export function attentionFlops(q: tf.TensorInfo, k: tf.TensorInfo): number {
   return 4 * sizeOf(q) * k.shape[2];

@@ -3,7 +3,7 @@
 // one kv head are stacked along rows, so k and v are never repeated.
 import * as tf from '@tensorflow/tfjs-core';
 import { hasKernel } from '../kernels/registry.ts';
-import { attentionFlops, WASM_ATTENTION_MAX_FLOPS } from '../kernels/wasm-loops.ts';
+import { attentionFlops, WASM_ATTENTION_GRAD_MAX_FLOPS, WASM_ATTENTION_MAX_FLOPS } from '../kernels/wasm-loops.ts';
 import { scaledSoftmax, scaledSoftmaxGrad } from './fused.ts';
 import { bmm, bmmAT } from './matmul.ts';
 
@@ -27,8 +27,8 @@ export function attentionProbsShape(q: tf.Tensor4D, k: tf.Tensor4D): [number, nu
 }
 
 /** q [B, nh, T, hd], k and v [B, nkv, S, hd], additive bias broadcastable to [B, nh, T, S] → [B, nh, T, hd]. */
-function loopKernel(name: string, q: tf.Tensor4D, k: tf.Tensor4D): boolean {
-  return tf.getBackend() === 'wasm' && attentionFlops(q, k) <= WASM_ATTENTION_MAX_FLOPS && hasKernel(name);
+function loopKernel(name: string, q: tf.Tensor4D, k: tf.Tensor4D, maxFlops: number): boolean {
+  return tf.getBackend() === 'wasm' && attentionFlops(q, k) <= maxFlops && hasKernel(name);
 }
 
 /**
@@ -46,7 +46,7 @@ export function attentionForward(
   softcap: number | null = null,
   dropMask: tf.Tensor | null = null,
 ): { o: tf.Tensor4D; saved: AttentionSaved } {
-  if (softcap === null && !dropMask && loopKernel('PtAttention', q, k) && bias.rank === 4) {
+  if (softcap === null && !dropMask && loopKernel('PtAttention', q, k, WASM_ATTENTION_MAX_FLOPS) && bias.rank === 4) {
     const [o, p] = tf.engine().runKernel('PtAttention', { q, k, v, bias }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor3D];
     return { o, saved: { q, k, v, p } };
   }
@@ -72,7 +72,7 @@ export function attentionForward(
 }
 
 export function attentionBackward(dO: tf.Tensor4D, { q, k, v, p, mask, t }: AttentionSaved, scale: number, softcap: number | null = null): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
-  if (softcap === null && !mask && loopKernel('PtAttentionGrad', q, k))
+  if (softcap === null && !mask && loopKernel('PtAttentionGrad', q, k, WASM_ATTENTION_GRAD_MAX_FLOPS))
     return tf.engine().runKernel('PtAttentionGrad', { dO, q, k, v, p }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
   const [B, nh, T, hd] = q.shape;
   const [, nkv, S] = k.shape;

@@ -4,6 +4,7 @@
 // composite tfjs ops.
 import * as tf from '@tensorflow/tfjs-core';
 import { hasKernel } from '../kernels/registry.ts';
+import { WASM_SWIGLU_MAX_ELEMENTS } from '../kernels/wasm-loops.ts';
 
 export function kernel(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number> = {}): tf.Tensor {
   return tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs) as tf.Tensor;
@@ -57,16 +58,21 @@ export function scaledSoftmaxGrad(p: tf.Tensor, dp: tf.Tensor, scale: number): t
   return tf.mul(tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true))), scale);
 }
 
+/** Whether SwiGLU's own kernel `name` runs for gu: on WASM only while the loop beats tfjs's ops. */
+function swiGluKernel(name: string, gu: tf.Tensor): boolean {
+  return hasKernel(name) && (tf.getBackend() !== 'wasm' || gu.size / 2 <= WASM_SWIGLU_MAX_ELEMENTS);
+}
+
 /** silu(gate) ⊙ up for gu = [gate | up] along the last axis. */
 export function swiGlu(gu: tf.Tensor): tf.Tensor {
-  if (hasKernel('PtSwiGlu')) return kernel('PtSwiGlu', { gu });
+  if (swiGluKernel('PtSwiGlu', gu)) return kernel('PtSwiGlu', { gu });
   const [gate, up] = tf.split(gu, 2, -1);
   return tf.mul(tf.mul(gate, tf.sigmoid(gate)), up);
 }
 
 /** [d gate | d up] from gu and dh: silu'(g) = σ(g)(1 + g(1 − σ(g))). */
 export function swiGluGrad(gu: tf.Tensor, dh: tf.Tensor): tf.Tensor {
-  if (hasKernel('PtSwiGluGrad')) return kernel('PtSwiGluGrad', { gu, dh });
+  if (swiGluKernel('PtSwiGluGrad', gu)) return kernel('PtSwiGluGrad', { gu, dh });
   const [gate, up] = tf.split(gu, 2, -1);
   const s = tf.sigmoid(gate);
   return tf.concat([tf.mul(tf.mul(dh, up), tf.mul(s, tf.add(1, tf.mul(gate, tf.sub(1, s))))), tf.mul(dh, tf.mul(gate, s))], -1);
