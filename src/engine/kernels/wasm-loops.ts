@@ -4,10 +4,13 @@
 // attention. Here attention forward and backward are one kernel each (used while the products
 // are small; large ones go to XNNPACK), and norms, RoPE and SwiGLU one each.
 import * as tf from '@tensorflow/tfjs-core';
+import { simdAttention, type SimdAttention } from './wasm-attention.ts';
 
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+  /** The Emscripten module: the heap's WebAssembly.Memory is among its exports (single-threaded builds) or on it (the threaded build). */
+  wasm?: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
 }
 
 type Inputs = Record<string, tf.TensorInfo>;
@@ -111,6 +114,14 @@ export const WASM_LOOP_KERNELS: Record<string, (inputs: Inputs, attrs: Attrs, ba
   PtAttention: ({ q, k, v, bias }, { scale }, backend) => {
     const [B, nh, T, hd] = q.shape;
     const [, nkv, S] = k.shape;
+    // The same loop in WebAssembly SIMD on the heap itself (kernels/attention.wat), where it can run.
+    const simd = simdOn(backend, hd);
+    if (simd) {
+      const outputs = [backend.makeOutput(q.shape, 'float32'), backend.makeOutput([B * nkv, (nh / nkv) * T, S], 'float32')];
+      const at = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t).byteOffset;
+      simd(at(q), at(k), at(v), at(bias), at(outputs[0]), at(outputs[1]), B, nh, nkv, T, S, hd, bias.shape[1], scale);
+      return outputs;
+    }
     // Each key and value is read once per query row of its kv head: once in a decoding step
     // (T = 1, one query head per kv head), where a serving batch's cache is most of the bytes.
     const once = (nh / nkv) * T === 1;
@@ -290,14 +301,26 @@ export const WASM_SWIGLU_MAX_ELEMENTS = 4096;
 
 /**
  * Attention FLOPs (forward, attentionFlops) up to which the loop kernels run instead of XNNPACK's
- * per-head products; the backward loop, with twice the products in scalar JavaScript, loses
- * sooner. Measured in Node, each path timed in turn on the same tensors (median of 8): forward,
- * the two tie up to about 4M (a decoding step, a serving prefill) and at 6.6M the products take
- * 0.7 of the time, at the demo model's training batch (28.9M) 0.37; backward, they tie below 1M
- * and take 0.63 of the time at 2.1M, 0.21 at 28.9M.
+ * per-head products. Measured in Node, each path timed in turn on the same tensors (median of 8):
+ * - forward in JavaScript: the two tie up to about 4M (a decoding step, a serving prefill); at 6.6M
+ *   the products take 0.7 of the time, at the demo model's training batch (28.9M) 0.37;
+ * - forward in SIMD (attention.wat), five times the JavaScript loop: it still wins at 6.6M (1.7
+ *   against 6.4 ms) and 28.9M (6.5 against 7.5 ms), and ties at 130M;
+ * - backward (JavaScript, twice the products): they tie below 1M, the products take 0.63 of the
+ *   time at 2.1M and 0.21 at 28.9M.
  */
-export const WASM_ATTENTION_MAX_FLOPS = 4e6;
+export const WASM_ATTENTION_MAX_FLOPS = { simd: 32e6, js: 4e6 };
 export const WASM_ATTENTION_GRAD_MAX_FLOPS = 1e6;
+
+/** The SIMD attention kernel on this backend's heap, where it can run for head size hd. */
+function simdOn(backend: WasmBackendLike, hd: number): SimdAttention | null {
+  return hd % 4 === 0 ? simdAttention(backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory) : null;
+}
+
+/** Forward FLOPs up to which PtAttention runs on the active WASM backend, for head size hd. */
+export function wasmAttentionMaxFlops(hd: number): number {
+  return simdOn(tf.backend() as unknown as WasmBackendLike, hd) ? WASM_ATTENTION_MAX_FLOPS.simd : WASM_ATTENTION_MAX_FLOPS.js;
+}
 
 export function attentionFlops(q: tf.TensorInfo, k: tf.TensorInfo): number {
   return 4 * sizeOf(q) * k.shape[2];

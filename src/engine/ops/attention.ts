@@ -3,7 +3,7 @@
 // one kv head are stacked along rows, so k and v are never repeated.
 import * as tf from '@tensorflow/tfjs-core';
 import { hasKernel } from '../kernels/registry.ts';
-import { attentionFlops, WASM_ATTENTION_GRAD_MAX_FLOPS, WASM_ATTENTION_MAX_FLOPS } from '../kernels/wasm-loops.ts';
+import { attentionFlops, WASM_ATTENTION_GRAD_MAX_FLOPS, wasmAttentionMaxFlops } from '../kernels/wasm-loops.ts';
 import { scaledSoftmax, scaledSoftmaxGrad } from './fused.ts';
 import { bmm, bmmAT } from './matmul.ts';
 
@@ -26,12 +26,14 @@ export function attentionProbsShape(q: tf.Tensor4D, k: tf.Tensor4D): [number, nu
   return [B * nkv, (nh / nkv) * T, S];
 }
 
-/** q [B, nh, T, hd], k and v [B, nkv, S, hd], additive bias broadcastable to [B, nh, T, S] → [B, nh, T, hd]. */
-function loopKernel(name: string, q: tf.Tensor4D, k: tf.Tensor4D, maxFlops: number): boolean {
-  return tf.getBackend() === 'wasm' && attentionFlops(q, k) <= maxFlops && hasKernel(name);
+/** Whether WASM's loop kernel `name` runs for q and k: while the product is under the measured thresholds of kernels/wasm-loops.ts. */
+function loopKernel(name: 'PtAttention' | 'PtAttentionGrad', q: tf.Tensor4D, k: tf.Tensor4D): boolean {
+  if (tf.getBackend() !== 'wasm' || !hasKernel(name)) return false;
+  return attentionFlops(q, k) <= (name === 'PtAttention' ? wasmAttentionMaxFlops(q.shape[3]) : WASM_ATTENTION_GRAD_MAX_FLOPS);
 }
 
 /**
+ * q [B, nh, T, hd], k and v [B, nkv, S, hd], additive bias broadcastable to [B, nh, T, S] → [B, nh, T, hd].
  * With `softcap` (Gemma 2's attn_logit_softcapping) the scores are cap · tanh(scale · q·k / cap)
  * before the mask is added, as transformers' eager attention computes them. `dropMask` (training):
  * dropout on the probabilities after the softmax, as transformers' attention_dropout. The fused
@@ -46,7 +48,7 @@ export function attentionForward(
   softcap: number | null = null,
   dropMask: tf.Tensor | null = null,
 ): { o: tf.Tensor4D; saved: AttentionSaved } {
-  if (softcap === null && !dropMask && loopKernel('PtAttention', q, k, WASM_ATTENTION_MAX_FLOPS) && bias.rank === 4) {
+  if (softcap === null && !dropMask && loopKernel('PtAttention', q, k) && bias.rank === 4) {
     const [o, p] = tf.engine().runKernel('PtAttention', { q, k, v, bias }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor3D];
     return { o, saved: { q, k, v, p } };
   }
@@ -72,7 +74,7 @@ export function attentionForward(
 }
 
 export function attentionBackward(dO: tf.Tensor4D, { q, k, v, p, mask, t }: AttentionSaved, scale: number, softcap: number | null = null): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
-  if (softcap === null && !mask && loopKernel('PtAttentionGrad', q, k, WASM_ATTENTION_GRAD_MAX_FLOPS))
+  if (softcap === null && !mask && loopKernel('PtAttentionGrad', q, k))
     return tf.engine().runKernel('PtAttentionGrad', { dO, q, k, v, p }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
   const [B, nh, T, hd] = q.shape;
   const [, nkv, S] = k.shape;
