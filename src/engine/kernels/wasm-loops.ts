@@ -291,13 +291,14 @@ function attentionGradLoop(
 }
 
 /**
- * Gate elements above which SwiGLU forward and backward leave the loops for tfjs's ops: the
- * loops call Math.exp per element (about 17 ns each on this project's 2-core machine), XNNPACK's
- * sigmoid and products are vectorised. Measured in Node (median of 30): at 3,072 elements the two
- * tie, at 6,144 the ops take half the time, at a training batch of the demo model (258K) a seventh
- * forward and two fifths backward.
+ * Gate elements above which SwiGLU leaves the loops for tfjs's ops: the loops call Math.exp per
+ * element (about 17 ns each on this project's 2-core machine), XNNPACK's sigmoid and products are
+ * vectorised but cost a few kernels. Measured in Node, each path in turn (median of 40): forward,
+ * the loop wins at 1,536 elements (50 against 59 us) and loses at 2,304 (74 against 42); backward,
+ * it wins at 3,072 (107 against 126 us) and loses at 4,608 (187 against 121). At a training batch
+ * of the demo model (258K) the ops take a seventh of the time forward and two fifths backward.
  */
-export const WASM_SWIGLU_MAX_ELEMENTS = 4096;
+export const WASM_SWIGLU_MAX_ELEMENTS = { forward: 2048, backward: 4096 };
 
 /**
  * Attention FLOPs (forward, attentionFlops) up to which the loop kernels run instead of XNNPACK's

@@ -59,8 +59,8 @@ export function scaledSoftmaxGrad(p: tf.Tensor, dp: tf.Tensor, scale: number): t
 }
 
 /** Whether SwiGLU's own kernel `name` runs for gu: on WASM only while the loop beats tfjs's ops. */
-function swiGluKernel(name: string, gu: tf.Tensor): boolean {
-  return hasKernel(name) && (tf.getBackend() !== 'wasm' || gu.size / 2 <= WASM_SWIGLU_MAX_ELEMENTS);
+function swiGluKernel(name: 'PtSwiGlu' | 'PtSwiGluGrad', gu: tf.Tensor): boolean {
+  return hasKernel(name) && (tf.getBackend() !== 'wasm' || gu.size / 2 <= WASM_SWIGLU_MAX_ELEMENTS[name === 'PtSwiGlu' ? 'forward' : 'backward']);
 }
 
 /** silu(gate) ⊙ up for gu = [gate | up] along the last axis. */
