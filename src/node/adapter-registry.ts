@@ -75,10 +75,9 @@ export class AdapterRegistry {
   }
 
   /**
-   * Re-reads the folder. Replaced adapters are disposed here, which is safe between batches;
-   * inside one, a soft prompt or a prefix is read only in a row's first, synchronous forward pass,
-   * while LoRA factors are read at every decoding step: so replaced adapters are freed by
-   * `collect`, which the server calls when no row is decoding.
+   * Re-reads the folder. Replaced adapters are not disposed here: inside a batch, a soft prompt or
+   * a prefix is read until a row's first forward pass, LoRA factors at every decoding step; so
+   * replaced adapters are freed by `collect`, which the server calls when no row is decoding.
    */
   refresh(): void {
     const seen = new Set<string>();

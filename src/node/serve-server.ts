@@ -67,7 +67,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
   const { contextLength } = lm.model.config;
 
   // Prompts are looked up when a row joins the batch, so a replaced adapter serves its new
-  // version; the batch reads them only in that synchronous prefill (see AdapterRegistry.refresh).
+  // version; the batch reads them until the row's first pass (see AdapterRegistry.refresh).
   const batch = new DecodeBatch(lm.model);
   const byRow = new Map<MixedGenerateRow, { job: RowJob; row: CompletionRow }>();
   const runner: StepRunner<RowJob, CompletionResult> = {

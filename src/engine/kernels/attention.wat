@@ -80,16 +80,19 @@
                 (local.set $max (f32.max (local.get $max) (local.get $score)))))
             (local.set $s (i32.add (local.get $s) (i32.const 1)))
             (br $sLoop)))
-          ;; softmax, the sum in double precision as in the loop
+          ;; softmax, the sum in double precision as in the loop; a masked key's exp is 0 without
+          ;; calling exp (a packed serving batch masks most of its keys for each query)
           (local.set $total (f64.const 0))
           (local.set $s (i32.const 0))
           (block $eDone (loop $eLoop
             (br_if $eDone (i32.ge_u (local.get $s) (local.get $S)))
-            (local.set $e (call $exp (f64.sub
-              (f64.promote_f32 (f32.load (i32.add (local.get $pRow) (i32.shl (local.get $s) (i32.const 2)))))
-              (f64.promote_f32 (local.get $max)))))
-            (f32.store (i32.add (local.get $pRow) (i32.shl (local.get $s) (i32.const 2))) (f32.demote_f64 (local.get $e)))
-            (local.set $total (f64.add (local.get $total) (local.get $e)))
+            (local.set $score (f32.load (i32.add (local.get $pRow) (i32.shl (local.get $s) (i32.const 2)))))
+            (if (f32.eq (local.get $score) (f32.const -inf))
+              (then (f32.store (i32.add (local.get $pRow) (i32.shl (local.get $s) (i32.const 2))) (f32.const 0)))
+              (else
+                (local.set $e (call $exp (f64.sub (f64.promote_f32 (local.get $score)) (f64.promote_f32 (local.get $max)))))
+                (f32.store (i32.add (local.get $pRow) (i32.shl (local.get $s) (i32.const 2))) (f32.demote_f64 (local.get $e)))
+                (local.set $total (f64.add (local.get $total) (local.get $e)))))
             (local.set $s (i32.add (local.get $s) (i32.const 1)))
             (br $eLoop)))
           (local.set $inv (f64.div (f64.const 1) (local.get $total)))

@@ -215,6 +215,11 @@ function attentionLoop(
         }
         let total = 0;
         for (let s = 0; s < S; s++) {
+          // A masked key's exp is 0: no call (a packed serving batch masks most keys of each query).
+          if (p[pBase + s] === -Infinity) {
+            p[pBase + s] = 0;
+            continue;
+          }
           const e = Math.exp(p[pBase + s] - max);
           p[pBase + s] = e;
           total += e;

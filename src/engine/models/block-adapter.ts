@@ -41,8 +41,8 @@ export class BlockAdapter {
     private readonly trainablePast: boolean,
     private readonly lora: ReadonlyMap<string, LoraFactors> | null,
     private readonly drop?: Dropout,
-    /** Serving: other LoRA adapters, each on its rows of the batch (forward only, no gradient). */
-    private readonly mixed: { factors: ReadonlyMap<string, LoraFactors>; rows: number[] }[] = [],
+    /** Serving: other LoRA adapters, each on its rows of the batch or its positions of a packed one (forward only, no gradient). */
+    private readonly mixed: { factors: ReadonlyMap<string, LoraFactors>; rows: number[]; tokens?: number[] }[] = [],
   ) {}
 
   static readonly NONE = new BlockAdapter(null, false, null);
@@ -82,11 +82,13 @@ export class BlockAdapter {
     const inDim = x.shape[x.rank - 1];
     const flat = tf.reshape(x, [-1, inDim]) as tf.Tensor2D;
     let out = y;
-    for (const { factors, rows } of this.mixed) {
+    for (const { factors, rows, tokens } of this.mixed) {
       if (!parts.some(([name]) => factors.has(name))) continue;
-      const rowMask = new Float32Array(B);
-      for (const b of rows) rowMask[b] = 1;
-      const mask = tf.reshape(tf.tile(tf.reshape(tf.tensor1d(rowMask), [B, 1]), [1, T]), [B * T, 1]);
+      // Which of the B·T positions the adapter applies to: its rows' or, packed, its own positions.
+      const on = new Float32Array(B * T);
+      if (tokens) for (const t of tokens) on[t] = 1;
+      else for (const b of rows) on.fill(1, b * T, (b + 1) * T);
+      const mask = tf.tensor2d(on, [B * T, 1]);
       const deltas = parts.map(([name, width]) => {
         const f = factors.get(name);
         return f ? loraForward(flat, f, null).delta : tf.zeros([B * T, width]);

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { WeightStore } from '../io/checkpoint.ts';
 import type { CausalLM, ForwardOptions, ForwardOutput, LinearModule, ModelConfig } from './model.ts';
 import type { BlockAdapter, Parts } from './block-adapter.ts';
-import { ModelConfigError, WeightLoader, causalBias, forwardSpan, nextCache, numberField, optionalId, positiveInt, runBlocks, tokenIds, type BlockRun } from './layers.ts';
+import { ModelConfigError, WeightLoader, causalBias, forwardSpan, nextCache, numberField, optionalId, positiveInt, runBlocks, sequencePositions, tokenIds, type BlockRun } from './layers.ts';
 import { attentionBackward, attentionForward, attentionProbsShape, mergeHeads } from '../ops/attention.ts';
 import { dropout, dropoutRate, restoreMasks, savedMasks, type Dropout } from '../ops/dropout.ts';
 import type { Weight } from '../ops/weight.ts';
@@ -63,18 +63,17 @@ export function alibiSlopes(heads: number): Float32Array {
   return Float32Array.from(slopes);
 }
 
-/** ALiBi bias [B, heads, 1, S]: slope × (index of the key among the row's real tokens), 0 on padding. */
-function alibiBias(mask: number[][], slopes: Float32Array): tf.Tensor4D {
+/**
+ * ALiBi bias [B, heads, 1, S]: slope × (index of the key among the row's real tokens, in a packed
+ * batch among its sequence's), 0 on padding.
+ */
+function alibiBias(mask: number[][], slopes: Float32Array, segments?: { key: number[] }): tf.Tensor4D {
   const B = mask.length;
   const S = mask[0].length;
   const heads = slopes.length;
   const out = new Float32Array(B * heads * S);
   for (let b = 0; b < B; b++) {
-    let count = 0;
-    const position = mask[b].map((m) => {
-      count += m ? 1 : 0;
-      return m ? count - 1 : 0;
-    });
+    const position = sequencePositions(mask[b], segments?.key ?? new Array<number>(S).fill(0));
     for (let h = 0; h < heads; h++) for (let j = 0; j < S; j++) out[(b * heads + h) * S + j] = Math.fround(slopes[h] * position[j]);
   }
   return tf.tensor4d(out, [B, heads, 1, S]);
@@ -187,7 +186,7 @@ export function buildBloom(raw: Record<string, unknown>, store: WeightStore): Ca
         const { T } = forwardSpan(embeds, mask, options, WHAT);
         // The embedding LayerNorm applies to whatever is fed in, soft prompt included (as in BloomModel).
         const input = layerNorm(embeds, embNorm[0], embNorm[1], eps);
-        const bias = tf.add(alibiBias(mask, slopes), causalBias(mask, T));
+        const bias = tf.add(alibiBias(mask, slopes, options.segments), causalBias(mask, T, null, undefined, options.segments));
         const { x, keys, values } = runBlocks(
           blocks,
           input,

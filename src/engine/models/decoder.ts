@@ -274,7 +274,7 @@ export function buildDecoder(spec: DecoderSpec, w: WeightLoader): CausalLM {
     forward(embeds: tf.Tensor3D, mask: number[][], options: ForwardOptions = {}): ForwardOutput {
       const { T, past, positions } = forwardSpan(embeds, mask, options, what, { max: contextLength, field: 'max_position_embeddings' });
       const tables = new Map(invs.map((inv) => [inv, ropeTables(inv, past, T, positions)]));
-      const biases = new Map(windows.map((win) => [win, causalBias(mask, T, win, positions ?? undefined)]));
+      const biases = new Map(windows.map((win) => [win, causalBias(mask, T, win, positions ?? undefined, options.segments)]));
       const c: Context = { rope: layers.map((l) => tables.get(l.inv)!), bias: layers.map((l) => biases.get(l.window)!), drop: options.dropout };
       const { x, keys, values } = runBlocks(
         blocks,

@@ -145,7 +145,7 @@ export function buildGpt2(raw: Record<string, unknown>, store: WeightStore): Cau
         const ids = positions ? tf.tensor2d(positions, [positions.length, T], 'int32') : tf.range(past, past + T, 1, 'int32');
         const summed: tf.Tensor = tf.add(embeds, tf.gather(wpe, ids));
         const input = dropout(summed, options.dropout?.mask(summed.shape, embdDrop) ?? null);
-        const bias = causalBias(mask, T);
+        const bias = causalBias(mask, T, null, positions ?? undefined, options.segments);
         const { x, keys, values } = runBlocks(
           blocks,
           input,

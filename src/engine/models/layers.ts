@@ -200,7 +200,7 @@ export function activation(name: string, what: string): Activation {
  * sliding `window`, a query at q also sees only keys k with q - k < window (transformers'
  * sliding_window_overlay).
  */
-export function causalBias(mask: number[][], T: number, window: number | null = null, positions?: number[][]): tf.Tensor4D {
+export function causalBias(mask: number[][], T: number, window: number | null = null, positions?: number[][], segments?: { query: number[]; key: number[] }): tf.Tensor4D {
   const B = mask.length;
   const S = mask[0].length;
   const past = S - T;
@@ -211,21 +211,40 @@ export function causalBias(mask: number[][], T: number, window: number | null = 
     // A sliding window counts positions back from the query. Without per-row positions a column is
     // its position (transformers' cache_position, left padding included); with them (rows of a
     // mixed batch, padded between their tokens and the ones decoded later) a key's position is the
-    // number of real keys before it, as when the row runs alone.
+    // number of real keys before it, as when the row runs alone (in a packed batch, of its sequence).
     if (window !== null) {
-      let n = 0;
-      for (let j = 0; j < S; j++) {
-        keyPos[j] = positions ? n : j;
-        if (row[j]) n++;
+      if (segments) keyPos.set(sequencePositions(row, segments.key));
+      else {
+        let n = 0;
+        for (let j = 0; j < S; j++) {
+          keyPos[j] = positions ? n : j;
+          if (row[j]) n++;
+        }
       }
     }
     for (let i = 0; i < T; i++) {
       const base = (b * T + i) * S;
       const q = positions ? positions[b][i] : past + i;
-      for (let j = 0; j < S; j++) if (j > past + i || !row[j] || (window !== null && q - keyPos[j] >= window)) bias[base + j] = MASKED;
+      const seq = segments ? segments.query[i] : 0;
+      for (let j = 0; j < S; j++) {
+        if (j > past + i || !row[j] || (segments && segments.key[j] !== seq) || (window !== null && q - keyPos[j] >= window)) bias[base + j] = MASKED;
+      }
     }
   }
   return tf.tensor4d(bias, [B, 1, T, S]);
+}
+
+/** Per key of a packed row: its index among the real keys of its own sequence (0 on masked keys). */
+export function sequencePositions(mask: number[], key: number[]): Int32Array {
+  const seen = new Map<number, number>();
+  const out = new Int32Array(mask.length);
+  mask.forEach((m, j) => {
+    if (!m) return;
+    const n = seen.get(key[j]) ?? 0;
+    out[j] = n;
+    seen.set(key[j], n + 1);
+  });
+  return out;
 }
 
 export interface BlockRun {
@@ -257,7 +276,7 @@ export function runBlocks<B>(
     throw new Error(`forward: prefix keys/values for ${prefix.keys.length} layers, the model has ${blocks.length}`);
   blocks.forEach((blk, i) => {
     const past = cache ? { k: cache.keys[i], v: cache.values[i] } : prefix ? { k: prefix.keys[i], v: prefix.values[i] } : null;
-    const mixed = (options.mixedLora ?? []).map((g) => ({ factors: g.layers[i], rows: g.rows }));
+    const mixed = (options.mixedLora ?? []).map((g) => ({ factors: g.layers[i], rows: g.rows, tokens: g.tokens }));
     const adapter = past || lora || mixed.length ? new BlockAdapter(past, !!prefix, lora?.[i] ?? null, options.dropout, mixed) : BlockAdapter.NONE;
     if (options.useCache || cache) {
       const r = run(blk, i, x, adapter);
@@ -298,6 +317,12 @@ export function forwardSpan(
     throw new Error(`attention mask must be [${B}][${past + T}] (batch x (cached + new) positions)`);
   }
   const positions = options.positions ?? null;
+  const seg = options.segments;
+  if (seg) {
+    if (B !== 1 || !positions) throw new Error(`${what}: packed sequences (segments) need a batch of one row and position ids`);
+    if (seg.query.length !== T || seg.key.length !== past + T) throw new Error(`${what}: segments must tag ${T} new positions and ${past + T} keys`);
+    if (seg.query.some((s, i) => seg.key[past + i] !== s)) throw new Error(`${what}: the new keys' segments must be the new positions' own`);
+  }
   if (positions) {
     if (positions.length !== B || positions.some((r) => !Array.isArray(r) || r.length !== T)) throw new Error(`${what}: positions must be [${B}][${T}] (batch x new positions)`);
     const bad = positions.flat().find((p) => !Number.isInteger(p) || p < 0 || (limit !== undefined && p >= limit.max));

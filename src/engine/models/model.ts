@@ -62,12 +62,24 @@ export interface ForwardOptions {
    * batch, as PEFT's mixed-batch inference (adapter_names) does.
    */
   mixedLora?: MixedLora[];
+  /**
+   * Packed sequences (serving, forward only, B = 1): several sequences share the batch's one row,
+   * each new position and each cached key tagged with its sequence (`query` [T], `key` [past + T]).
+   * A query sees only its own sequence's keys (causally, and where the mask allows), and a key's
+   * position, for sliding windows and ALiBi, is its index among its sequence's real keys: each
+   * sequence gets what it gets alone. `positions` gives the new positions' ids.
+   */
+  segments?: { query: number[]; key: number[] };
 }
 
-/** One LoRA adapter of a mixed batch: its factors per layer and the batch rows it applies to. */
+/**
+ * One LoRA adapter of a mixed batch: its factors per layer and the batch rows it applies to, or in
+ * a packed batch (ForwardOptions.segments) the new positions of its sequences (`tokens`).
+ */
 export interface MixedLora {
   layers: ReadonlyMap<string, LoraFactors>[];
   rows: number[];
+  tokens?: number[];
 }
 
 /** A projection a LoRA adapter can target, as PEFT names it. */

@@ -8,8 +8,9 @@
 //   - LoRA factors: applied to that row's positions only (ForwardOptions.mixedLora, as PEFT's
 //     adapter_names mixed batches).
 // Positions run from P_b as when the row runs alone; padding sits after every real position and is
-// masked, so no real position sees it. Decoding then feeds one token per row at that row's own
-// position (ForwardOptions.positions), the cache keeping the padding holes masked.
+// masked, so no real position sees it (mixedLogits: one padded pass). Decoding (DecodeBatch) packs
+// the rows instead, as sequences of one row (ForwardOptions.segments), so that rows joining a
+// running batch are prefilled in the pass that decodes the others, with no padding.
 import * as tf from '@tensorflow/tfjs-core';
 import { pickToken, type GenerateOptions } from '../generate.ts';
 import type { Injection } from '../methods/method.ts';
@@ -137,19 +138,6 @@ export function mixedLogits(model: CausalLM, rows: MixedRow[]): { logits: tf.Ten
   });
 }
 
-/** Logits [B, vocab] at each row's last real position. */
-function lastLogits(model: CausalLM, hidden: tf.Tensor3D, last: number[]): tf.Tensor2D {
-  const [B, S, H] = hidden.shape;
-  const picked = tf.gather(
-    tf.reshape(hidden, [B * S, H]),
-    tf.tensor1d(
-      last.map((t, b) => b * S + t),
-      'int32',
-    ),
-  ) as tf.Tensor2D;
-  return model.logits(picked);
-}
-
 interface LiveRow {
   row: MixedGenerateRow;
   out: number[];
@@ -158,33 +146,30 @@ interface LiveRow {
   maxNew: number;
   /** Real positions so far (the next token's position id). */
   count: number;
-}
-
-/** Keys, values and mask of `cache` with `n` masked columns put in front (a row that joins later sits at the end). */
-function padFront(cache: KVCache, n: number): KVCache {
-  if (n === 0) return cache;
-  const pad = (t: tf.Tensor4D) =>
-    tf.pad(t, [
-      [0, 0],
-      [0, 0],
-      [n, 0],
-      [0, 0],
-    ]) as tf.Tensor4D;
-  return { keys: cache.keys.map(pad), values: cache.values.map(pad), mask: cache.mask.map((m) => [...new Array<number>(n).fill(0), ...m]), length: cache.length + n };
+  /** The row's sequence in the packed batch: the tag of its cache columns and new positions. */
+  seq: number;
+  /** Until its first pass: what it feeds (embeddings [n, H] or token ids) after a past of keys and values. */
+  joining: { past: { keys: tf.Tensor4D[]; values: tf.Tensor4D[] } | null; prompt: tf.Tensor2D | null; ids: number[] } | null;
 }
 
 /**
- * A decoding batch that rows join and leave between steps (continuous batching): a joining
- * group of rows is prefilled in its own pass (right padded, positions from 0) and its cache is
- * appended to the batch's, aligned to the right so the columns of rows that have left can be
- * cut from the front. Every row decodes at its own position id with the padding masked, so each
- * row gets exactly the ids it would get alone (generate.ts).
+ * A decoding batch that rows join and leave between steps (continuous batching), packed: every
+ * row is a sequence of the batch's one row (ForwardOptions.segments), so one pass feeds each
+ * running row its next token and each joining row its whole input, every row at its own
+ * positions, and no row pays for another's length. A joining row's past (a prefix, or its soft
+ * prompt's keys and values) is appended to the cache as its first columns; a row that leaves
+ * leaves masked columns, cut out once they are half the cache. Each row gets exactly the ids it
+ * would get alone (generate.ts).
  */
 export class DecodeBatch {
   private live: LiveRow[] = [];
+  /** Keys and values [1, kvHeads, S, headDim] per layer, their mask [1][S], and each column's sequence. */
   private cache: KVCache | null = null;
-  /** Next-token logits of the live rows, in row order, one tensor per group. */
-  private pending: tf.Tensor2D[] = [];
+  private columns: number[] = [];
+  /** Next-token logits [n, vocab] of the rows the last pass fed, in `fed` order. */
+  private pending: tf.Tensor2D | null = null;
+  private fed: LiveRow[] = [];
+  private nextSeq = 0;
   /** Keys and values of each soft prompt's V positions (see promptPasts), by prompt tensor. */
   private pasts = new Map<tf.Tensor2D, { keys: tf.Tensor4D[]; values: tf.Tensor4D[] }>();
 
@@ -195,129 +180,192 @@ export class DecodeBatch {
   }
 
   /**
-   * The rows to prefill, a soft prompt's V positions given as their keys and values (a past, as
-   * prefix tuning's) instead of fed again. Causal attention lets those positions see only each
-   * other, so they are the same in every row of an adapter: a server computes them once per
-   * adapter, not once per request (they were a third of a prefill's positions in the load test).
-   * The row's tokens then sit at positions V.., attending to the same keys and values as when
-   * the row runs alone. Rows with a prefix or LoRA factors (which change every position) and
-   * rows without tokens are fed as they are.
+   * The past a row joins with, and what it then feeds. A soft prompt's V positions are given as
+   * their keys and values (a past, as prefix tuning's) instead of fed again: causal attention lets
+   * those positions see only each other, so they are the same in every row of an adapter, and a
+   * server computes them once per adapter, not once per request (they were a third of a prefill's
+   * positions in the load test). The row's tokens then sit at positions V.., attending to the same
+   * keys and values as when the row runs alone. Rows with LoRA factors (which change every
+   * position) and rows without tokens feed their prompt as it is.
    */
-  private promptPasts(rows: MixedGenerateRow[]): MixedGenerateRow[] {
+  private joinWith(r: MixedGenerateRow): NonNullable<LiveRow['joining']> {
+    const { prompt, prefix, lora } = injectionOf(r.prompt);
+    if (!prompt || prefix || lora || r.inputIds.length === 0) return { past: prefix ?? null, prompt, ids: r.inputIds };
+    let past = this.pasts.get(prompt);
+    if (!past) {
+      past = tidy(() => {
+        const V = prompt.shape[0];
+        const { cache } = this.model.forward(tf.expandDims(prompt, 0) as tf.Tensor3D, [new Array<number>(V).fill(1)], { useCache: true });
+        return { keys: cache!.keys, values: cache!.values };
+      });
+      this.pasts.set(prompt, past);
+    }
+    return { past, prompt: null, ids: r.inputIds };
+  }
+
+  /** Queues the rows: they are checked now and fed in the next step's pass. */
+  add(rows: MixedGenerateRow[]): void {
+    if (rows.length === 0) return;
+    const { prefix, lengths } = rowSpans(this.model, rows);
     // A replaced adapter's prompt was disposed by its owner (serve's AdapterRegistry): its past goes too.
     for (const [p, past] of this.pasts) {
       if (!p.isDisposed) continue;
       tf.dispose([...past.keys, ...past.values]);
       this.pasts.delete(p);
     }
-    return rows.map((r) => {
-      const { prompt, prefix, lora } = injectionOf(r.prompt);
-      if (!prompt || prefix || lora || r.inputIds.length === 0) return r;
-      let past = this.pasts.get(prompt);
-      if (!past) {
-        past = tidy(() => {
-          const V = prompt.shape[0];
-          const { cache } = this.model.forward(tf.expandDims(prompt, 0) as tf.Tensor3D, [new Array<number>(V).fill(1)], { useCache: true });
-          return { keys: cache!.keys, values: cache!.values };
-        });
-        this.pasts.set(prompt, past);
-      }
-      return { ...r, prompt: { prompt: null, prefix: past, lora: null } };
-    });
-  }
-
-  /** The rows' prefill pass; a row with no token to generate finishes at the next step. */
-  add(rows: MixedGenerateRow[]): void {
-    if (rows.length === 0) return;
-    const { prefix, lengths } = rowSpans(this.model, rows);
     const limit = this.model.config.contextLength;
-    const fed = this.promptPasts(rows);
-    const { logits, cache } = tidy(() => {
-      const { embeds, mask, forward, lengths: fedLengths } = mixedInputs(this.model, fed);
-      const { hidden, cache: c } = this.model.forward(embeds, mask, { ...forward, useCache: true });
-      return {
-        logits: lastLogits(
-          this.model,
-          hidden,
-          fedLengths.map((n) => n - 1),
-        ),
-        cache: c as KVCache,
-      };
-    });
-    if (!this.cache) this.cache = cache;
-    else {
-      const S = Math.max(this.cache.length, cache.length);
-      const [a, b] = [padFront(this.cache, S - this.cache.length), padFront(cache, S - cache.length)];
-      const merged = tidy(() => ({ keys: a.keys.map((k, i) => tf.concat([k, b.keys[i]], 0) as tf.Tensor4D), values: a.values.map((v, i) => tf.concat([v, b.values[i]], 0) as tf.Tensor4D) }));
-      for (const c of [a, b, this.cache, cache]) disposeCache(c);
-      this.cache = { ...merged, mask: [...a.mask, ...b.mask], length: S };
-    }
-    this.pending.push(logits);
     rows.forEach((row, b) => {
       const used = prefix[b] + lengths[b];
       const maxNew = Math.max(0, Math.min(row.options.maxNewTokens, limit - used));
-      this.live.push({ row, out: [], rng: new Rng(row.options.seed ?? 0), stop: new Set(row.options.stopTokenIds ?? []), maxNew, count: used });
+      this.live.push({ row, out: [], rng: new Rng(row.options.seed ?? 0), stop: new Set(row.options.stopTokenIds ?? []), maxNew, count: used, seq: this.nextSeq++, joining: this.joinWith(row) });
     });
   }
 
-  /** Picks every live row's next token, lets finished rows leave, and runs one pass for the rest. */
+  /** Picks the next token of every row the last pass fed, lets finished rows leave, and runs one pass for the rest and the rows that joined. */
   async step(): Promise<{ row: MixedGenerateRow; ids: number[] }[]> {
-    const groups = await Promise.all(this.pending.map(async (t) => ({ data: (await t.data()) as Float32Array, vocab: t.shape[1] })));
-    tf.dispose(this.pending);
-    this.pending = [];
-    const rowLogits = groups.flatMap(({ data, vocab }) => Array.from({ length: data.length / vocab }, (_, i) => data.subarray(i * vocab, (i + 1) * vocab)));
     const finished: { row: MixedGenerateRow; ids: number[] }[] = [];
-    const keep: number[] = [];
-    this.live.forEach((r, b) => {
-      if (r.maxNew > 0) {
-        const id = pickToken(rowLogits[b], r.row.options, r.rng);
+    const done = new Set<LiveRow>();
+    if (this.pending) {
+      const vocab = this.pending.shape[1];
+      const data = (await this.pending.data()) as Float32Array;
+      tf.dispose(this.pending);
+      this.pending = null;
+      this.fed.forEach((r, i) => {
+        const id = pickToken(data.subarray(i * vocab, (i + 1) * vocab), r.row.options, r.rng);
         r.out.push(id);
-        if (!(r.stop.has(id) || r.out.length >= r.maxNew || r.row.stopWhen?.(r.out))) return void keep.push(b);
-      }
-      finished.push({ row: r.row, ids: r.out });
-    });
-    const cache = this.cache as KVCache;
-    if (keep.length === 0) {
-      disposeCache(cache);
+        if (r.stop.has(id) || r.out.length >= r.maxNew || r.row.stopWhen?.(r.out)) done.add(r);
+      });
+    }
+    // A row with no token to generate leaves without a pass.
+    for (const r of this.live) if (r.maxNew === 0) done.add(r);
+    for (const r of done) finished.push({ row: r.row, ids: r.out });
+    this.live = this.live.filter((r) => !done.has(r));
+    this.fed = [];
+    if (this.live.length === 0) {
+      disposeCache(this.cache ?? undefined);
       this.cache = null;
-      this.live = [];
+      this.columns = [];
       return finished;
     }
-    const live = keep.map((b) => this.live[b]);
-    // Columns no remaining row uses (rows that left) are cut from the front.
-    const mask0 = keep.map((b) => cache.mask[b]);
-    let from = 0;
-    while (mask0.every((m) => m[from] === 0)) from++;
-    const { logits, next } = tidy(() => {
-      const idx = tf.tensor1d(keep, 'int32');
-      const cut = (t: tf.Tensor4D) => {
-        const rows = keep.length === this.live.length ? t : (tf.gather(t, idx, 0) as tf.Tensor4D);
-        return from ? (tf.slice(rows, [0, 0, from, 0], [-1, -1, -1, -1]) as tf.Tensor4D) : rows;
-      };
-      const mask = mask0.map((m) => [...m.slice(from), 1]);
-      const prev: KVCache = { keys: cache.keys.map(cut), values: cache.values.map(cut), mask: mask0.map((m) => m.slice(from)), length: cache.length - from };
-      const embeds = this.model.embed(live.map((r) => [r.out[r.out.length - 1]]));
-      const lora = mixedLora(live.map((r) => r.row));
-      const { hidden, cache: c } = this.model.forward(embeds, mask, { cache: prev, useCache: true, positions: live.map((r) => [r.count]), ...(lora.length ? { mixedLora: lora } : {}) });
-      const [B, , H] = hidden.shape;
-      return { logits: this.model.logits(tf.reshape(hidden, [B, H]) as tf.Tensor2D), next: c as KVCache };
-    });
-    disposeCache(cache);
-    for (const r of live) r.count++;
-    this.cache = next;
-    this.live = live;
-    this.pending = [logits];
+    this.dropColumns();
+    const { logits, cache } = tidy(() => this.pass());
+    disposeCache(this.cache ?? undefined);
+    this.cache = cache;
+    this.pending = logits;
     return finished;
+  }
+
+  /** Masks the columns of rows that left; once they are half the cache, cuts them out. */
+  private dropColumns(): void {
+    if (!this.cache) return;
+    const seqs = new Set(this.live.map((r) => r.seq));
+    const mask = this.cache.mask[0].map((m, j) => (seqs.has(this.columns[j]) ? m : 0));
+    const keep = this.columns.flatMap((s, j) => (seqs.has(s) ? [j] : []));
+    if (keep.length === 0) {
+      disposeCache(this.cache);
+      this.cache = null;
+      this.columns = [];
+      return;
+    }
+    if (keep.length * 2 > this.columns.length) {
+      this.cache = { ...this.cache, mask: [mask] };
+      return;
+    }
+    const old = this.cache;
+    this.cache = tidy(() => {
+      const idx = tf.tensor1d(keep, 'int32');
+      const cut = (t: tf.Tensor4D) => tf.gather(t, idx, 2) as tf.Tensor4D;
+      return { keys: old.keys.map(cut), values: old.values.map(cut), mask: [keep.map((j) => mask[j])], length: keep.length };
+    });
+    this.columns = keep.map((j) => this.columns[j]);
+    disposeCache(old);
+  }
+
+  /**
+   * One pass: running rows feed their last token, joining rows their input after their past.
+   * Returns the logits at each fed row's last new position and the cache with this pass's keys.
+   */
+  private pass(): { logits: tf.Tensor2D; cache: KVCache } {
+    const { numLayers, hiddenSize: H } = this.model.config;
+    const running = this.live.filter((r) => !r.joining);
+    const joining = this.live.filter((r) => r.joining);
+    // The cache, with the joining rows' pasts appended: [1, kvHeads, S, headDim] per layer.
+    let cache = this.cache;
+    let columns = this.columns;
+    const withPast = joining.filter((r) => r.joining!.past);
+    if (withPast.length) {
+      const pasts = withPast.map((r) => r.joining!.past!);
+      const layer = (t: (p: { keys: tf.Tensor4D[]; values: tf.Tensor4D[] }) => tf.Tensor4D) => tf.concat([...(cache ? [t(cache)] : []), ...pasts.map(t)], 2) as tf.Tensor4D;
+      const lengths = pasts.map((p) => p.keys[0].shape[2]);
+      const mask = [...(cache?.mask[0] ?? []), ...lengths.flatMap((n) => new Array<number>(n).fill(1))];
+      cache = {
+        keys: Array.from({ length: numLayers }, (_, i) => layer((p) => p.keys[i])),
+        values: Array.from({ length: numLayers }, (_, i) => layer((p) => p.values[i])),
+        mask: [mask],
+        length: mask.length,
+      };
+      columns = [...columns, ...withPast.flatMap((r, k) => new Array<number>(lengths[k]).fill(r.seq))];
+    }
+    // New positions: one per running row, then each joining row's prompt and tokens. Each fed
+    // row's span of them (for its LoRA factors) and its last one (for its logits).
+    const pieces: tf.Tensor2D[] = [];
+    const query: number[] = [];
+    const positions: number[] = [];
+    const spans: { row: LiveRow; from: number; to: number }[] = [];
+    if (running.length) pieces.push(tf.reshape(this.model.embed([running.map((r) => r.out[r.out.length - 1])]), [running.length, H]) as tf.Tensor2D);
+    for (const r of running) {
+      spans.push({ row: r, from: query.length, to: query.length + 1 });
+      query.push(r.seq);
+      positions.push(r.count++);
+    }
+    for (const r of joining) {
+      const { past, prompt, ids } = r.joining!;
+      if (prompt) pieces.push(prompt);
+      if (ids.length) pieces.push(tf.reshape(this.model.embed([ids]), [ids.length, H]) as tf.Tensor2D);
+      const n = (prompt ? prompt.shape[0] : 0) + ids.length;
+      const start = past ? past.keys[0].shape[2] : 0;
+      spans.push({ row: r, from: query.length, to: query.length + n });
+      for (let i = 0; i < n; i++) {
+        query.push(r.seq);
+        positions.push(start + i);
+      }
+      r.joining = null;
+    }
+    const T = query.length;
+    const embeds = tf.reshape(pieces.length === 1 ? pieces[0] : tf.concat(pieces, 0), [1, T, H]) as tf.Tensor3D;
+    const segments = { query, key: [...columns, ...query] };
+    const mask = [[...(cache?.mask[0] ?? []), ...new Array<number>(T).fill(1)]];
+    // LoRA adapters apply to their own rows' new positions.
+    const loraTokens = new Map<NonNullable<Injection['lora']>, number[]>();
+    for (const { row, from, to } of spans) {
+      const lora = injectionOf(row.row.prompt).lora;
+      if (lora) loraTokens.set(lora, [...(loraTokens.get(lora) ?? []), ...Array.from({ length: to - from }, (_, k) => from + k)]);
+    }
+    const mixed: MixedLora[] = [...loraTokens].map(([layers, tokens]) => ({ layers, rows: [], tokens }));
+    const forward: ForwardOptions = { useCache: true, positions: [positions], segments, ...(cache ? { cache } : {}), ...(mixed.length ? { mixedLora: mixed } : {}) };
+    const { hidden, cache: next } = this.model.forward(embeds, mask, forward);
+    this.fed = spans.map((s) => s.row);
+    this.columns = segments.key;
+    const picked = tf.gather(
+      tf.reshape(hidden, [T, H]),
+      tf.tensor1d(
+        spans.map((s) => s.to - 1),
+        'int32',
+      ),
+    ) as tf.Tensor2D;
+    return { logits: this.model.logits(picked), cache: next as KVCache };
   }
 
   dispose(): void {
     for (const past of this.pasts.values()) tf.dispose([...past.keys, ...past.values]);
     this.pasts.clear();
-    tf.dispose(this.pending);
-    this.pending = [];
+    tf.dispose(this.pending ?? []);
+    this.pending = null;
     disposeCache(this.cache ?? undefined);
     this.cache = null;
+    this.columns = [];
     this.live = [];
+    this.fed = [];
   }
 }
 
