@@ -170,7 +170,7 @@ export class DecodeBatch {
   private pending: tf.Tensor2D | null = null;
   private fed: LiveRow[] = [];
   private nextSeq = 0;
-  /** Keys and values of each soft prompt's V positions (see promptPasts), by prompt tensor. */
+  /** Keys and values of each soft prompt's V positions (see joinWith), by prompt tensor. */
   private pasts = new Map<tf.Tensor2D, { keys: tf.Tensor4D[]; values: tf.Tensor4D[] }>();
 
   constructor(private readonly model: CausalLM) {}
