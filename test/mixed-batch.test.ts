@@ -184,6 +184,33 @@ describe('explicit positions', () => {
   });
 });
 
+describe('packed sequences', () => {
+  it.each(fixtureModels())('two sequences in one row each get their own hidden states; bad tags are refused ($name)', async ({ dir }) => {
+    await initNodeBackend();
+    const lm = await loadModel(new FolderSource(dir));
+    const ids = JSON.parse(readFileSync(path.join(dir, 'cases/greedy/case.json'), 'utf8')).greedy.prompt_ids as number[];
+    const [a, b] = [ids, ids.slice(1).reverse()];
+    const H = lm.model.config.hiddenSize;
+    const alone = (x: number[]) => tf.tidy(() => lm.model.forward(lm.model.embed([x]), [x.map(() => 1)]).hidden);
+    const query = [...a.map(() => 0), ...b.map(() => 1)];
+    const positions = [[...a.map((_, t) => t), ...b.map((_, t) => t)]];
+    const mask = [query.map(() => 1)];
+    const packed = tf.tidy(() => lm.model.forward(lm.model.embed([[...a, ...b]]), mask, { positions, segments: { query, key: query } }).hidden);
+    const got = (await packed.data()) as Float32Array;
+    for (const [x, from] of [
+      [a, 0],
+      [b, a.length],
+    ] as const) {
+      const want = (await alone(x).data()) as Float32Array;
+      expect(maxAbsDiff(got.subarray(from * H, (from + x.length) * H), want)).toBeLessThanOrEqual(tensorTolerance(want));
+    }
+    expect(() => lm.model.forward(lm.model.embed([[...a, ...b]]), mask, { positions, segments: { query: query.slice(1), key: query } })).toThrow('segments must tag');
+    expect(() => lm.model.forward(lm.model.embed([[...a, ...b]]), mask, { segments: { query, key: query } })).toThrow('need a batch of one row and position ids');
+    tf.dispose(packed);
+    lm.dispose();
+  });
+});
+
 // Every method in one batch: PEFT's own adapters (test/fixtures/methods) of prefix tuning, LoRA on
 // the default targets and on all-linear, P-tuning, and no adapter, each row equal to running alone.
 const METHOD_FIXTURES = path.join(LOCAL_FIXTURES, 'methods');
