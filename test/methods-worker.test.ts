@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDataset } from '../src/engine/data/parse.ts';
 import type { MethodConfig } from '../src/engine/methods/index.ts';
 import { DEFAULT_METHODS, DEFAULT_TRAIN_SPEC } from '../src/engine/run/spec.ts';
-import { FolderSource } from '../src/node/folder-source.ts';
 import { closeDb, getAdapter, getRun } from '../src/store/db.ts';
 import type { EngineEvent, RunEnd, RunSpec } from '../src/worker/protocol.ts';
 import { EngineService } from '../src/worker/service.ts';
@@ -156,15 +155,7 @@ describe('every method in the tab', () => {
       }, 5);
     });
     await new Promise((r) => setTimeout(r, 100));
-    const reloaded = new EngineService({
-      initBackend: async () => ({ info: { name: 'wasm', requested: 'wasm', adapter: null, threads: 1, crossOriginIsolated: false, notes: [] }, deviceLost: new Promise(() => {}), loseDevice() {} }),
-      sourceFor: async () => new FolderSource(LLAMA),
-      embeddedFiles: async () => ({}),
-    });
-    const mine: EngineEvent[] = [];
-    reloaded.subscribe((e) => mine.push(e));
-    await reloaded.init('wasm');
-    await reloaded.loadModel({ kind: 'files', name: 'tiny-llama', files: [] });
+    const { service: reloaded, events: mine } = await nodeService(LLAMA, 'tiny-llama');
     const resumed = await reloaded.resumeRun(started.runId);
     expect(resumed.startStep).toBeGreaterThanOrEqual(5);
     const end = await new Promise<RunEnd>((resolve) => {
