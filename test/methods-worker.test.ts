@@ -48,6 +48,8 @@ const CASES: { name: string; method: MethodConfig | null; peftType: string; stat
 ];
 
 describe('every method in the tab', () => {
+  /** Each case's adapter, for the Serve tab's test below. */
+  const trained: string[] = [];
   for (const c of CASES) {
     it(`${c.name}: trains, records its cost, applies, exports and imports back`, async () => {
       const end = await train(spec(c.method, c.name));
@@ -55,6 +57,7 @@ describe('every method in the tab', () => {
       expect(end.steps).toBe(4);
       const run = await getRun(end.runId);
       const adapter = await getAdapter(end.adapterId as string);
+      trained.push(adapter!.id);
       expect(run?.spec.method ?? null).toEqual(c.method);
       expect(adapter?.method ?? null).toEqual(c.method);
       // The stored values are the method's flat values, as the form's numbers say.
@@ -169,6 +172,19 @@ describe('every method in the tab', () => {
     const adapter = await getAdapter(end.adapterId as string);
     expect(adapter?.method).toMatchObject({ method: 'lora', r: 2 });
     expect(adapter?.prompt.length).toBe(reloaded.methodFacts({ ...DEFAULT_METHODS.lora, r: 2 }).trainableParams);
+  });
+
+  it("the Serve tab's batch: every method's rows in one batch, the same tokens as one by one in every run, each way's time its faster run", async () => {
+    expect(trained).toHaveLength(CASES.length);
+    const rows = [...trained.map((adapterId) => ({ input: 'Tweet text : late again Label : ', adapterId })), { input: 'my parcel is here', adapterId: null }];
+    const res = await service.serve({ rows, maxNewTokens: 3 });
+    expect(res.runs).toBe(2);
+    expect(res.identical).toBe(true);
+    expect(res.rows.map((r) => r.adapterId)).toEqual(rows.map((r) => r.adapterId));
+    expect(res.rows.at(-1)!.output).toBe(res.rows.at(-1)!.base);
+    expect(res.mixedMs).toBeGreaterThan(0);
+    expect(res.oneByOneMs).toBeGreaterThan(0);
+    await expect(service.serve({ rows: [{ input: ' ', adapterId: null }], maxNewTokens: 3 })).rejects.toThrow(/row 1 has no input/);
   });
 
   it("the data panel's plan leaves a method's context positions out of each example (LoRA takes none)", async () => {

@@ -224,11 +224,13 @@ export interface ServeRequest {
 export interface ServeResult {
   /** Per row: its output with its adapter and the same input's through the base model (greedy, to the end token). */
   rows: { adapterId: string | null; input: string; output: string; base: string }[];
-  /** The rows and their base-model twins as one mixed batch. */
+  /** The rows and their base-model twins as one mixed batch (the faster of SERVE_TIMING_RUNS runs). */
   mixedMs: number;
-  /** The same rows one at a time, as a server that swaps adapters between requests. */
+  /** The same rows one at a time, as a server that swaps adapters between requests (the faster of SERVE_TIMING_RUNS runs). */
   oneByOneMs: number;
-  /** Whether both ways gave every row the same ids. */
+  /** Runs of each way, alternating; the times are each way's fastest. */
+  runs: number;
+  /** Whether both ways, in every run, gave every row the same ids. */
   identical: boolean;
   /** Tokens generated in all (one way). */
   tokens: number;

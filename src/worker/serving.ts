@@ -13,6 +13,9 @@ import type { ServeRequest, ServeResult } from './protocol.ts';
 /** Most rows one request may carry (each also runs through the base model). */
 export const MAX_SERVE_ROWS = 8;
 
+/** Times each way runs; the faster run of each is shown. */
+export const SERVE_TIMING_RUNS = 2;
+
 export async function serveBatch(session: ModelSession, adapters: Adapters, req: ServeRequest): Promise<ServeResult> {
   const lm = session.need();
   if (req.rows.length === 0) throw new EngineError('add at least one row: an input and the adapter to run it with');
@@ -30,13 +33,29 @@ export async function serveBatch(session: ModelSession, adapters: Adapters, req:
       ...req.rows.map((r, i) => ({ prompt: r.adapterId ? applied.get(r.adapterId)!.tuned : null, inputIds: ids[i], options })),
       ...ids.map((inputIds) => ({ prompt: null, inputIds, options })),
     ];
-    let t0 = performance.now();
-    const mixed = await mixedGenerate(lm.model, rows);
-    const mixedMs = performance.now() - t0;
-    t0 = performance.now();
-    const alone: number[][] = [];
-    for (const r of rows) alone.push(await generate(lm.model, r.prompt, r.inputIds, options));
-    const oneByOneMs = performance.now() - t0;
+    // Each way runs twice, alternating, and the faster run of each is shown: a first run pays for
+    // compiling its shapes' kernels, and whichever way ran first would pay more of it (the batch
+    // showed 0.7x on the first click before this).
+    const mixedRun = () => mixedGenerate(lm.model, rows);
+    const aloneRun = async () => {
+      const out: number[][] = [];
+      for (const r of rows) out.push(await generate(lm.model, r.prompt, r.inputIds, options));
+      return out;
+    };
+    const runs: { mixed: number[][]; alone: number[][] }[] = [];
+    let mixedMs = Infinity;
+    let oneByOneMs = Infinity;
+    for (let k = 0; k < SERVE_TIMING_RUNS; k++) {
+      let t0 = performance.now();
+      const mixed = await mixedRun();
+      mixedMs = Math.min(mixedMs, performance.now() - t0);
+      t0 = performance.now();
+      const alone = await aloneRun();
+      oneByOneMs = Math.min(oneByOneMs, performance.now() - t0);
+      runs.push({ mixed, alone });
+    }
+    const mixed = runs[0].mixed;
+    const same = (a: number[], b: number[]) => a.length === b.length && a.every((t, j) => t === b[j]);
     const N = req.rows.length;
     return {
       rows: req.rows.map((r, i) => ({
@@ -47,7 +66,8 @@ export async function serveBatch(session: ModelSession, adapters: Adapters, req:
       })),
       mixedMs,
       oneByOneMs,
-      identical: mixed.every((m, i) => m.length === alone[i].length && m.every((t, j) => t === alone[i][j])),
+      runs: SERVE_TIMING_RUNS,
+      identical: runs.every((r) => r.mixed.every((m, i) => same(m, mixed[i]) && same(r.alone[i], mixed[i]))),
       tokens: mixed.reduce((n, m) => n + m.length, 0),
     };
   } finally {
