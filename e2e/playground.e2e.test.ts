@@ -80,14 +80,15 @@ describe('playground', () => {
       await configure(page, { init, steps: 3, batchSize: 2, maxLength: 32 });
       if (init === 'RANDOM') expect(await page.locator('[data-warning=random-scale]').count()).toBe(1);
       const from = await pageNow(page);
-      let run: Awaited<ReturnType<typeof trainAndWait>> | null = null;
-      // The first run is traced: CPU time per main-thread task, which other load on the machine cannot inflate.
-      const tasks = init === 'TEXT' ? await traceMainThread(browser, page, async () => void (run = await trainAndWait(page))) : null;
-      run ??= await trainAndWait(page);
+      // Every run is traced: CPU time per main-thread task, which other load on the machine cannot inflate.
+      const { result: run, tasks } = await traceMainThread(browser, page, () => trainAndWait(page));
       const to = await pageNow(page);
       expect(run.status).toBe('completed');
       expect(run.steps).toBe(3);
       expect(run.losses.every(Number.isFinite)).toBe(true);
+      // Kept before the responsiveness bars, so a slow machine fails this test alone, not the ones that use its adapter.
+      expect(run.adapterId).toBeTruthy();
+      trained.push({ init, adapterId: run.adapterId as string });
       // The chart grew point by point as steps arrived (not once at the end).
       expect(run.chartPoints.at(-1)).toBe(3);
       expect(run.chartPoints.length).toBeGreaterThanOrEqual(2);
@@ -97,29 +98,22 @@ describe('playground', () => {
       const frames = ((await longFrames(page)) as { start: number; duration: number }[]).filter((f) => f.start >= from - 50 && f.start <= to && f.duration > 150);
       const load = loadavg()[0] / cpus().length;
       console.log(
-        `${init}: ${run.steps} steps in ${run.seconds.toFixed(1)} s; longest main-thread task while training: ${Math.max(0, ...long.map((t) => t.duration))} ms wall` +
-          (tasks ? `, ${Math.max(0, ...tasks.map((t) => t.cpuMs)).toFixed(0)} ms CPU` : '') +
-          ` (load ${load.toFixed(1)} per core)`,
+        `${init}: ${run.steps} steps in ${run.seconds.toFixed(1)} s; longest main-thread task while training: ${Math.max(0, ...long.map((t) => t.duration))} ms wall, ` +
+          `${Math.max(0, ...tasks.map((t) => t.cpuMs)).toFixed(0)} ms CPU (load ${load.toFixed(1)} per core)`,
       );
-      if (tasks)
-        expect(
-          tasks.filter((t) => t.cpuMs > 200),
-          'main-thread tasks over 200 ms of CPU time',
-        ).toEqual([]);
-      // Wall-clock long tasks (PerformanceObserver 'longtask'): on an overloaded machine a short task
-      // can wait for a core for longer than it runs, so the bar holds unless the machine is saturated.
-      if (load < 1.5)
-        expect(
-          long.filter((t) => t.duration > 200),
-          `main-thread tasks over 200 ms: ${JSON.stringify(long)}; long frames: ${JSON.stringify(frames)}`,
-        ).toEqual([]);
-      else
-        expect(
-          long.filter((t) => t.duration > 1000),
-          `main-thread tasks over 1 s even under load: ${JSON.stringify(frames)}`,
-        ).toEqual([]);
-      expect(run.adapterId).toBeTruthy();
-      trained.push({ init, adapterId: run.adapterId as string });
+      // The bar: no main-thread task spends over 200 ms of CPU while a run starts and trains.
+      expect(
+        tasks.filter((t) => t.cpuMs > 200),
+        'main-thread tasks over 200 ms of CPU time',
+      ).toEqual([]);
+      // Wall-clock long tasks (PerformanceObserver 'longtask') also count time spent waiting for a
+      // core, which loadavg does not show on a shared VM: CI once ran this whole test 4-6x slower
+      // than usual and the Train click's 30 ms render took 180-390 ms of wall time. So the wall bar
+      // only catches a page that blocks (waits, not computes) for a second.
+      expect(
+        long.filter((t) => t.duration > 1000),
+        `main-thread tasks over 1 s: ${JSON.stringify(long)}; long frames: ${JSON.stringify(frames)}`,
+      ).toEqual([]);
       (timings.webgpu ??= []).push(...run.stepSeconds);
     });
   }

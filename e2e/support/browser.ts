@@ -180,20 +180,21 @@ export interface MainThreadTask {
   cpuMs: number;
 }
 
-/** Runs `fn` under a Chrome trace and returns the page's main-thread tasks meanwhile. */
-export async function traceMainThread(browser: Browser, page: Page, fn: () => Promise<void>): Promise<MainThreadTask[]> {
+/** Runs `fn` under a Chrome trace; its result and the page's main-thread tasks meanwhile. */
+export async function traceMainThread<T>(browser: Browser, page: Page, fn: () => Promise<T>): Promise<{ result: T; tasks: MainThreadTask[] }> {
   await browser.startTracing(page, { categories: ['toplevel', 'disabled-by-default-devtools.timeline'] });
   const done = fn().then(
-    () => null,
-    (e: unknown) => e,
+    (result) => ({ result, failure: null }),
+    (e: unknown) => ({ result: null, failure: e }),
   );
-  const failure = await done;
+  const { result, failure } = await done;
   const trace = JSON.parse((await browser.stopTracing()).toString('utf8')) as { traceEvents: { name: string; pid: number; tid: number; dur?: number; tdur?: number; args?: { name?: string } }[] };
   if (failure) throw failure;
   const main = new Set(trace.traceEvents.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
-  return trace.traceEvents
+  const tasks = trace.traceEvents
     .filter((e) => e.name === 'RunTask' && main.has(`${e.pid}:${e.tid}`) && e.dur !== undefined)
     .map((e) => ({ wallMs: (e.dur as number) / 1000, cpuMs: (e.tdur ?? e.dur ?? 0) / 1000 }));
+  return { result: result as T, tasks };
 }
 
 export async function pageNow(page: Page): Promise<number> {
