@@ -51,6 +51,18 @@ export interface BackendHandle {
   loseDevice(): void;
 }
 
+/**
+ * WASM threads when the page is cross-origin isolated: half the logical processors (one per
+ * physical core where cores run two hyperthreads), at most 4, as onnxruntime-web's default. All
+ * of them was too many: on this project's 2-CPU machine (Chromium 150, 2026-12-03) 2 threads ran
+ * XNNPACK's matmul ceiling no faster than 1 (33.8 against 33.6 GFLOP/s), though two processes
+ * there each get a full core, and SmolLM2-135M's step 20% slower (15.3 s against 12.7 s): every
+ * parallel product waits for its slower thread, and the page's other threads share the cores.
+ */
+export function wasmThreads(isolated: boolean, logicalProcessors: number): number {
+  return isolated ? Math.max(1, Math.min(4, Math.ceil(logicalProcessors / 2))) : 1;
+}
+
 export async function initBackend(requested: BackendName): Promise<BackendHandle> {
   const notes: string[] = [];
   const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
@@ -68,7 +80,7 @@ export async function initBackend(requested: BackendName): Promise<BackendHandle
   }
   let threads: number | null = null;
   if (name === 'wasm') {
-    threads = isolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+    threads = wasmThreads(isolated, navigator.hardwareConcurrency || 1);
     setThreadsCount(threads);
     if (!isolated) notes.push('The page is not cross-origin isolated, so WASM runs on one thread.');
   }
@@ -78,7 +90,7 @@ export async function initBackend(requested: BackendName): Promise<BackendHandle
   });
   if (!ok && name !== 'wasm') {
     name = 'wasm';
-    threads = isolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+    threads = wasmThreads(isolated, navigator.hardwareConcurrency || 1);
     setThreadsCount(threads);
     ok = await tf.setBackend('wasm').catch(() => false);
   }
