@@ -6,9 +6,10 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../src/engine/generate.ts';
-import { setTfjsVersionForTest } from '../src/engine/kernels/registry.ts';
+import { hasKernel, setTfjsVersionForTest } from '../src/engine/kernels/registry.ts';
 import { loadModel, type LoadedModel } from '../src/engine/load.ts';
 import { batchFromJson } from '../src/engine/prompt/batch.ts';
+import { FEW_ROWS, packedWeight, weightMatMul } from '../src/engine/ops/weight.ts';
 import { lossAndGradient, promptForward } from '../src/engine/prompt/prompted.ts';
 import { PromptTrainer } from '../src/engine/train/trainer.ts';
 import { initNodeBackend } from '../src/node/backend.ts';
@@ -113,4 +114,47 @@ describe('with a tfjs version the kernels were not written for', () => {
       lm.dispose();
     }
   });
+});
+
+describe("products whose left operand has few rows (a widened weight's transpose)", () => {
+  beforeAll(async () => {
+    await tf.setBackend('wasm');
+    expect(hasKernel('PtUnpack16T')).toBe(true);
+  });
+  // Every F16 class (zeros, subnormals, normals, infinities, NaN) and BF16 patterns, in a matrix
+  // whose sides are not multiples of the kernel's blocks.
+  const [rows, cols] = [37, 70];
+  const halves = Uint16Array.from({ length: rows * cols }, (_, i) => [0x0000, 0x8000, 0x0001, 0x83ff, 0x3c00, 0xc500, 0x7bff, 0x7c00, 0xfc00, 0x7e00][i % 10] ^ ((i * 2654435761) >>> 22));
+  for (const dtype of ['float16', 'bfloat16'] as const) {
+    it(`${dtype}: PtUnpack16T is PtUnpack16's transpose, bit for bit, and a · w and its gradient are unchanged`, async () => {
+      const w = packedWeight(halves, dtype, rows, cols);
+      const attrs = { bf16: dtype === 'bfloat16' ? 1 : 0 };
+      const wide = tf.engine().runKernel('PtUnpack16', { x: w.data }, attrs) as tf.Tensor2D;
+      const wideT = tf.engine().runKernel('PtUnpack16T', { x: w.data }, attrs) as tf.Tensor2D;
+      expect(wideT.shape).toEqual([cols, rows]);
+      const bits = (t: tf.Tensor) => new Uint32Array((t.dataSync() as Float32Array).slice().buffer);
+      expect(bits(wideT)).toEqual(bits(tf.transpose(wide)));
+      // Finite values only for the product: a · w against the widened matrix's own product.
+      const finite = packedWeight(
+        halves.map((h) => h & 0xbbff),
+        dtype,
+        rows,
+        cols,
+      );
+      const plain = tf.engine().runKernel('PtUnpack16', { x: finite.data }, attrs) as tf.Tensor2D;
+      for (const M of [1, FEW_ROWS, FEW_ROWS + 1]) {
+        const a = tf.randomNormal([M, rows], 0, 1, 'float32', M) as tf.Tensor2D;
+        const dy = tf.randomNormal([M, cols], 0, 1, 'float32', M + 1) as tf.Tensor2D;
+        const { value, grads } = tf.valueAndGrads((x: tf.Tensor) => tf.sum(tf.mul(weightMatMul(x as tf.Tensor2D, finite), dy)))([a]);
+        const want = tf.matMul(a, plain);
+        const scale = Math.max(1, tf.max(tf.abs(want)).dataSync()[0]);
+        expect(maxAbsDiff(weightMatMul(a, finite).dataSync(), want.dataSync()) / scale).toBeLessThan(1e-6);
+        expect(maxAbsDiff(grads[0].dataSync(), tf.matMul(dy, plain, false, true).dataSync()) / scale).toBeLessThan(1e-5);
+        tf.dispose([a, dy, value, ...grads, want]);
+      }
+      tf.dispose([wide, wideT, plain]);
+      w.dispose();
+      finite.dispose();
+    });
+  }
 });

@@ -42,6 +42,24 @@ export function widenInto(src: Uint16Array, dst: Float32Array, bf16: boolean): v
   }
 }
 
+/** Widens `src` [rows, cols] (16-bit values) into `dst` [cols, rows], in blocks so that both sides stay in cache. */
+export function widenTransposedInto(src: Uint16Array, dst: Float32Array, rows: number, cols: number, bf16: boolean): void {
+  const bits = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
+  const table = bf16 ? null : f16Values();
+  const B = 32;
+  for (let r0 = 0; r0 < rows; r0 += B) {
+    const r1 = Math.min(rows, r0 + B);
+    for (let c0 = 0; c0 < cols; c0 += B) {
+      const c1 = Math.min(cols, c0 + B);
+      for (let c = c0; c < c1; c++) {
+        const out = c * rows;
+        if (table) for (let r = r0; r < r1; r++) dst[out + r] = table[src[r * cols + c]];
+        else for (let r = r0; r < r1; r++) bits[out + r] = src[r * cols + c] << 16;
+      }
+    }
+  }
+}
+
 const outShape = (x: tf.TensorInfo) => [...x.shape.slice(0, -1), x.shape[x.shape.length - 1] * 2];
 
 /** PtUnpack16: packed int32 words [..., n / 2] → float32 [..., n]; attrs.bf16 = 1 for BF16, 0 for F16. */
@@ -52,6 +70,18 @@ export const WASM_UNPACK_KERNELS = {
     const words = backend.typedArrayFromHeap(x);
     const dst = backend.typedArrayFromHeap(out) as Float32Array;
     widenInto(new Uint16Array(words.buffer, words.byteOffset, words.length * 2), dst, bf16 === 1);
+    return out;
+  },
+  /**
+   * PtUnpack16T: packed words [rows, cols / 2] → float32 [cols, rows], the widened matrix's
+   * transpose in the same one pass (ops/weight.ts: products whose left operand has few rows).
+   */
+  PtUnpack16T: ({ x }: Record<string, tf.TensorInfo>, { bf16 }: Record<string, number>, backend: WasmBackendLike): tf.TensorInfo => {
+    const [rows, words] = x.shape;
+    const out = backend.makeOutput([words * 2, rows], 'float32');
+    const src = backend.typedArrayFromHeap(x);
+    const dst = backend.typedArrayFromHeap(out) as Float32Array;
+    widenTransposedInto(new Uint16Array(src.buffer, src.byteOffset, src.length * 2), dst, rows, words * 2, bf16 === 1);
     return out;
   },
 };
