@@ -5,6 +5,10 @@ weights, three PEFT adapters each (PROMPT_TUNING, PREFIX_TUNING, LORA with non-z
 row the greedy ids and last-position logits of the row alone (PeftModel.from_pretrained).
 
     python reference.py OUT_DIR
+
+With SIXTEEN_BIT=1 the base checkpoints are saved as the real ones are stored (BF16; BLOOM in
+F16) while PEFT's side still loads them with dtype=torch.float32 (widening is exact), so the
+engine's packed 16-bit products are checked against the same numbers.
 """
 import json, os, random, shutil, sys
 
@@ -39,6 +43,8 @@ def main(out):
             config.layer_types = ["sliding_attention", "sliding_attention", "full_attention"]
         torch.manual_seed(0)
         base = AutoModelForCausalLM.from_config(config).eval()
+        if os.environ.get("SIXTEEN_BIT") == "1":
+            base = base.to(torch.float16 if family == "bloom" else torch.bfloat16)
         base.save_pretrained(d)
         for f in ("tokenizer.json", "tokenizer_config.json"):
             shutil.copy(os.path.join(FIX, family, f), d)

@@ -3,6 +3,7 @@
 # prompts long enough for every attention and SwiGLU path: each row's greedy ids in one batch,
 # rows joining in waves, against the row alone in PEFT, and its last-position logits alone.
 #   PYTHON=/path/to/python bash scripts/packed-crosscheck/run.sh   (torch, transformers, peft)
+#   SIXTEEN_BIT=1 ...: the same with BF16/F16 base checkpoints (reference.py)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PYTHON=${PYTHON:-python3}
