@@ -2,7 +2,8 @@
 // loopback by closed-loop clients. Requests/s and p50/p95 latency with the 8 adapters mixed in
 // shared batches, against the same requests served one adapter at a time (--batching
 // per-adapter), and the latency at 4 concurrent clients against the same requests sent one at a
-// time. Bounded in requests and in time; the servers are stopped at the end. Writes docs/serve-load.md and .json.
+// time; and the same requests decoded by the engine alone at 1 and 8 rows: what batching itself
+// gains here. Bounded in requests and in time; the servers are stopped at the end. Writes docs/serve-load.md and .json.
 //   node --import tsx --import ./src/node/register-hooks.mjs bench/serve-load.ts [--requests N] [--rounds N] [--max-tokens N] [--out FILE]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,8 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
 import { adapterFiles, makeAdapter } from '../src/engine/adapter/adapter.ts';
-import { loadModel } from '../src/engine/load.ts';
+import { loadModel, type LoadedModel } from '../src/engine/load.ts';
+import { decodeRow } from '../src/engine/serve/completions.ts';
+import { DecodeBatch } from '../src/engine/serve/mixed-batch.ts';
 import { initSoftPrompt } from '../src/engine/prompt/init.ts';
 import { writeFolder } from '../src/node/adapter-folder.ts';
 import { initNodeBackend } from '../src/node/backend.ts';
@@ -50,10 +54,73 @@ export interface Scenario {
   cutShort: boolean;
 }
 
-async function writeAdapters(dir: string): Promise<string[]> {
+/**
+ * The same requests decoded by the engine alone (DecodeBatch, no HTTP, no JSON, no scheduler),
+ * keeping `rows` of them in the batch: its 8-row against its 1-row cost per request is what
+ * batching can gain at all, whatever the server around it does.
+ */
+export interface EngineRow {
+  rows: number;
+  msPerRequest: number;
+  msPerStep: number;
+  meanRows: number;
+}
+
+async function decodeAlone(lm: LoadedModel, prompts: tf.Tensor2D[], texts: string[], rows: number): Promise<EngineRow> {
+  const batch = new DecodeBatch(lm.model);
+  const all = Array.from({ length: REQUESTS }, (_, i) =>
+    decodeRow(
+      { prompt: prompts[i % ADAPTERS], inputIds: lm.tokenizer.encode(texts[i % texts.length]), maxTokens: MAX_TOKENS, temperature: 0, topP: 1, stop: [], seed: i },
+      lm.tokenizer,
+      lm.eosTokenId,
+    ),
+  );
+  let next = Math.min(rows, all.length);
+  let steps = 0;
+  let rowSteps = 0;
+  const start = performance.now();
+  try {
+    batch.add(all.slice(0, next));
+    while (batch.size) {
+      rowSteps += batch.size;
+      steps++;
+      const done = await batch.step();
+      const add = Math.min(done.length, all.length - next);
+      batch.add(all.slice(next, next + add));
+      next += add;
+    }
+  } finally {
+    batch.dispose();
+  }
+  const ms = performance.now() - start;
+  return { rows, msPerRequest: ms / all.length, msPerStep: ms / steps, meanRows: rowSteps / steps };
+}
+
+/** The matrix products of one 8-row pass over the requests (tf.profile): MFLOP per request and their rate. */
+async function productsAlone(lm: LoadedModel, prompts: tf.Tensor2D[], texts: string[]): Promise<{ mflopPerRequest: number; msPerRequest: number; gflops: number }> {
+  const info = await tf.profile(async () => {
+    await decodeAlone(lm, prompts, texts, ADAPTERS);
+  });
+  let flop = 0;
+  let ms = 0;
+  for (const k of info.kernels) {
+    if (k.name !== 'BatchMatMul') continue;
+    // out [..., M, N]; a's last two dims hold M·K whether or not it is transposed.
+    const a = k.inputShapes[0] as number[];
+    const out = k.outputShapes[0] as number[];
+    const M = out[out.length - 2];
+    const K = (a[a.length - 1] * a[a.length - 2]) / M;
+    flop += 2 * K * out.reduce((x, d) => x * d, 1);
+    ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+  }
+  return { mflopPerRequest: flop / REQUESTS / 1e6, msPerRequest: ms / REQUESTS, gflops: flop / ms / 1e6 };
+}
+
+async function prepare(dir: string, texts: string[]): Promise<{ names: string[]; engine: EngineRow[]; products: Awaited<ReturnType<typeof productsAlone>> }> {
   await initNodeBackend();
   const lm = await loadModel(new FolderSource(MODEL));
   const names: string[] = [];
+  const prompts: tf.Tensor2D[] = [];
   for (let i = 0; i < ADAPTERS; i++) {
     // Soft prompts of different lengths, as tenants' adapters would be.
     const V = 4 + 2 * i;
@@ -61,9 +128,19 @@ async function writeAdapters(dir: string): Promise<string[]> {
     const name = `tenant-${i}`;
     writeFolder(path.join(dir, name), adapterFiles(makeAdapter(p.values, lm.model.config, lm.origin, { kind: 'SAMPLE_VOCAB' })));
     names.push(name);
+    prompts.push(tf.tensor2d(p.values, [V, lm.model.config.hiddenSize]));
   }
-  lm.dispose();
-  return names;
+  try {
+    // Warmed up, then 1 and 8 rows take turns for the rounds; each reports its median round.
+    await decodeAlone(lm, prompts, texts, ADAPTERS);
+    const rounds: EngineRow[][] = [[], []];
+    for (let round = 0; round < ROUNDS; round++) for (const [i, rows] of [1, ADAPTERS].entries()) rounds[i].push(await decodeAlone(lm, prompts, texts, rows));
+    const engine = rounds.map((rs) => [...rs].sort((a, b) => a.msPerRequest - b.msPerRequest)[rs.length >> 1]);
+    return { names, engine, products: await productsAlone(lm, prompts, texts) };
+  } finally {
+    tf.dispose(prompts);
+    lm.dispose();
+  }
 }
 
 interface Server {
@@ -170,17 +247,20 @@ export async function serveLoad(): Promise<{
   scenarios: Scenario[];
   throughputRatio: number;
   cpuThroughputRatio: number;
+  engine: EngineRow[];
+  engineRatio: number;
+  products: Awaited<ReturnType<typeof productsAlone>>;
   p95OverSingle: number;
   p50OverSingle: number;
   targets: { throughput: boolean; latency: boolean };
 }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'serve-load-'));
   try {
-    const names = await writeAdapters(dir);
     const texts = readFileSync(path.join(root, 'public/datasets/complaint.test.jsonl'), 'utf8')
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l).text as string);
+    const { names, engine, products } = await prepare(dir, texts);
     // Tweets to continue. The demo model ends some completions at once (its EOS) and others run
     // to max_tokens; every scenario serves the same requests, so each pays the same mix.
     const requests = Array.from({ length: REQUESTS }, (_, i) => ({ model: names[i % ADAPTERS], prompt: texts[i % texts.length] }));
@@ -210,13 +290,15 @@ export async function serveLoad(): Promise<{
     const cpuThroughputRatio = mixed8.requestsPerCpuSecond / swapped.requestsPerCpuSecond;
     const p95OverSingle = mixed4.p95Ms / one.p95Ms;
     const p50OverSingle = mixed4.p50Ms / one.p50Ms;
-    return { scenarios, throughputRatio, cpuThroughputRatio, p95OverSingle, p50OverSingle, targets: { throughput: throughputRatio >= 4, latency: p95OverSingle < 2 } };
+    const engineRatio = engine[0].msPerRequest / engine[1].msPerRequest;
+    return { scenarios, throughputRatio, cpuThroughputRatio, engine, engineRatio, products, p95OverSingle, p50OverSingle, targets: { throughput: throughputRatio >= 4, latency: p95OverSingle < 2 } };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 export function serveLoadMarkdown(r: Awaited<ReturnType<typeof serveLoad>>, date: string): string {
+  const [, , mixed8, swapped] = r.scenarios;
   const lines = [
     '# Serving load test',
     '',
@@ -231,6 +313,8 @@ export function serveLoadMarkdown(r: Awaited<ReturnType<typeof serveLoad>>, date
     '',
     `- Throughput, 8 adapters mixed against one adapter at a time (8 clients): **${r.throughputRatio.toFixed(2)}x** (target >= 4x: ${r.targets.throughput ? 'met' : 'not met'}).`,
     `- The same per CPU-second of the server process (robust to other load on the machine): **${r.cpuThroughputRatio.toFixed(2)}x**.`,
+    `- The engine alone (\`DecodeBatch\` in one process, the same requests, no HTTP, JSON or scheduler), ${r.engine.map((e) => `${e.rows === 1 ? '1 row' : `${e.rows} rows`} in the batch: ${e.msPerRequest.toFixed(2)} ms a request (${e.msPerStep.toFixed(2)} ms a step, ${e.meanRows.toFixed(2)} rows a step)`).join('; ')}: **${r.engineRatio.toFixed(2)}x**. Served, the same requests take ${(1000 / mixed8.requestsPerSecond).toFixed(2)} ms (mixed, 8 clients) and ${(1000 / swapped.requestsPerSecond).toFixed(2)} ms (one adapter at a time) a request: HTTP, JSON and the scheduler add ${(1000 / mixed8.requestsPerSecond - r.engine[1].msPerRequest).toFixed(2)} and ${(1000 / swapped.requestsPerSecond - r.engine[0].msPerRequest).toFixed(2)} ms, so what batching gains is what the engine gains.`,
+    `- The matrix products of the 8-row engine (tf.profile): ${r.products.mflopPerRequest.toFixed(1)} MFLOP a request at ${r.products.gflops.toFixed(1)} GFLOP/s, ${r.products.msPerRequest.toFixed(2)} ms a request (under the profiler). 4x the 1-row engine would need ${(r.engine[0].msPerRequest / 4).toFixed(2)} ms a request in all.`,
     `- p95 latency at 4 concurrent clients against the p95 of the same requests sent one at a time: **${r.p95OverSingle.toFixed(2)}x** (target < 2x: ${r.targets.latency ? 'met' : 'not met'}); p50 against p50: ${r.p50OverSingle.toFixed(2)}x.`,
     `- Load average of this ${os.cpus().length}-core machine at the end of the run: ${os
       .loadavg()
