@@ -166,7 +166,7 @@ describe('cli serve', () => {
       [{ model: 'alpha', prompt: [[999999]] }, 400, 'token id 999999'],
       [{ model: 'nobody', prompt: 'x' }, 404, 'model "nobody" not found'],
       [{ model: 'wide', prompt: 'x' }, 400, 'adapter "wide" cannot be served'],
-      [{ model: 'alpha', prompt: ['a', 'b', 'c', 'd', 'e', 'f', 'g'] }, 429, 'server is busy'],
+      [{ model: 'alpha', prompt: ['a', 'b', 'c', 'd', 'e', 'f', 'g'] }, 400, '"prompt" has 7 prompts; this server queues at most 6 rows'],
     ];
     for (const [body, status, message] of cases) {
       const r = await post(server.url, body);
@@ -175,6 +175,29 @@ describe('cli serve', () => {
     }
     expect((await fetch(`${server.url}/v2/nothing`)).status).toBe(404);
     expect((await post(server.url, { model: 'alpha', prompt: 'Hello', max_tokens: 2 })).status).toBe(200);
+  });
+
+  it('answers 429 while the queue is full, and serves what it queued', async () => {
+    // A long batching window holds the first request's 6 rows in the queue (its limit) until the second has been answered.
+    const s = await startServe(['--model', LLAMA, '--adapters', adaptersDir, '--batch-window-ms', '60000', '--max-queue', '6']);
+    try {
+      const first = post(s.url, { model: 'alpha', prompt: ['a', 'b', 'c', 'd', 'e', 'f'], max_tokens: 2 });
+      while ((await (await fetch(`${s.url}/v1/stats`)).json()).queued < 6) await new Promise((r) => setTimeout(r, 10));
+      const second = await post(s.url, { model: 'beta', prompt: 'x', max_tokens: 2 });
+      expect(second.status).toBe(429);
+      expect(second.json.error).toMatchObject({ type: 'rate_limit_error', code: 429 });
+      expect(second.json.error.message).toContain('server is busy: 6 rows are queued (limit 6)');
+      // SIGTERM drains the queue without waiting out the window (a minute).
+      const killed = performance.now();
+      s.proc.kill('SIGTERM');
+      const r = await first;
+      expect(performance.now() - killed).toBeLessThan(30_000);
+      expect(r.status).toBe(200);
+      expect(r.json.choices).toHaveLength(6);
+    } finally {
+      s.proc.kill('SIGKILL');
+      await s.exited;
+    }
   });
 
   it('picks up an adapter dropped into the folder without a restart', async () => {

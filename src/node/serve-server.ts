@@ -170,6 +170,10 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
       if (V + t.length >= contextLength) throw new ServeError(400, `prompt ${i}: ${t.length} tokens + ${V} virtual leave no room in the model's ${contextLength}-token context`, 'prompt');
       return t;
     });
+    // More rows than the queue holds could never be queued: a 429 would have the client retry forever.
+    const { maxQueue } = scheduler.options;
+    if (ids.length > maxQueue)
+      throw new ServeError(400, `"prompt" has ${ids.length} prompts; this server queues at most ${maxQueue} rows (--max-queue), so send at most ${maxQueue} per request`, 'prompt');
     const seed = r.seed ?? Math.floor(Math.random() * 2 ** 31);
     const jobs: RowJob[] = ids.map((inputIds, i) => ({ adapter, inputIds, maxTokens: r.maxTokens, temperature: r.temperature, topP: r.topP, stop: r.stop, seed: seed + i }));
     let promises: Promise<CompletionResult>[];

@@ -52,6 +52,9 @@ export class BatchScheduler<J, R> {
   private queue: Pending<J, R>[] = [];
   private running = new Map<J, Pending<J, R>>();
   private looping = false;
+  /** Set by drain(): the batching window no longer holds queued jobs back; wake ends a window being waited out. */
+  private draining = false;
+  private wake: (() => void) | null = null;
   private idle: (() => void)[] = [];
   /** Decoding steps run and the rows in them, for the server's stats. */
   steps = 0;
@@ -79,8 +82,10 @@ export class BatchScheduler<J, R> {
     return promises;
   }
 
-  /** Resolves once every queued and running job has finished. */
+  /** Resolves once every queued and running job has finished; queued jobs stop waiting for company. */
   drain(): Promise<void> {
+    this.draining = true;
+    this.wake?.();
     if (!this.looping) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
@@ -105,8 +110,12 @@ export class BatchScheduler<J, R> {
         // batch ran have waited already, and sleeping again would only idle the server (with
         // per-adapter batching, a full window between every two adapters).
         const wait = this.queue.length ? this.queue[0].at + this.options.windowMs - performance.now() : 0;
-        if (this.runner.size === 0 && this.queue.length < this.options.maxBatch && wait > 0) {
-          await new Promise((r) => setTimeout(r, wait));
+        if (this.runner.size === 0 && this.queue.length < this.options.maxBatch && wait > 0 && !this.draining) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, wait);
+            this.wake = () => (clearTimeout(timer), resolve());
+          });
+          this.wake = null;
         }
         const joining = this.admit();
         if (joining.length) {
