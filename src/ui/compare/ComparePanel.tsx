@@ -145,7 +145,7 @@ export function ComparePanel() {
                   Accuracy
                 </th>
                 {labels.map((l) => (
-                  <th scope="col" key={l}>
+                  <th scope="col" key={l} className="label-col">
                     “{l}”
                   </th>
                 ))}
