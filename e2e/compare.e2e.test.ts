@@ -9,7 +9,10 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { configure, launch, newContext, openApp, recordLog, storedPrompt, trainAndWait, useDataset, waitForModel, type PageLog } from './support/browser.ts';
 
 const baseUrl = inject('baseUrl');
-const OUT = process.env.E2E_SCREENSHOT_DIR ?? path.resolve(import.meta.dirname, '../test-results');
+// The panels' shots (README's screenshots when `npm run screenshots` points this at docs/screenshots);
+// the whole page, a debugging aid, always goes to test-results.
+const RESULTS = path.resolve(import.meta.dirname, '../test-results');
+const OUT = process.env.E2E_SCREENSHOT_DIR ?? RESULTS;
 const METHODS = ['prompt', 'prefix', 'p_tuning', 'lora'] as const;
 let browser: Browser;
 let page: Page;
@@ -78,7 +81,7 @@ function print(task: string, rows: Record<string, Cell>): void {
 }
 
 beforeAll(async () => {
-  mkdirSync(OUT, { recursive: true });
+  for (const dir of [OUT, RESULTS]) mkdirSync(dir, { recursive: true });
   browser = await launch();
   const context = await newContext(browser);
   page = await context.newPage();
@@ -113,7 +116,7 @@ describe('method comparison', () => {
     // Element shots: no sticky header over the element.
     await page.addStyleTag({ content: '.topbar, .work { position: static !important; } .toasts { display: none; }' });
     await page.getByTestId('compare-panel').screenshot({ path: path.join(OUT, 'compare-complaint.png') });
-    await page.screenshot({ path: path.join(OUT, 'compare-page.png'), fullPage: true });
+    await page.screenshot({ path: path.join(RESULTS, 'compare-page.png'), fullPage: true });
     expect(log.errors).toEqual([]);
   });
 
