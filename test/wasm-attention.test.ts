@@ -56,11 +56,34 @@ describe('attention in WebAssembly SIMD', () => {
     f.set([1, 0, 0, 0, 0, 1, 0, 0], 4); // k at byte 16
     f.set([2, 0, 0, 0, 0, 4, 0, 0], 12); // v at byte 48
     f.set([0, 0], 20); // bias at byte 80
-    attention!(0, 16, 48, 80, 96, 112, 1, 1, 1, 1, 2, 4, 1, 0.5);
+    attention!(0, 16, 48, 80, 96, 112, 1, 1, 1, 1, 2, 4, 1, 0.5, 128); // idx (scratch) at byte 128
     const p0 = 1 / (1 + Math.exp(-0.5));
     expect(f[28]).toBeCloseTo(p0, 6);
     expect(f[29]).toBeCloseTo(1 - p0, 6);
     expect([...f.subarray(24, 28)].map((x) => +x.toFixed(5))).toEqual([+(2 * p0).toFixed(5), +(4 * (1 - p0)).toFixed(5), 0, 0]);
+  });
+
+  it('a packed serving batch (sequences sharing one row, most keys masked for each query): equals the CPU backend', async () => {
+    // 5 sequences: a cache of 40 columns tagged round-robin, then 9 new positions of their own.
+    const [nh, T, S, hd] = [4, 9, 49, 32];
+    const query = Array.from({ length: T }, (_, i) => i % 5);
+    const key = [...Array.from({ length: S - T }, (_, j) => (j < 20 ? Math.floor(j / 4) : j % 5)), ...query];
+    const make = (): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor] => [
+      tf.randomNormal([1, nh, T, hd], 0, 1, 'float32', 4) as tf.Tensor4D,
+      tf.randomNormal([1, nh, S, hd], 0, 1, 'float32', 5) as tf.Tensor4D,
+      tf.randomNormal([1, nh, S, hd], 0, 1, 'float32', 6) as tf.Tensor4D,
+      causalBias([new Array<number>(S).fill(1)], T, null, undefined, { query, key }),
+    ];
+    const [o, p, oCpu, pCpu] = await bothBackends(make);
+    expect(maxAbsDiff(o, oCpu)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(p, pCpu)).toBeLessThan(1e-5);
+    // Every query's probabilities are zero outside its own sequence's columns and sum to 1 inside.
+    for (let h = 0; h < nh; h++)
+      for (let t = 0; t < T; t++) {
+        const row = p.subarray((h * T + t) * S, (h * T + t + 1) * S);
+        expect(row.every((x, j) => key[j] === query[t] || x === 0)).toBe(true);
+        expect(row.reduce((a, x) => a + x, 0)).toBeCloseTo(1, 5);
+      }
   });
 
   const cases: [string, number, number, number, number, number, number, boolean][] = [

@@ -20,6 +20,7 @@ export type SimdAttention = (
   hd: number,
   bh: number,
   scale: number,
+  idx: number,
 ) => void;
 
 const bound = new WeakMap<WebAssembly.Memory, SimdAttention | null>();

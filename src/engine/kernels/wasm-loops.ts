@@ -8,6 +8,7 @@ import { simdAttention, type SimdAttention } from './wasm-attention.ts';
 
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: tf.DataId): boolean;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
   /** The Emscripten module: the heap's WebAssembly.Memory is among its exports (single-threaded builds) or on it (the threaded build). */
   wasm?: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
@@ -119,7 +120,12 @@ export const WASM_LOOP_KERNELS: Record<string, (inputs: Inputs, attrs: Attrs, ba
     if (simd) {
       const outputs = [backend.makeOutput(q.shape, 'float32'), backend.makeOutput([B * nkv, (nh / nkv) * T, S], 'float32')];
       const at = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t).byteOffset;
-      simd(at(q), at(k), at(v), at(bias), at(outputs[0]), at(outputs[1]), B, nh, nkv, T, S, hd, bias.shape[1], scale);
+      const idx = backend.makeOutput([S], 'int32');
+      try {
+        simd(at(q), at(k), at(v), at(bias), at(outputs[0]), at(outputs[1]), B, nh, nkv, T, S, hd, bias.shape[1], scale, at(idx));
+      } finally {
+        backend.disposeData(idx.dataId);
+      }
       return outputs;
     }
     // Each key and value is read once per query row of its kv head: once in a decoding step
